@@ -1,0 +1,190 @@
+"""The `spen` command line: one subcommand per pipeline step."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from spen.config import ParamsError, load_params
+from spen.data.readers import DataFormatError
+from spen.data.sources import ChecksumError, MissingDataError, RawFile, find_and_fetch
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+USER_ERRORS = (DataFormatError, ParamsError, MissingDataError, ChecksumError, FileNotFoundError, ValueError)
+
+ParamsDir = Annotated[Path, typer.Option("--params", help="Directory of the params YAML files.")]
+Profile = Annotated[str | None, typer.Option(help="Run profile (default: params/experiments.yaml).")]
+
+
+def user_errors(func: F) -> F:
+    """Report the errors a user can act on as one line on stderr, exit status 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from spen.training.loop import NumericalFault
+
+        try:
+            return func(*args, **kwargs)
+        except (*USER_ERRORS, NumericalFault) as err:
+            typer.echo(f"spen {func.__name__.replace('_', '-')}: error: {err}", err=True)
+            raise typer.Exit(2) from err
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _print_json(obj: Any) -> None:
+    typer.echo(json.dumps(obj, indent=2, sort_keys=True))
+
+
+@app.command()
+@user_errors
+def fetch(
+    task: str,
+    params_dir: ParamsDir = Path("params"),
+    dest: Annotated[Path, typer.Option(help="Where verified raw files go.")] = Path("data/raw"),
+) -> None:
+    """Find TASK's raw files on the search path, verify their SHA-256, copy them to DEST/DIR."""
+    params = load_params(params_dir)
+    spec = params.task(task)
+    files = [
+        RawFile(name, f"{spec['dir']}/{name}", entry["sha256"], entry.get("url"))
+        for name, entry in spec["files"].items()
+    ]
+    raw = params.data["raw"]
+    paths = find_and_fetch(
+        files, raw["search_path"], dest / spec["dir"], raw.get("allow_download", True), base=params.root
+    )
+    for path in paths:
+        typer.echo(str(path))
+
+
+@app.command()
+@user_errors
+def preprocess(
+    task: str,
+    params_dir: ParamsDir = Path("params"),
+    raw: Annotated[Path, typer.Option(help="Root of the fetched raw data.")] = Path("data/raw"),
+    out: Annotated[Path | None, typer.Option(help="Output directory (default data/TASK).")] = None,
+) -> None:
+    """Read, check and convert TASK's raw splits to Arrow, with vocabularies and embeddings."""
+    from spen.data.preprocess import preprocess as run
+
+    params = load_params(params_dir)
+    spec = params.task(task)
+    summary = run(spec, raw / spec["dir"], out or Path("data") / task, params.data["embeddings"]["source"])
+    _print_json(summary)
+
+
+@app.command()
+@user_errors
+def train(
+    task: str,
+    model: str,
+    setting: str,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    profile: Profile = None,
+    params_dir: ParamsDir = Path("params"),
+    data: Annotated[Path | None, typer.Option(help="Preprocessed data (default data/TASK).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run directory (default models/TASK/MODEL-SETTING/seedK).")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda (overrides params).")] = None,
+) -> None:
+    """Train MODEL in input SETTING on TASK; resumes from the run's last checkpoint if any."""
+    from spen.data.prepared import load_prepared
+    from spen.training.loop import RunPaths
+    from spen.training.loop import train as run
+
+    params = load_params(params_dir)
+    config = params.run_config(task, model, setting, seed, profile or params.experiments["profile"])
+    if device:
+        config["device"] = device
+    out = out or Path("models") / task / f"{model}-{setting}" / f"seed{seed}"
+    summary = run(config, load_prepared(data or Path("data") / task), params.task(task)["metric"],
+                  RunPaths.under(out))
+    _print_json(summary)
+
+
+@app.command()
+@user_errors
+def decode(
+    checkpoint: Path,
+    out: Annotated[Path, typer.Option(help="Predictions file to write (CoNLL: token, gold, predicted).")],
+    split: Annotated[str, typer.Option(help="train, dev or test.")] = "test",
+    data: Annotated[Path | None, typer.Option(help="Preprocessed data (default data/TASK).")] = None,
+    decoder: Annotated[str, typer.Option(help="test_time (the model's own) or viterbi.")] = "test_time",
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Tag SPLIT with a trained CHECKPOINT and write the predictions in CoNLL format."""
+    from spen.data.prepared import load_prepared
+    from spen.evaluation.decode import predict_split, write_predictions
+    from spen.training.checkpoint import load_checkpoint, restore_learner
+    from spen.training.loop import choose_device
+
+    state = load_checkpoint(checkpoint)
+    config = state["config"]
+    torch_device = choose_device(device)
+    learner, vocabs = restore_learner(state, torch_device)
+    task = load_prepared(data or Path("data") / config["task"])
+    if task.vocabs != vocabs:
+        raise ValueError(f"{checkpoint}: trained on other vocabularies than {task.directory}")
+    rows = task.split(split, config.get(f"{split}_limit"))
+    pred = predict_split(learner, rows, vocabs, config["eval_batch_size"], torch_device, decoder)
+    write_predictions(out, rows.tokens, rows.tags, pred)
+
+
+@app.command()
+@user_errors
+def score(
+    predictions: Path,
+    out: Annotated[Path | None, typer.Option(help="Metrics JSON to write (default: stdout only).")] = None,
+) -> None:
+    """Score a predictions file: token accuracy; entity P/R/F1 when the tags are BIOES."""
+    from spen.data.vocab import Tagset
+    from spen.evaluation.decode import read_predictions
+    from spen.evaluation.metrics import score as run
+    from spen.io import write_json
+
+    gold, pred = read_predictions(predictions)
+    entities = Tagset(tuple({t for s in gold for t in s})).is_bioes
+    scores = run(gold, pred, entities)
+    if out:
+        write_json(out, scores)
+    _print_json(scores)
+
+
+@app.command()
+@user_errors
+def tag(
+    checkpoint: Path,
+    text: Annotated[Path | None, typer.Argument(help="Text file, one sentence per line (default stdin).")] = None,
+    decoder: Annotated[str, typer.Option(help="test_time (the model's own) or viterbi.")] = "test_time",
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Tag raw text (whitespace-separated tokens) and print `token<TAB>tag` lines.
+
+    An empty input line gives an empty output sentence, so outputs stay aligned with inputs.
+    """
+    from spen.tagging import tag_lines
+
+    lines = _read_text(text)
+    for sentence in tag_lines(checkpoint, lines, decoder, device):
+        for token, label in sentence:
+            typer.echo(f"{token}\t{label}")
+        typer.echo("")
+
+
+def _read_text(path: Path | None) -> list[str]:
+    try:
+        if path is None:
+            return sys.stdin.buffer.read().decode("utf-8-sig").splitlines()
+        return path.read_bytes().decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as err:
+        name = path or "<stdin>"
+        raise DataFormatError(name, None, f"byte {err.start} is not UTF-8", "UTF-8 text") from err

@@ -1,0 +1,1 @@
+"""Raw data: readers, token normalisation and the raw-data search path."""

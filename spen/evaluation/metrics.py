@@ -1,0 +1,72 @@
+"""Token accuracy and entity F1, in percent.
+
+Entity F1 is the field's standard, as CoNLL's ``conlleval`` computes it on IOB2 tags:
+BIOES tags are first converted to IOB2 (``S-X`` -> ``B-X``, ``E-X`` -> ``I-X``) and scored
+with seqeval's default (conlleval-compatible) mode. seqeval's strict IOBES F1, which counts
+an ill-formed predicted entity as wrong, is reported beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+from seqeval.scheme import IOBES
+
+from spen.data.readers import bioes_to_iob2
+
+Tags = Sequence[Sequence[str]]
+
+
+def token_accuracy(gold: Tags, pred: Tags) -> float:
+    """Percentage of tokens whose predicted tag equals the gold tag."""
+    _check_aligned(gold, pred)
+    total = sum(len(g) for g in gold)
+    right = sum(g == p for gs, ps in zip(gold, pred, strict=True) for g, p in zip(gs, ps, strict=True))
+    return 100.0 * right / total
+
+
+def entity_scores(gold: Tags, pred: Tags) -> dict[str, object]:
+    """Entity precision, recall and F1 of BIOES tags, overall and per type (see module doc)."""
+    _check_aligned(gold, pred)
+    gold_iob2 = [bioes_to_iob2(list(s)) for s in gold]
+    pred_iob2 = [bioes_to_iob2(list(s)) for s in pred]
+    report = classification_report(gold_iob2, pred_iob2, output_dict=True, zero_division=0)
+    per_type = {
+        name: {
+            "precision": 100.0 * row["precision"],
+            "recall": 100.0 * row["recall"],
+            "f1": 100.0 * row["f1-score"],
+            "support": int(row["support"]),
+        }
+        for name, row in report.items()
+        if not name.endswith(" avg")
+    }
+    strict = {"mode": "strict", "scheme": IOBES, "zero_division": 0}
+    gold_lists, pred_lists = [list(s) for s in gold], [list(s) for s in pred]
+    return {
+        "precision": 100.0 * precision_score(gold_iob2, pred_iob2, zero_division=0),
+        "recall": 100.0 * recall_score(gold_iob2, pred_iob2, zero_division=0),
+        "f1": 100.0 * f1_score(gold_iob2, pred_iob2, zero_division=0),
+        "strict_precision": 100.0 * precision_score(gold_lists, pred_lists, **strict),
+        "strict_recall": 100.0 * recall_score(gold_lists, pred_lists, **strict),
+        "strict_f1": 100.0 * f1_score(gold_lists, pred_lists, **strict),
+        "per_type": per_type,
+    }
+
+
+def score(gold: Tags, pred: Tags, entities: bool) -> dict[str, object]:
+    """Token accuracy, plus the entity scores when `entities` (BIOES tags)."""
+    scores: dict[str, object] = {"accuracy": token_accuracy(gold, pred), "sentences": len(gold)}
+    scores["tokens"] = sum(len(g) for g in gold)
+    if entities:
+        scores.update(entity_scores(gold, pred))
+    return scores
+
+
+def _check_aligned(gold: Tags, pred: Tags) -> None:
+    if len(gold) != len(pred):
+        raise ValueError(f"{len(gold)} gold sentences but {len(pred)} predicted ones")
+    for i, (g, p) in enumerate(zip(gold, pred, strict=True)):
+        if len(g) != len(p):
+            raise ValueError(f"sentence {i + 1}: {len(g)} gold tags but {len(p)} predicted ones")

@@ -1,0 +1,1 @@
+"""Neural components: encoders, the energy, inference networks and the baselines."""

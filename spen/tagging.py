@@ -1,0 +1,36 @@
+"""Tagging raw text with a trained model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from spen.data.arrow import encode_sentences, Split
+from spen.data.readers import Sentence
+from spen.evaluation.decode import predict_split
+from spen.training.checkpoint import load_checkpoint, restore_learner
+from spen.training.loop import choose_device
+
+
+def tag_lines(
+    checkpoint: Path, lines: Sequence[str], decoder: str = "test_time", device: str = "auto"
+) -> list[list[tuple[str, str]]]:
+    """Tag each line (whitespace-separated tokens); an empty line gives an empty sentence.
+
+    Words outside the model's vocabulary are read as `<unk>` (their characters still reach
+    a character CNN when the model has one).
+    """
+    torch_device = choose_device(device)
+    learner, vocabs = restore_learner(load_checkpoint(checkpoint), torch_device)
+    tokens = [line.split() for line in lines]
+    nonempty = [i for i, t in enumerate(tokens) if t]
+    placeholder = vocabs.tags.tags[0]
+    sentences = [Sentence(tuple(tokens[i]), (placeholder,) * len(tokens[i]), i + 1) for i in nonempty]
+    result: list[list[tuple[str, str]]] = [[] for _ in tokens]
+    if not sentences:
+        return result
+    split = Split.from_table(encode_sentences(sentences, vocabs))
+    predicted = predict_split(learner, split, vocabs, 64, torch_device, decoder)
+    for i, tags in zip(nonempty, predicted, strict=True):
+        result[i] = list(zip(tokens[i], tags, strict=True))
+    return result

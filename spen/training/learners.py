@@ -1,0 +1,82 @@
+"""A learner is a model with its optimizers and its update rule for one minibatch."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import torch
+from torch import nn
+
+from spen.data.batches import Batch
+
+
+def make_optimizer(params: list[nn.Parameter], spec: dict[str, Any]) -> torch.optim.Optimizer:
+    """Adam or SGD (with momentum) as `spec` (`{name, lr[, momentum]}`) says."""
+    if spec["name"] == "adam":
+        return torch.optim.Adam(params, lr=spec["lr"])
+    if spec["name"] == "sgd":
+        return torch.optim.SGD(params, lr=spec["lr"], momentum=spec.get("momentum", 0.0))
+    raise ValueError(f"unknown optimizer '{spec['name']}'; allowed: adam, sgd")
+
+
+def trainable(module: nn.Module) -> list[nn.Parameter]:
+    """The parameters of `module` that require gradients."""
+    return [p for p in module.parameters() if p.requires_grad]
+
+
+class Learner(ABC):
+    """Owns a model and its optimizers; knows how to update them on one batch."""
+
+    model: nn.Module
+    optimizers: dict[str, torch.optim.Optimizer]
+    grad_clip: float | None
+
+    @abstractmethod
+    def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Update the parameters on `batch`; return the losses (detached scalars)."""
+
+    @property
+    def decoders(self) -> tuple[str, ...]:
+        """Names of the decoders `predict` accepts; the first is the test-time one."""
+        return ("test_time",)
+
+    def predict(self, batch: Batch, decoder: str = "test_time") -> torch.Tensor:
+        """Predicted tag ids `(batch, seq_len)` by the named decoder."""
+        self._check_decoder(decoder)
+        return self.model.predict(batch)
+
+    def _check_decoder(self, decoder: str) -> None:
+        if decoder not in self.decoders:
+            raise ValueError(f"unknown decoder '{decoder}'; this model has: {', '.join(self.decoders)}")
+
+    def step(self, name: str, loss: torch.Tensor, params: list[nn.Parameter]) -> None:
+        """Backpropagate `loss` and update `params` with optimizer `name`."""
+        optimizer = self.optimizers[name]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.grad_clip:
+            nn.utils.clip_grad_norm_(params, self.grad_clip)
+        optimizer.step()
+
+
+class SupervisedLearner(Learner):
+    """One model trained by its own `loss` (cross-entropy or CRF likelihood), one optimizer."""
+
+    def __init__(self, model: nn.Module, config: dict[str, Any]) -> None:
+        self.model = model
+        self.params = trainable(model)
+        self.optimizers = {"model": make_optimizer(self.params, config["optimizer"])}
+        self.grad_clip = config.get("grad_clip")
+
+    def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
+        loss = self.model.loss(batch)
+        self.step("model", loss, self.params)
+        return {"loss": loss.detach()}
+
+
+def build_learner(config: dict[str, Any], model: nn.Module) -> Learner:
+    """The learner that trains `model` as `config["kind"]` says."""
+    if config["kind"] in {"local", "crf"}:
+        return SupervisedLearner(model, config)
+    raise ValueError(f"unknown model kind '{config['kind']}'")

@@ -1,0 +1,169 @@
+"""The training loop: bucketed epochs, dev evaluation, checkpoints, resumption."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from spen.data.prepared import PreparedTask
+from spen.data.batches import make_batches
+from spen.evaluation.decode import learner_uses_chars, predict_split
+from spen.evaluation.metrics import score
+from spen.io import atomic_open
+from spen.models.build import build_model, count_parameters
+from spen.training.checkpoint import (
+    learner_state,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from spen.training.learners import Learner, build_learner
+
+
+class NumericalFault(RuntimeError):
+    """A loss became NaN or infinite during training."""
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Where a training run writes: the best model, the per-epoch log, the resume state."""
+
+    best: Path
+    metrics: Path
+    resume: Path
+
+    @classmethod
+    def under(cls, directory: Path) -> RunPaths:
+        """The standard layout inside a run directory."""
+        return cls(directory / "best.pt", directory / "metrics.jsonl", directory / "resume" / "last.pt")
+
+
+def choose_device(name: str) -> torch.device:
+    """`auto` picks CUDA when present; `cuda` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device: cuda was asked for, but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def headline(scores: dict[str, Any], metric: str) -> float:
+    """The figure model selection uses: `accuracy` or entity `f1`."""
+    return float(scores[metric])
+
+
+def train(config: dict[str, Any], task: PreparedTask, metric: str, paths: RunPaths) -> dict[str, Any]:
+    """Train one run to the end of its budget (resuming if a resume state exists).
+
+    Returns the summary of the best dev epoch.
+    """
+    device = choose_device(config["device"])
+    torch.manual_seed(config["seed"])
+    embeddings = torch.from_numpy(task.embeddings)
+    model = build_model(config, task.vocabs, embeddings).to(device)
+    learner = build_learner(config, model)
+    train_split = task.split("train", config.get("train_limit"))
+    dev_split = task.split("dev", config.get("dev_limit"))
+    chars = task.vocabs.chars if learner_uses_chars(learner) else None
+
+    history: list[dict[str, Any]] = []
+    if paths.resume.is_file():
+        history = _resume(learner, paths.resume, config)
+    for epoch in range(len(history) + 1, config["max_epochs"] + 1):
+        if _patience_spent(history, config["patience"]):
+            break
+        record = _run_epoch(learner, config, train_split, chars, epoch, paths, device)
+        dev_scores = score(dev_split.tags, predict_split(
+            learner, dev_split, task.vocabs, config["eval_batch_size"], device
+        ), task.vocabs.tags.is_bioes)
+        record["dev"] = headline(dev_scores, metric)
+        is_best = not history or record["dev"] > max(r["dev"] for r in history)
+        history.append(record)
+        state = _base_state(config, task, model, history)
+        if is_best:
+            save_checkpoint(paths.best, state)
+        _write_history(paths.metrics, history)
+        save_checkpoint(paths.resume, {**state, **learner_state(learner), "rng": rng_state()})
+    best = max(history, key=lambda r: r["dev"])
+    return {"best_epoch": best["epoch"], "dev": best["dev"], "epochs": len(history),
+            "parameters": count_parameters(model)}
+
+
+def _run_epoch(
+    learner: Learner,
+    config: dict[str, Any],
+    split: Any,
+    chars: Any,
+    epoch: int,
+    paths: RunPaths,
+    device: torch.device,
+) -> dict[str, Any]:
+    rng = np.random.default_rng([config["seed"], epoch])
+    batches = make_batches(split, config["batch_size"], chars, rng)
+    learner.model.train()
+    totals: dict[str, float] = {}
+    start = time.perf_counter()
+    label = f"{config['task']}/{config['model']}-{config['setting']} epoch {epoch}"
+    for number, batch in enumerate(tqdm(batches, desc=label, leave=False, mininterval=5), start=1):
+        losses = learner.train_step(batch.to(device))
+        for name, value in losses.items():
+            value = float(value)
+            if not math.isfinite(value):
+                raise NumericalFault(
+                    f"epoch {epoch}, batch {number}: loss '{name}' is {value}; training stopped, "
+                    f"the last good checkpoint is kept at {paths.resume}"
+                )
+            totals[name] = totals.get(name, 0.0) + value
+    seconds = time.perf_counter() - start
+    return {
+        "epoch": epoch,
+        **{f"train_{k}": v / len(batches) for k, v in totals.items()},
+        "seconds": seconds,
+        "sentences_per_second": len(split) / seconds,
+    }
+
+
+def _patience_spent(history: list[dict[str, Any]], patience: int) -> bool:
+    if not history:
+        return False
+    best_epoch = max(history, key=lambda r: r["dev"])["epoch"]
+    return history[-1]["epoch"] - best_epoch >= patience
+
+
+def _base_state(config: dict[str, Any], task: PreparedTask, model: torch.nn.Module,
+                history: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "config": config,
+        "vocab": task.vocabs.to_dict(),
+        "embedding_shape": list(task.embeddings.shape),
+        "model": model.state_dict(),
+        "history": history,
+    }
+
+
+def _resume(learner: Learner, path: Path, config: dict[str, Any]) -> list[dict[str, Any]]:
+    state = load_checkpoint(path)
+    if state["config"] != config:
+        tqdm.write(f"{path}: saved for a different configuration; starting afresh")
+        return []
+    learner.model.load_state_dict(state["model"])
+    for name, optimizer in learner.optimizers.items():
+        optimizer.load_state_dict(state["optimizers"][name])
+    set_rng_state(state["rng"])
+    tqdm.write(f"{path}: resuming after epoch {len(state['history'])}")
+    return list(state["history"])
+
+
+def _write_history(path: Path, history: list[dict[str, Any]]) -> None:
+    with atomic_open(path) as handle:
+        for record in history:
+            handle.write(json.dumps(record, sort_keys=True) + "\n")
