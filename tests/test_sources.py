@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,15 @@ def test_missing_file_lists_roots_and_where_to_put_it(tmp_path: Path) -> None:
     assert f"put the file at {first / 'toy-v1/toy.conll'}" in message
     assert err.put_at == first / "toy-v1/toy.conll"
     assert files_in(dest) == []
+
+
+def test_errors_pickle(tmp_path: Path) -> None:
+    missing = MissingDataError("x", [tmp_path / "a" / "x"], tmp_path / "a" / "x", "why")
+    checksum = ChecksumError("x", "/a/x", "0" * 64, "1" * 64)
+    for err in (missing, checksum):
+        again = pickle.loads(pickle.dumps(err))
+        assert type(again) is type(err)
+        assert str(again) == str(err)
 
 
 def test_missing_file_with_empty_search_path(tmp_path: Path) -> None:

@@ -55,7 +55,12 @@ class MissingDataError(FileNotFoundError):
         self.name = name
         self.searched = list(searched)
         self.put_at = put_at
+        self.why = why
         super().__init__(self._text(why))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle support (the constructor's arguments differ from ``args``)."""
+        return (type(self), (self.name, self.searched, self.put_at, self.why))
 
     def _text(self, why: str) -> str:
         """The error message: what is missing, where it was looked for, where to put it."""
@@ -82,6 +87,10 @@ class ChecksumError(ValueError):
             f"found {found}; the copy is corrupted or a different version: replace it "
             f"(or, if the new file is intended, update the pinned checksum)"
         )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle support (the constructor's arguments differ from ``args``)."""
+        return (type(self), (self.name, self.source, self.expected, self.found))
 
 
 def sha256_file(path: PathLike) -> str:
@@ -186,7 +195,7 @@ def fetch_one(file: RawFile, roots: Sequence[Path], dest: Path, allow_download: 
     searched = candidates(file, roots)
     for path in searched:
         if path.is_file():
-            pass
+            _verify(file, path)
             log.info("%s: using %s", file.name, path)
             return _install(file, path, dest)
     if file.url is not None and allow_download:
