@@ -18,10 +18,19 @@ from spen.data.sources import ChecksumError, MissingDataError, RawFile, find_and
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 F = TypeVar("F", bound=Callable[..., Any])
-USER_ERRORS = (DataFormatError, ParamsError, MissingDataError, ChecksumError, FileNotFoundError, ValueError)
+USER_ERRORS = (
+    DataFormatError,
+    ParamsError,
+    MissingDataError,
+    ChecksumError,
+    FileNotFoundError,
+    ValueError,
+)
 
 ParamsDir = Annotated[Path, typer.Option("--params", help="Directory of the params YAML files.")]
-Profile = Annotated[str | None, typer.Option(help="Run profile (default: params/experiments.yaml).")]
+Profile = Annotated[
+    str | None, typer.Option(help="Run profile (default: params/experiments.yaml).")
+]
 
 
 def user_errors(func: F) -> F:
@@ -29,11 +38,11 @@ def user_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from spen.training.loop import NumericalFault
+        from spen.training.loop import NumericalFaultError
 
         try:
             return func(*args, **kwargs)
-        except (*USER_ERRORS, NumericalFault) as err:
+        except (*USER_ERRORS, NumericalFaultError) as err:
             typer.echo(f"spen {func.__name__.replace('_', '-')}: error: {err}", err=True)
             raise typer.Exit(2) from err
 
@@ -60,7 +69,11 @@ def fetch(
     ]
     raw = params.data["raw"]
     paths = find_and_fetch(
-        files, raw["search_path"], dest / spec["dir"], raw.get("allow_download", True), base=params.root
+        files,
+        raw["search_path"],
+        dest / spec["dir"],
+        raw.get("allow_download", True),
+        base=params.root,
     )
     for path in paths:
         typer.echo(str(path))
@@ -79,7 +92,9 @@ def preprocess(
 
     params = load_params(params_dir)
     spec = params.task(task)
-    summary = run(spec, raw / spec["dir"], out or Path("data") / task, params.data["embeddings"]["source"])
+    summary = run(
+        spec, raw / spec["dir"], out or Path("data") / task, params.data["embeddings"]["source"]
+    )
     _print_json(summary)
 
 
@@ -92,9 +107,15 @@ def train(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     profile: Profile = None,
     params_dir: ParamsDir = Path("params"),
-    data: Annotated[Path | None, typer.Option(help="Preprocessed data (default data/TASK).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Run directory (default models/TASK/MODEL-SETTING/seedK).")] = None,
-    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda (overrides params).")] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Preprocessed data (default data/TASK).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Run directory (default models/TASK/MODEL-SETTING/seedK).")
+    ] = None,
+    device: Annotated[
+        str | None, typer.Option(help="auto, cpu or cuda (overrides params).")
+    ] = None,
 ) -> None:
     """Train MODEL in input SETTING on TASK; resumes from the run's last checkpoint if any."""
     from spen.data.prepared import load_prepared
@@ -106,8 +127,12 @@ def train(
     if device:
         config["device"] = device
     out = out or Path("models") / task / f"{model}-{setting}" / f"seed{seed}"
-    summary = run(config, load_prepared(data or Path("data") / task), params.task(task)["metric"],
-                  RunPaths.under(out))
+    summary = run(
+        config,
+        load_prepared(data or Path("data") / task),
+        params.task(task)["metric"],
+        RunPaths.under(out),
+    )
     _print_json(summary)
 
 
@@ -115,10 +140,16 @@ def train(
 @user_errors
 def decode(
     checkpoint: Path,
-    out: Annotated[Path, typer.Option(help="Predictions file to write (CoNLL: token, gold, predicted).")],
+    out: Annotated[
+        Path, typer.Option(help="Predictions file to write (CoNLL: token, gold, predicted).")
+    ],
     split: Annotated[str, typer.Option(help="train, dev or test.")] = "test",
-    data: Annotated[Path | None, typer.Option(help="Preprocessed data (default data/TASK).")] = None,
-    decoder: Annotated[str, typer.Option(help="test_time (the model's own) or viterbi.")] = "test_time",
+    data: Annotated[
+        Path | None, typer.Option(help="Preprocessed data (default data/TASK).")
+    ] = None,
+    decoder: Annotated[
+        str, typer.Option(help="test_time (the model's own) or viterbi.")
+    ] = "test_time",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
 ) -> None:
     """Tag SPLIT with a trained CHECKPOINT and write the predictions in CoNLL format."""
@@ -143,7 +174,9 @@ def decode(
 @user_errors
 def score(
     predictions: Path,
-    out: Annotated[Path | None, typer.Option(help="Metrics JSON to write (default: stdout only).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Metrics JSON to write (default: stdout only).")
+    ] = None,
 ) -> None:
     """Score a predictions file: token accuracy; entity P/R/F1 when the tags are BIOES."""
     from spen.data.vocab import Tagset
@@ -163,8 +196,12 @@ def score(
 @user_errors
 def tag(
     checkpoint: Path,
-    text: Annotated[Path | None, typer.Argument(help="Text file, one sentence per line (default stdin).")] = None,
-    decoder: Annotated[str, typer.Option(help="test_time (the model's own) or viterbi.")] = "test_time",
+    text: Annotated[
+        Path | None, typer.Argument(help="Text file, one sentence per line (default stdin).")
+    ] = None,
+    decoder: Annotated[
+        str, typer.Option(help="test_time (the model's own) or viterbi.")
+    ] = "test_time",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
 ) -> None:
     """Tag raw text (whitespace-separated tokens) and print `token<TAB>tag` lines.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from spen.data.arrow import encode_sentences, Split
+from spen.data.arrow import Split, encode_sentences
 from spen.data.readers import Sentence
 from spen.evaluation.decode import predict_split
 from spen.training.checkpoint import load_checkpoint, restore_learner
@@ -25,7 +25,9 @@ def tag_lines(
     tokens = [line.split() for line in lines]
     nonempty = [i for i, t in enumerate(tokens) if t]
     placeholder = vocabs.tags.tags[0]
-    sentences = [Sentence(tuple(tokens[i]), (placeholder,) * len(tokens[i]), i + 1) for i in nonempty]
+    sentences = [
+        Sentence(tuple(tokens[i]), (placeholder,) * len(tokens[i]), i + 1) for i in nonempty
+    ]
     result: list[list[tuple[str, str]]] = [[] for _ in tokens]
     if not sentences:
         return result

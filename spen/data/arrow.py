@@ -77,9 +77,12 @@ def encode_sentences(sentences: Sequence[Sentence], vocab: Vocabularies) -> pa.T
 
 def write_table(table: pa.Table, path: Path) -> None:
     """Write `table` as an Arrow IPC file, atomically."""
-    with atomic_path(path) as tmp:
-        with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
+    with (
+        atomic_path(path) as tmp,
+        pa.OSFile(str(tmp), "wb") as sink,
+        ipc.new_file(sink, table.schema) as writer,
+    ):
+        writer.write_table(table)
 
 
 def read_split(path: Path) -> Split:

@@ -80,7 +80,9 @@ def read_text_vectors(path: Path) -> PretrainedVectors:
             try:
                 rows.append(np.asarray(fields[1:], dtype=np.float32))
             except ValueError as err:
-                raise DataFormatError(path, line_no, f"expected numbers after the word: {err}")
+                raise DataFormatError(
+                    path, line_no, f"expected numbers after the word: {err}"
+                ) from err
             index.setdefault(fields[0], len(rows) - 1)
     if not rows:
         raise DataFormatError(path, None, "expected at least one word vector, found none")

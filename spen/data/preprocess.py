@@ -23,8 +23,10 @@ def build_vocabularies(
 
     Characters: every character of the training tokens. Tags: the training tagset, sorted.
     """
-    norm = {name: [[normalize_token(t, normalize) for t in s.tokens] for s in sents]
-            for name, sents in splits.items()}
+    norm = {
+        name: [[normalize_token(t, normalize) for t in s.tokens] for s in sents]
+        for name, sents in splits.items()
+    }
     words = {w for sent in norm["train"] for w in sent}
     words |= {w for name in ("dev", "test") for sent in norm[name] for w in sent if w in pretrained}
     chars = {c for s in splits["train"] for t in s.tokens for c in t}
@@ -48,7 +50,9 @@ def read_task(task: dict[str, Any], raw_dir: Path) -> dict[str, list[Sentence]]:
     return splits
 
 
-def preprocess(task: dict[str, Any], raw_dir: Path, out_dir: Path, embeddings: str) -> dict[str, Any]:
+def preprocess(
+    task: dict[str, Any], raw_dir: Path, out_dir: Path, embeddings: str
+) -> dict[str, Any]:
     """Write `out_dir/{train,dev,test}.arrow`, `vocab.json`, `embeddings.npy`, `summary.json`.
 
     Returns the summary: sentence and token counts, vocabulary sizes, embedding coverage.

@@ -71,7 +71,10 @@ def read_predictions(path: str | os.PathLike[str]) -> tuple[list[list[str]], lis
             fields = line.split("\t")
             if len(fields) != 3:
                 raise DataFormatError(
-                    Path(path), line_no, f"expected 3 tab-separated columns (token, gold, predicted), found {len(fields)}"
+                    Path(path),
+                    line_no,
+                    f"found {len(fields)} tab-separated columns",
+                    "3 (token, gold tag, predicted tag)",
                 )
             gold[-1].append(fields[1])
             pred[-1].append(fields[2])

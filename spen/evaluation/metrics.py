@@ -22,7 +22,9 @@ def token_accuracy(gold: Tags, pred: Tags) -> float:
     """Percentage of tokens whose predicted tag equals the gold tag."""
     _check_aligned(gold, pred)
     total = sum(len(g) for g in gold)
-    right = sum(g == p for gs, ps in zip(gold, pred, strict=True) for g, p in zip(gs, ps, strict=True))
+    right = sum(
+        g == p for gs, ps in zip(gold, pred, strict=True) for g, p in zip(gs, ps, strict=True)
+    )
     return 100.0 * right / total
 
 

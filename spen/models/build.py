@@ -13,7 +13,9 @@ from spen.models.energy import LinearChainEnergy
 from spen.models.local import LocalTagger
 
 
-def feature_network(config: dict[str, Any], vocabs: Vocabularies, embeddings: torch.Tensor) -> FeatureNetwork:
+def feature_network(
+    config: dict[str, Any], vocabs: Vocabularies, embeddings: torch.Tensor
+) -> FeatureNetwork:
     """A fresh word encoder + BiLSTM with the run's input setting and hidden size."""
     char_cnn = CharCNNConfig(**config["char_cnn"]) if config.get("char_cnn") else None
     words = WordEncoder(
@@ -25,7 +27,9 @@ def feature_network(config: dict[str, Any], vocabs: Vocabularies, embeddings: to
     return FeatureNetwork(words, config["hidden"])
 
 
-def build_model(config: dict[str, Any], vocabs: Vocabularies, embeddings: torch.Tensor) -> nn.Module:
+def build_model(
+    config: dict[str, Any], vocabs: Vocabularies, embeddings: torch.Tensor
+) -> nn.Module:
     """The model of `config["kind"]`, its parameters freshly initialised."""
     num_tags = len(vocabs.tags)
     kind = config["kind"]

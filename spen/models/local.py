@@ -6,7 +6,6 @@ It is the paper's BiLSTM baseline and also the architecture of every inference n
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from spen.data.batches import Batch
@@ -38,6 +37,8 @@ class LocalTagger(nn.Module):
         return self.logits(batch).argmax(dim=-1)
 
 
-def token_cross_entropy(logits: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def token_cross_entropy(
+    logits: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
     """Mean cross-entropy over the real tokens: `logits` `(B, T, L)`, `tags`/`mask` `(B, T)`."""
-    return F.cross_entropy(logits[mask], tags[mask])
+    return nn.functional.cross_entropy(logits[mask], tags[mask])

@@ -43,7 +43,11 @@ def learner_state(learner: Learner) -> dict[str, Any]:
 
 def rng_state() -> dict[str, Any]:
     """The state of every random generator training touches."""
-    state = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
+    state = {
+        "torch": torch.get_rng_state(),
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -58,7 +62,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def restore_learner(checkpoint: dict[str, Any], device: torch.device) -> tuple[Learner, Vocabularies]:
+def restore_learner(
+    checkpoint: dict[str, Any], device: torch.device
+) -> tuple[Learner, Vocabularies]:
     """Rebuild the trained learner and its vocabularies from a checkpoint."""
     config = checkpoint["config"]
     vocabs = Vocabularies.from_dict(checkpoint["vocab"])

@@ -48,7 +48,9 @@ class Learner(ABC):
 
     def _check_decoder(self, decoder: str) -> None:
         if decoder not in self.decoders:
-            raise ValueError(f"unknown decoder '{decoder}'; this model has: {', '.join(self.decoders)}")
+            raise ValueError(
+                f"unknown decoder '{decoder}'; this model has: {', '.join(self.decoders)}"
+            )
 
     def step(self, name: str, loss: torch.Tensor, params: list[nn.Parameter]) -> None:
         """Backpropagate `loss` and update `params` with optimizer `name`."""

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from spen.data.prepared import PreparedTask
 from spen.data.batches import make_batches
+from spen.data.prepared import PreparedTask
 from spen.evaluation.decode import learner_uses_chars, predict_split
 from spen.evaluation.metrics import score
 from spen.io import atomic_open
@@ -29,7 +29,7 @@ from spen.training.checkpoint import (
 from spen.training.learners import Learner, build_learner
 
 
-class NumericalFault(RuntimeError):
+class NumericalFaultError(RuntimeError):
     """A loss became NaN or infinite during training."""
 
 
@@ -44,7 +44,9 @@ class RunPaths:
     @classmethod
     def under(cls, directory: Path) -> RunPaths:
         """The standard layout inside a run directory."""
-        return cls(directory / "best.pt", directory / "metrics.jsonl", directory / "resume" / "last.pt")
+        return cls(
+            directory / "best.pt", directory / "metrics.jsonl", directory / "resume" / "last.pt"
+        )
 
 
 def choose_device(name: str) -> torch.device:
@@ -61,7 +63,9 @@ def headline(scores: dict[str, Any], metric: str) -> float:
     return float(scores[metric])
 
 
-def train(config: dict[str, Any], task: PreparedTask, metric: str, paths: RunPaths) -> dict[str, Any]:
+def train(
+    config: dict[str, Any], task: PreparedTask, metric: str, paths: RunPaths
+) -> dict[str, Any]:
     """Train one run to the end of its budget (resuming if a resume state exists).
 
     Returns the summary of the best dev epoch.
@@ -82,9 +86,11 @@ def train(config: dict[str, Any], task: PreparedTask, metric: str, paths: RunPat
         if _patience_spent(history, config["patience"]):
             break
         record = _run_epoch(learner, config, train_split, chars, epoch, paths, device)
-        dev_scores = score(dev_split.tags, predict_split(
-            learner, dev_split, task.vocabs, config["eval_batch_size"], device
-        ), task.vocabs.tags.is_bioes)
+        dev_scores = score(
+            dev_split.tags,
+            predict_split(learner, dev_split, task.vocabs, config["eval_batch_size"], device),
+            task.vocabs.tags.is_bioes,
+        )
         record["dev"] = headline(dev_scores, metric)
         is_best = not history or record["dev"] > max(r["dev"] for r in history)
         history.append(record)
@@ -94,8 +100,12 @@ def train(config: dict[str, Any], task: PreparedTask, metric: str, paths: RunPat
         _write_history(paths.metrics, history)
         save_checkpoint(paths.resume, {**state, **learner_state(learner), "rng": rng_state()})
     best = max(history, key=lambda r: r["dev"])
-    return {"best_epoch": best["epoch"], "dev": best["dev"], "epochs": len(history),
-            "parameters": count_parameters(model)}
+    return {
+        "best_epoch": best["epoch"],
+        "dev": best["dev"],
+        "epochs": len(history),
+        "parameters": count_parameters(model),
+    }
 
 
 def _run_epoch(
@@ -118,7 +128,7 @@ def _run_epoch(
         for name, value in losses.items():
             value = float(value)
             if not math.isfinite(value):
-                raise NumericalFault(
+                raise NumericalFaultError(
                     f"epoch {epoch}, batch {number}: loss '{name}' is {value}; training stopped, "
                     f"the last good checkpoint is kept at {paths.resume}"
                 )
@@ -139,8 +149,12 @@ def _patience_spent(history: list[dict[str, Any]], patience: int) -> bool:
     return history[-1]["epoch"] - best_epoch >= patience
 
 
-def _base_state(config: dict[str, Any], task: PreparedTask, model: torch.nn.Module,
-                history: list[dict[str, Any]]) -> dict[str, Any]:
+def _base_state(
+    config: dict[str, Any],
+    task: PreparedTask,
+    model: torch.nn.Module,
+    history: list[dict[str, Any]],
+) -> dict[str, Any]:
     return {
         "config": config,
         "vocab": task.vocabs.to_dict(),
