@@ -1,0 +1,131 @@
+"""Bad input and bad parameters reach the user as one clear line, exit status 2, no output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from spen.cli import app
+from tests.conftest import needs_shared_data
+
+GOOD_POS = "I\tO\nwin\tV\n\nok\t!\n"
+
+
+def fail(*args: str, input: str | bytes | None = None) -> str:
+    result = CliRunner().invoke(app, list(args), input=input)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    return result.output
+
+
+def raw_pos(project: Path, train: str | bytes, dev: str | bytes = GOOD_POS) -> None:
+    """Raw POS files under data/raw, and a params file whose checksums accept them."""
+    import hashlib
+
+    root = project / "data" / "raw" / "twpos-v0.3"
+    root.mkdir(parents=True)
+    params = yaml.safe_load((project / "params" / "data.yaml").read_text())
+    spec = params["tasks"]["pos"]
+    contents = {spec["splits"]["train"]: train, spec["splits"]["dev"]: dev,
+                spec["splits"]["test"]: GOOD_POS}
+    for name, text in contents.items():
+        data = text.encode() if isinstance(text, str) else text
+        (root / name).write_bytes(data)
+        spec["files"][name] = {"sha256": hashlib.sha256(data).hexdigest()}
+    params["raw"]["search_path"] = ["data/raw"]
+    (project / "params" / "data.yaml").write_text(yaml.safe_dump(params))
+
+
+@pytest.mark.parametrize(
+    ("train", "dev", "line", "words"),
+    [
+        ("I\tO\nwin\tV\textra\n", GOOD_POS, 2, "3 column(s)"),
+        ("I\tO\nwin\n", GOOD_POS, 2, "1 column(s)"),
+        (b"I\tO\nw\xffn\tV\n", GOOD_POS, 2, "UTF-8"),
+        ("", GOOD_POS, None, "empty"),
+        ("\n\n  \n", GOOD_POS, None, "no sentences"),
+        (GOOD_POS, "I\tO\nwin\tQ\n", 2, "training tagset lacks"),
+    ],
+    ids=["columns", "truncated", "not-utf8", "empty", "blank-only", "unknown-tag"],
+)
+def test_bad_raw_pos_file(project: Path, train: str | bytes, dev: str, line: int | None,
+                          words: str) -> None:
+    raw_pos(project, train, dev)
+    message = fail("preprocess", "pos")
+    bad = "oct27.test" if dev != GOOD_POS else "oct27.traindev"
+    location = f"{bad}:{line}:" if line else f"{bad}:"
+    assert location in message
+    assert words.lower() in message.lower()
+    assert not (project / "data" / "pos").exists()
+
+
+def test_crlf_and_bom_are_accepted(project: Path) -> None:
+    raw_pos(project, "\ufeff" + GOOD_POS.replace("\n", "\r\n"))
+    result = CliRunner().invoke(app, ["preprocess", "pos"])
+    assert result.exit_code == 0, result.output
+    assert '"train": 2' in result.output
+
+
+def test_checksum_mismatch_is_refused(project: Path) -> None:
+    raw_pos(project, GOOD_POS)
+    (project / "data" / "raw" / "twpos-v0.3" / "oct27.traindev").write_text(GOOD_POS + "x\tN\n")
+    message = fail("fetch", "pos")
+    assert "oct27.traindev" in message and "expected" in message
+    assert "update the pinned checksum" in message
+
+
+def test_missing_conll_says_where_to_put_it(project: Path) -> None:
+    params = yaml.safe_load((project / "params" / "data.yaml").read_text())
+    params["raw"]["search_path"] = ["data/raw"]
+    (project / "params" / "data.yaml").write_text(yaml.safe_dump(params))
+    message = fail("fetch", "ner")
+    assert "put the file at" in message
+    assert str(project / "data/raw/conll2003/eng.") in message
+
+
+@needs_shared_data()
+def test_ragged_embeddings_file(project: Path) -> None:
+    vectors = project / "vectors.txt"
+    vectors.write_text("the 0.1 0.2 0.3\nof 0.1 0.2\n")
+    params = yaml.safe_load((project / "params" / "data.yaml").read_text())
+    params["embeddings"]["source"] = str(vectors)
+    (project / "params" / "data.yaml").write_text(yaml.safe_dump(params))
+    assert CliRunner().invoke(app, ["fetch", "pos"]).exit_code == 0
+    message = fail("preprocess", "pos")
+    assert "vectors.txt:2:" in message
+    assert not (project / "data" / "pos" / "train.arrow").exists()
+
+
+@pytest.mark.parametrize(
+    ("file", "edit", "key"),
+    [
+        ("experiments", lambda p: p["models"].append("no_such_model"), "no_such_model"),
+        ("models", lambda p: p["training"]["optimizer"].update(lr=-1), "training.optimizer.lr"),
+        ("models", lambda p: p["training"].update(batch_size="ten"), "training.batch_size"),
+        ("data", lambda p: p["tasks"]["pos"].update(format="json"), "tasks.pos.format"),
+        ("profiles", lambda p: p["smoke"]["overrides"].update(max_epochs=0), "max_epochs"),
+    ],
+    ids=["unknown-model", "negative-lr", "wrong-type", "bad-enum", "bad-override"],
+)
+def test_bad_params_name_the_key(project: Path, file: str, edit, key: str) -> None:
+    path = project / "params" / f"{file}.yaml"
+    params = yaml.safe_load(path.read_text())
+    edit(params)
+    path.write_text(yaml.safe_dump(params))
+    message = fail("train", "pos", "bilstm", "paper", "--profile", "smoke")
+    assert key in message
+
+
+def test_tag_rejects_non_utf8(tmp_path: Path) -> None:
+    text = tmp_path / "in.txt"
+    text.write_bytes(b"caf\xe9 ok\n")
+    assert "not UTF-8" in fail("tag", str(tmp_path / "missing.pt"), str(text))
+
+
+def test_decode_missing_checkpoint(tmp_path: Path) -> None:
+    message = fail("decode", str(tmp_path / "nope.pt"), "--out", str(tmp_path / "x.conll"))
+    assert "nope.pt" in message and "spen train" in message
+    assert not (tmp_path / "x.conll").exists()

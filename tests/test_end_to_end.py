@@ -1,0 +1,70 @@
+"""fetch -> preprocess -> train -> decode -> score -> tag on slices of the real datasets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from spen.cli import app
+from spen.evaluation.decode import read_predictions
+from spen.evaluation.metrics import token_accuracy
+from tests.conftest import needs_shared_data
+
+pytestmark = [needs_shared_data(), pytest.mark.slow]
+
+
+def run(*args: str, input: str | None = None) -> str:
+    result = CliRunner().invoke(app, list(args), input=input)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def add_profile(project: Path, name: str, overrides: dict) -> None:
+    path = project / "params" / "profiles.yaml"
+    profiles = yaml.safe_load(path.read_text())
+    profiles[name] = {"seeds": [1], "overrides": overrides}
+    path.write_text(yaml.safe_dump(profiles))
+
+
+@pytest.mark.parametrize(
+    ("task", "model", "setting", "overrides", "metric", "floor"),
+    [
+        # Majority tag (V) is about 15% of POS tokens; 5 epochs of the local BiLSTM pass 60%.
+        ("pos", "bilstm", "paper", {"max_epochs": 5}, "accuracy", 60.0),
+        # 600 NER sentences, 4 epochs of the BiLSTM-CRF with the char CNN find some entities.
+        ("ner", "bilstm_crf", "plus", {"max_epochs": 4, "train_limit": 600, "dev_limit": 200,
+                                       "test_limit": 300}, "f1", 10.0),
+    ],
+)
+def test_pipeline_steps(project: Path, task: str, model: str, setting: str, overrides: dict,
+                        metric: str, floor: float) -> None:
+    add_profile(project, "e2e", overrides)
+    run("fetch", task)
+    summary = json.loads(run("preprocess", task))
+    assert summary["sentences"]["train"] in {1327, 14041}
+    run("train", task, model, setting, "--profile", "e2e", "--seed", "3", "--out", "run")
+    history = [json.loads(line) for line in Path("run/metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in history] == list(range(1, overrides["max_epochs"] + 1))
+    run("decode", "run/best.pt", "--out", "test.conll")
+    scores = json.loads(run("score", "test.conll", "--out", "test.json"))
+    assert scores == json.loads(Path("test.json").read_text())
+    gold, pred = read_predictions("test.conll")
+    assert len(gold) == overrides.get("test_limit", 547)
+    assert scores["accuracy"] == pytest.approx(token_accuracy(gold, pred))
+    assert scores[metric] > floor
+    assert ("per_type" in scores) == (task == "ner")
+
+    tagged = run("tag", "run/best.pt", "--device", "cpu", input="Peter went to Paris\n\nok\n")
+    sentences: list[list[str]] = [[]]
+    for line in tagged.splitlines():
+        if line:
+            sentences[-1].append(line)
+        else:
+            sentences.append([])
+    assert [len(s) for s in sentences[:3]] == [4, 0, 1]
+    assert sentences[0][3].split("\t")[0] == "Paris"
+    assert sentences[0][3].split("\t")[1] in set(pred[0]) | {t for s in gold for t in s}
