@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 from pathlib import Path
@@ -31,6 +32,15 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # torch raises several types for a damaged file
         raise ValueError(f"{path}: not a readable spen checkpoint ({err})") from err
+
+
+def weights_sha256(state_dict: dict[str, torch.Tensor]) -> str:
+    """A digest of a model's weights: names, shapes, dtypes and values, in order."""
+    digest = hashlib.sha256()
+    for name, tensor in state_dict.items():
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def learner_state(learner: Learner) -> dict[str, Any]:

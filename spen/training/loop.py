@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from spen.data.batches import make_batches
 from spen.data.prepared import PreparedTask
 from spen.evaluation.decode import learner_uses_chars, predict_split
 from spen.evaluation.metrics import score
-from spen.io import atomic_open
+from spen.io import atomic_open, write_json
 from spen.models.build import build_model, count_parameters
 from spen.training.checkpoint import (
     learner_state,
@@ -25,6 +26,7 @@ from spen.training.checkpoint import (
     rng_state,
     save_checkpoint,
     set_rng_state,
+    weights_sha256,
 )
 from spen.training.learners import Learner, build_learner
 
@@ -39,13 +41,17 @@ class RunPaths:
 
     best: Path
     metrics: Path
+    summary: Path
     resume: Path
 
     @classmethod
     def under(cls, directory: Path) -> RunPaths:
         """The standard layout inside a run directory."""
         return cls(
-            directory / "best.pt", directory / "metrics.jsonl", directory / "resume" / "last.pt"
+            best=directory / "best.pt",
+            metrics=directory / "metrics.jsonl",
+            summary=directory / "train.json",
+            resume=directory / "resume" / "last.pt",
         )
 
 
@@ -85,6 +91,7 @@ def train(
     for epoch in range(len(history) + 1, config["max_epochs"] + 1):
         if _patience_spent(history, config["patience"]):
             break
+        learner.start_epoch(epoch)
         record = _run_epoch(learner, config, train_split, chars, epoch, paths, device)
         dev_scores = score(
             dev_split.tags,
@@ -100,12 +107,16 @@ def train(
         _write_history(paths.metrics, history)
         save_checkpoint(paths.resume, {**state, **learner_state(learner), "rng": rng_state()})
     best = max(history, key=lambda r: r["dev"])
-    return {
+    summary = {
         "best_epoch": best["epoch"],
         "dev": best["dev"],
         "epochs": len(history),
         "parameters": count_parameters(model),
+        "seconds_per_epoch": sum(r["seconds"] for r in history) / len(history),
+        "weights_sha256": weights_sha256(load_checkpoint(paths.best)["model"]),
     }
+    write_json(paths.summary, summary)
+    return summary
 
 
 def _run_epoch(
@@ -167,13 +178,13 @@ def _base_state(
 def _resume(learner: Learner, path: Path, config: dict[str, Any]) -> list[dict[str, Any]]:
     state = load_checkpoint(path)
     if state["config"] != config:
-        tqdm.write(f"{path}: saved for a different configuration; starting afresh")
+        tqdm.write(f"{path}: saved for a different configuration; starting afresh", file=sys.stderr)
         return []
     learner.model.load_state_dict(state["model"])
     for name, optimizer in learner.optimizers.items():
         optimizer.load_state_dict(state["optimizers"][name])
     set_rng_state(state["rng"])
-    tqdm.write(f"{path}: resuming after epoch {len(state['history'])}")
+    tqdm.write(f"{path}: resuming after epoch {len(state['history'])}", file=sys.stderr)
     return list(state["history"])
 
 

@@ -1,0 +1,116 @@
+"""A killed run resumes to the same result; the same seed gives the same weights; a NaN
+loss stops training and keeps the last good checkpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+from spen.cli import app
+from spen.models.local import LocalTagger
+from spen.training.checkpoint import load_checkpoint
+from tests.conftest import needs_shared_data
+
+pytestmark = [needs_shared_data(), pytest.mark.slow]
+EPOCHS = 4
+
+
+@pytest.fixture
+def pos_project(project: Path) -> Path:
+    profiles = yaml.safe_load((project / "params" / "profiles.yaml").read_text())
+    profiles["short"] = {"seeds": [1], "overrides": {"max_epochs": EPOCHS, "train_limit": 600}}
+    (project / "params" / "profiles.yaml").write_text(yaml.safe_dump(profiles))
+    for step in (["fetch", "pos"], ["preprocess", "pos"]):
+        result = CliRunner().invoke(app, step)
+        assert result.exit_code == 0, result.output
+    return project
+
+
+def train_command(out: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "spen",
+        "train",
+        "pos",
+        "bilstm",
+        "paper",
+        "--profile",
+        "short",
+        "--device",
+        "cpu",
+        "--out",
+        out,
+    ]
+
+
+def finish(out: str) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(train_command(out), capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def dev_curve(out: str) -> list[float]:
+    return [json.loads(line)["dev"] for line in Path(out, "metrics.jsonl").read_text().splitlines()]
+
+
+def test_killed_run_resumes_to_the_uninterrupted_result(pos_project: Path) -> None:
+    reference = finish("whole")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    victim = subprocess.Popen(
+        train_command("killed"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    resume = Path("killed/resume/last.pt")
+    deadline = time.monotonic() + 120
+    while not resume.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)  # into the second epoch
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    epochs_done = len(load_checkpoint(resume)["history"])
+    assert 1 <= epochs_done < EPOCHS, "the kill should land mid-run"
+    resumed = finish("killed")
+    assert dev_curve("killed") == dev_curve("whole")
+    assert resumed["weights_sha256"] == reference["weights_sha256"]
+    assert not list(Path("killed").glob(".*.tmp")), "no temporary file left behind"
+
+
+def test_same_seed_same_weights_other_seed_other_weights(pos_project: Path) -> None:
+    first, second = finish("a"), finish("b")
+    assert first["weights_sha256"] == second["weights_sha256"]
+    assert dev_curve("a") == dev_curve("b")
+    other = subprocess.run([*train_command("c"), "--seed", "2"], capture_output=True, text=True)
+    assert json.loads(other.stdout)["weights_sha256"] != first["weights_sha256"]
+
+
+def test_nan_loss_stops_training_and_keeps_last_good_checkpoint(
+    pos_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = {"n": 0}
+    original = LocalTagger.loss
+
+    def poisoned(self: LocalTagger, batch):  # noqa: ANN001
+        calls["n"] += 1
+        loss = original(self, batch)
+        return loss * float("nan") if calls["n"] == 60 + 3 else loss  # epoch 2, batch 3
+
+    monkeypatch.setattr(LocalTagger, "loss", poisoned)
+    result = CliRunner().invoke(
+        app, ["train", "pos", "bilstm", "paper", "--profile", "short", "--out", "run"]
+    )
+    assert result.exit_code == 2
+    assert "epoch 2, batch 3" in result.output and "nan" in result.output
+    kept = load_checkpoint("run/resume/last.pt")
+    assert [r["epoch"] for r in kept["history"]] == [1]
+    assert all(torch.isfinite(t).all() for t in kept["model"].values() if t.is_floating_point())
