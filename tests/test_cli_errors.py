@@ -29,8 +29,11 @@ def raw_pos(project: Path, train: str | bytes, dev: str | bytes = GOOD_POS) -> N
     root.mkdir(parents=True)
     params = yaml.safe_load((project / "params" / "data.yaml").read_text())
     spec = params["tasks"]["pos"]
-    contents = {spec["splits"]["train"]: train, spec["splits"]["dev"]: dev,
-                spec["splits"]["test"]: GOOD_POS}
+    contents = {
+        spec["splits"]["train"]: train,
+        spec["splits"]["dev"]: dev,
+        spec["splits"]["test"]: GOOD_POS,
+    }
     for name, text in contents.items():
         data = text.encode() if isinstance(text, str) else text
         (root / name).write_bytes(data)
@@ -51,8 +54,9 @@ def raw_pos(project: Path, train: str | bytes, dev: str | bytes = GOOD_POS) -> N
     ],
     ids=["columns", "truncated", "not-utf8", "empty", "blank-only", "unknown-tag"],
 )
-def test_bad_raw_pos_file(project: Path, train: str | bytes, dev: str, line: int | None,
-                          words: str) -> None:
+def test_bad_raw_pos_file(
+    project: Path, train: str | bytes, dev: str, line: int | None, words: str
+) -> None:
     raw_pos(project, train, dev)
     message = fail("preprocess", "pos")
     bad = "oct27.test" if dev != GOOD_POS else "oct27.traindev"

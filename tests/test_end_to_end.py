@@ -36,12 +36,19 @@ def add_profile(project: Path, name: str, overrides: dict) -> None:
         # Majority tag (V) is about 15% of POS tokens; 5 epochs of the local BiLSTM pass 60%.
         ("pos", "bilstm", "paper", {"max_epochs": 5}, "accuracy", 60.0),
         # 600 NER sentences, 4 epochs of the BiLSTM-CRF with the char CNN find some entities.
-        ("ner", "bilstm_crf", "plus", {"max_epochs": 4, "train_limit": 600, "dev_limit": 200,
-                                       "test_limit": 300}, "f1", 10.0),
+        (
+            "ner",
+            "bilstm_crf",
+            "plus",
+            {"max_epochs": 4, "train_limit": 600, "dev_limit": 200, "test_limit": 300},
+            "f1",
+            10.0,
+        ),
     ],
 )
-def test_pipeline_steps(project: Path, task: str, model: str, setting: str, overrides: dict,
-                        metric: str, floor: float) -> None:
+def test_pipeline_steps(
+    project: Path, task: str, model: str, setting: str, overrides: dict, metric: str, floor: float
+) -> None:
     add_profile(project, "e2e", overrides)
     run("fetch", task)
     summary = json.loads(run("preprocess", task))
