@@ -225,3 +225,56 @@ def _read_text(path: Path | None) -> list[str]:
     except UnicodeDecodeError as err:
         name = path or "<stdin>"
         raise DataFormatError(name, None, f"byte {err.start} is not UTF-8", "UTF-8 text") from err
+
+
+@app.command()
+@user_errors
+def aggregate(
+    scores: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="results/TASK/MODEL-SETTING/seedK/test.json files "
+            "(default: every results/*/*/seed*/test.json)."
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Summary JSON to write.")] = Path(
+        "results/summary.json"
+    ),
+    curves: Annotated[
+        bool, typer.Option(help="Also write each run's learning_curve.json for `dvc plots`.")
+    ] = True,
+) -> None:
+    """Collect finished runs' test scores and training logs: mean and std over seeds."""
+    from spen.io import write_json
+    from spen.pipeline import aggregate as run
+
+    files = scores or sorted(Path("results").glob("*/*/seed*/test.json"))
+    if not files:
+        raise FileNotFoundError("results/: no */*/seed*/test.json to aggregate; score runs first")
+    summary = run(files, curves)
+    write_json(out, summary)
+    typer.echo(f"{out}: {len(summary['runs'])} runs in {len(summary['groups'])} groups")
+
+
+@app.command("dvc-yaml")
+@user_errors
+def dvc_yaml(
+    profile: Profile = None,
+    params_dir: ParamsDir = Path("params"),
+    out: Annotated[Path, typer.Option(help="File to write.")] = Path("dvc.yaml"),
+    check: Annotated[
+        bool, typer.Option(help="Write nothing; exit 1 if OUT differs from what params/ give.")
+    ] = False,
+) -> None:
+    """Render dvc.yaml from params/: the experiment list as `vars`, stages iterating over it."""
+    from spen.pipeline import active_profile, render_dvc_yaml, write_dvc_yaml
+
+    params = load_params(params_dir)
+    text = render_dvc_yaml(params, active_profile(params, profile))
+    if check:
+        current = out.read_text(encoding="utf-8") if out.is_file() else ""
+        if current != text:
+            typer.echo(f"{out}: out of date with {params_dir}/; run `spen dvc-yaml`", err=True)
+            raise typer.Exit(1)
+        return
+    write_dvc_yaml(out, text)

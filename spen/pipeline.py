@@ -1,0 +1,455 @@
+"""From `params/` to files: the runs an experiment list asks for, their paths, the DVC stages.
+
+Snakemake (`workflow/rules/common.smk`) and `spen dvc-yaml` both build on this module, so the two
+tools see the same runs, the same paths, the same params keys per step and the same code
+dependencies. `spen aggregate` (`aggregate`) collects the scores of finished runs.
+
+Paths are patterns whose `{fields}` are Snakemake wildcards and `Run` attributes:
+
+    data/raw/{rawdir}/                               fetch       (DIR of params/data.yaml)
+    data/{task}/{train,dev,test}.arrow, ...           preprocess
+    models/{task}/{model}-{setting}/seed{seed}/       train       best.pt, metrics.jsonl, train.json
+    results/{task}/{model}-{setting}/seed{seed}/      decode, score: test.conll, test.json
+    results/summary.json, results/.../learning_curve.json         aggregate
+
+Run profile. Snakemake takes it from `--config profile=NAME`; DVC has no such switch, so
+`spen dvc-yaml [--profile NAME]` bakes it (default: params/experiments.yaml's `profile`) into
+dvc.yaml's `vars`, with the seeds it implies. dvc.yaml is generated: after editing
+params/experiments.yaml or a profile's seeds, rerun `spen dvc-yaml` (`--check` and
+tests/test_pipeline.py catch a stale one). Values inside params/ need no regeneration: DVC
+reads them through each stage's `params:` keys.
+
+Code. A DVC stage depends on the spen subpackages its modules import (`code_deps`); Snakemake
+rules do not list code (its mtime rule would retrain everything after any edit), so after a code
+change use `snakemake --list-code-changes` / `-R` or let DVC decide.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import json
+import math
+import re
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from spen.config import Params, ParamsError
+from spen.io import atomic_open, write_json
+
+RAW_DIR = "data/raw/{rawdir}"
+PREPARED = "data/{task}/{name}"
+PREPARED_FILES = (
+    "train.arrow",
+    "dev.arrow",
+    "test.arrow",
+    "vocab.json",
+    "embeddings.npy",
+    "summary.json",
+)
+# What each step reads of a task's prepared directory (spen.data.prepared.load_prepared reads
+# vocab.json and embeddings.npy; each step one or two splits).
+TRAIN_READS = ("train.arrow", "dev.arrow", "vocab.json", "embeddings.npy")
+DECODE_READS = ("test.arrow", "vocab.json", "embeddings.npy")
+
+RUN_DIR = "{task}/{model}-{setting}/seed{seed}"
+CHECKPOINT = f"models/{RUN_DIR}/best.pt"
+TRAIN_LOG = f"models/{RUN_DIR}/metrics.jsonl"
+TRAIN_SUMMARY = f"models/{RUN_DIR}/train.json"
+PREDICTIONS = f"results/{RUN_DIR}/test.conll"
+SCORES = f"results/{RUN_DIR}/test.json"
+CURVE = f"results/{RUN_DIR}/learning_curve.json"
+SUMMARY = "results/summary.json"
+
+PARAM_FILES = {name: f"params/{name}.yaml" for name in ("data", "models", "profiles")}
+# The spen modules each step runs (as spen/cli.py imports them); its code dependencies are
+# everything they import, found by `code_deps`. spen/cli.py itself is wiring, left out on
+# purpose: adding a subcommand must not retrain every model.
+ENTRY_MODULES = {
+    "fetch": ("spen.config", "spen.data.sources"),
+    "preprocess": ("spen.config", "spen.data.preprocess"),
+    "train": ("spen.config", "spen.data.prepared", "spen.training.loop"),
+    "decode": (
+        "spen.data.prepared",
+        "spen.evaluation.decode",
+        "spen.training.checkpoint",
+        "spen.training.loop",
+    ),
+    "score": ("spen.data.vocab", "spen.evaluation.decode", "spen.evaluation.metrics", "spen.io"),
+    "aggregate": ("spen.pipeline",),
+}
+PACKAGE_ROOT = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True, order=True)
+class Run:
+    """One training run: TASK x MODEL x SETTING x SEED."""
+
+    task: str
+    model: str
+    setting: str
+    seed: int
+
+    @property
+    def name(self) -> str:
+        """`pos-bilstm-paper-1`: how DVC's matrix names the run's stages (`train@...`)."""
+        return f"{self.task}-{self.model}-{self.setting}-{self.seed}"
+
+    @property
+    def variant(self) -> str:
+        """`MODEL-SETTING`, the run's directory under its task."""
+        return f"{self.model}-{self.setting}"
+
+    def path(self, pattern: str) -> str:
+        """`pattern` (e.g. `CHECKPOINT`) filled in for this run."""
+        return pattern.format(**asdict(self))
+
+
+def active_profile(params: Params, override: str | None = None) -> str:
+    """The run profile: `override` if given, else params/experiments.yaml's `profile`."""
+    name = override or params.experiments["profile"]
+    if name not in params.profiles:
+        raise ParamsError(
+            f"run profile '{name}' (asked for on the command line) is not in "
+            f"params/profiles.yaml; allowed: {', '.join(sorted(params.profiles))}"
+        )
+    return name
+
+
+def runs(params: Params, profile: str) -> list[Run]:
+    """Every run of params/experiments.yaml, with the seeds of `profile`."""
+    exp = params.experiments
+    seeds = params.profile(profile)["seeds"]
+    product = itertools.product(exp["tasks"], exp["models"], exp["settings"], seeds)
+    return [Run(task, model, setting, int(seed)) for task, model, setting, seed in product]
+
+
+def raw_dir(params: Params, task: str) -> str:
+    """`data/raw/DIR` of `task`: where `spen fetch` puts its raw files."""
+    return RAW_DIR.format(rawdir=params.task(task)["dir"])
+
+
+def prepared(task: str, names: Iterable[str] = PREPARED_FILES) -> list[str]:
+    """The files of `data/TASK/` named `names`."""
+    return [PREPARED.format(task=task, name=name) for name in names]
+
+
+def reads(step: str, task: str, model: str = "", setting: str = "", profile: str = "") -> dict:
+    """The params keys `step` reads, as DVC's `params:` wants them: {file: [dotted keys]}.
+
+    Arguments may be DVC templates (`${item.task}`); `spen dvc-yaml` passes those.
+    """
+    data, models, profiles = PARAM_FILES["data"], PARAM_FILES["models"], PARAM_FILES["profiles"]
+    if step == "fetch":
+        return {data: ["raw", f"tasks.{task}.dir", f"tasks.{task}.files"]}
+    if step == "preprocess":
+        keys = ("dir", "format", "normalize", "splits")
+        return {data: [f"tasks.{task}.{key}" for key in keys] + ["embeddings"]}
+    if step == "train":
+        return {
+            data: [f"tasks.{task}.metric"],
+            models: ["training", f"tasks.{task}", f"settings.{setting}", f"models.{model}"],
+            profiles: [f"{profile}.overrides"],
+        }
+    return {}
+
+
+def param_values(params: Params, keys: dict[str, list[str]]) -> dict[str, Any]:
+    """The values of `keys` (as `reads` gives them): Snakemake's rerun trigger for a job."""
+    tables = {f"params/{name}.yaml": getattr(params, name) for name in PARAM_FILES}
+    values: dict[str, Any] = {}
+    for file, dotted in keys.items():
+        for key in dotted:
+            value: Any = tables[file]
+            for part in key.split("."):
+                value = value.get(part, {}) if isinstance(value, dict) else None
+            values[f"{file}:{key}"] = value
+    return values
+
+
+def code_deps(step: str, root: Path = PACKAGE_ROOT) -> list[str]:
+    """The code `step` runs: every spen module its entry modules import, transitively.
+
+    Given as `spen/SUBPACKAGE` directories and `spen/MODULE.py` files, relative to the project.
+    """
+    seen: set[str] = set()
+    todo = list(ENTRY_MODULES[step])
+    while todo:
+        module = todo.pop()
+        path = _module_path(module, root)
+        if module in seen or path is None:
+            continue
+        seen.add(module)
+        todo.extend(_spen_imports(path))
+    deps = set()
+    for module in seen:
+        parts = module.split(".")
+        deps.add(f"spen/{parts[1]}" if len(parts) > 2 else f"spen/{parts[1]}.py")
+    return sorted(deps)
+
+
+def _module_path(module: str, root: Path) -> Path | None:
+    rel = Path(*module.split(".")[1:])
+    for candidate in (root / rel.with_suffix(".py"), root / rel / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _spen_imports(path: Path) -> list[str]:
+    """Modules of `spen` that `path` imports anywhere (module level or inside functions)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == "spen":
+                found.extend(f"spen.{alias.name}" for alias in node.names)
+            elif node.module.startswith("spen."):
+                found.append(node.module)
+        elif isinstance(node, ast.Import):
+            found.extend(a.name for a in node.names if a.name.startswith("spen."))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# dvc.yaml
+
+
+def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
+    """The content of dvc.yaml for `profile`: `vars` hold the experiment list, stages iterate.
+
+    fetch/preprocess iterate (`foreach`) over the tasks, train/decode/score take the `matrix`
+    of tasks x models x settings x seeds, so their stages are named `train@pos-bilstm-paper-1`.
+    """
+    exp = params.experiments
+    run_list = runs(params, profile)
+    missing = [t for t in exp["tasks"] if t not in params.models["tasks"]]
+    if missing:
+        raise ParamsError(
+            f"params/models.yaml: tasks: no entry for {', '.join(missing)}; DVC tracks "
+            "`tasks.TASK` for every task of params/experiments.yaml (an empty {} will do)"
+        )
+    variables = {
+        "profile": profile,
+        "raw": {task: {"dir": params.task(task)["dir"]} for task in exp["tasks"]},
+        "tasks": list(exp["tasks"]),
+        "models": list(exp["models"]),
+        "settings": list(exp["settings"]),
+        "seeds": [int(s) for s in params.profile(profile)["seeds"]],
+    }
+    item = {k: "${item." + k + "}" for k in ("task", "model", "setting", "seed")}
+    run = Run(**item)  # type: ignore[arg-type]
+    matrix = {"task": "${tasks}", "model": "${models}", "setting": "${settings}"}
+    matrix["seed"] = "${seeds}"
+    scores = [r.path(SCORES) for r in run_list]
+    curves = [r.path(CURVE) for r in run_list]
+    stages = {
+        "fetch": {
+            "foreach": "${raw}",
+            "do": {
+                "cmd": "spen fetch ${key}",
+                "deps": code_deps("fetch"),
+                "params": _params_list(reads("fetch", "${key}")),
+                "outs": [RAW_DIR.format(rawdir="${item.dir}")],
+            },
+        },
+        "preprocess": {
+            "foreach": "${raw}",
+            "do": {
+                "cmd": "spen preprocess ${key} --raw data/raw --out data/${key}",
+                "deps": [RAW_DIR.format(rawdir="${item.dir}"), *code_deps("preprocess")],
+                "params": _params_list(reads("preprocess", "${key}")),
+                "outs": prepared("${key}"),
+            },
+        },
+        "train": {
+            "matrix": matrix,
+            "cmd": (
+                "spen train ${item.task} ${item.model} ${item.setting} --seed ${item.seed} "
+                "--profile ${profile} --out " + str(Path(run.path(CHECKPOINT)).parent)
+            ),
+            "deps": [*prepared("${item.task}", TRAIN_READS), *code_deps("train")],
+            "params": _params_list(
+                reads("train", "${item.task}", "${item.model}", "${item.setting}", "${profile}")
+            ),
+            "outs": [run.path(CHECKPOINT), run.path(TRAIN_LOG), run.path(TRAIN_SUMMARY)],
+        },
+        "decode": {
+            "matrix": matrix,
+            "cmd": (
+                f"spen decode {run.path(CHECKPOINT)} --split test --data data/${{item.task}} "
+                f"--out {run.path(PREDICTIONS)}"
+            ),
+            "deps": [
+                run.path(CHECKPOINT),
+                *prepared("${item.task}", DECODE_READS),
+                *code_deps("decode"),
+            ],
+            "outs": [run.path(PREDICTIONS)],
+        },
+        "score": {
+            "matrix": matrix,
+            "cmd": f"spen score {run.path(PREDICTIONS)} --out {run.path(SCORES)}",
+            "deps": [run.path(PREDICTIONS), *code_deps("score")],
+            "metrics": [{run.path(SCORES): _NO_CACHE}],
+        },
+        "aggregate": {
+            "cmd": " ".join(["spen aggregate", *scores, "--out", SUMMARY]),
+            "deps": [*scores, *(r.path(TRAIN_LOG) for r in run_list), *code_deps("aggregate")],
+            "metrics": [{SUMMARY: _NO_CACHE}],
+            "outs": [{curve: _NO_CACHE} for curve in curves],
+        },
+    }
+    plots = [
+        {
+            "dev score by epoch": {
+                "template": "linear",
+                "x": "epoch",
+                "y": {curve: "dev" for curve in curves},
+            }
+        }
+    ]
+    return {"vars": [variables], "stages": stages, "plots": plots}
+
+
+_NO_CACHE = {"cache": False}
+
+
+def _params_list(keys: dict[str, list[str]]) -> list[dict[str, list[str]]]:
+    return [{file: names} for file, names in keys.items()]
+
+
+DVC_HEADER = """\
+# Generated by `spen dvc-yaml` from params/ for run profile '{profile}': edit params/ and
+# regenerate (`spen dvc-yaml`), never this file. `vars` hold the experiment list; the stages
+# iterate over it (foreach over tasks, matrix over tasks x models x settings x seeds).
+"""
+
+
+def render_dvc_yaml(params: Params, profile: str) -> str:
+    """dvc.yaml as text: the header, then `dvc_stages` as block YAML."""
+    body = yaml.dump(
+        dvc_stages(params, profile),
+        Dumper=_PlainDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        width=10_000,
+    )
+    return DVC_HEADER.format(profile=profile) + body
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """Block YAML without anchors: every stage reads on its own."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+# ---------------------------------------------------------------------------------------------
+# aggregate
+
+_SCORES_PATH = re.compile(
+    r"(?P<task>[a-z0-9_]+)/(?P<model>[a-z0-9_]+)-(?P<setting>[a-z0-9_]+)/seed(?P<seed>\d+)"
+    r"/test\.json$"
+)
+
+
+def run_of_scores(path: str | Path) -> tuple[Run, Path]:
+    """The run and the project root of a `results/TASK/MODEL-SETTING/seedK/test.json` path."""
+    path = Path(path)
+    match = _SCORES_PATH.search(path.as_posix())
+    if not match or path.parents[3].name != "results":
+        raise ValueError(
+            f"{path}: not a scores file; expected results/TASK/MODEL-SETTING/seedK/test.json"
+        )
+    fields = match.groupdict()
+    run = Run(fields["task"], fields["model"], fields["setting"], int(fields["seed"]))
+    return run, path.parents[4]
+
+
+def read_history(path: Path) -> list[dict[str, Any]]:
+    """The per-epoch records of a `metrics.jsonl` training log."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; the run's training log (run `spen train`)")
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}, line {number}: not JSON ({err.msg})") from err
+    if not records:
+        raise ValueError(f"{path}: no epochs recorded")
+    return records
+
+
+def mean_std(values: Sequence[float]) -> dict[str, float | None]:
+    """Mean and sample standard deviation (None for a single value)."""
+    std = statistics.stdev(values) if len(values) > 1 else None
+    return {"mean": statistics.fmean(values), "std": std}
+
+
+def aggregate(scores: Sequence[str | Path], curves: bool = True) -> dict[str, Any]:
+    """Collect finished runs: per run its test scores and training summary, per
+    TASK/MODEL-SETTING the mean and std over seeds of every test score and training figure.
+
+    With `curves`, write each run's learning curve (the epochs of metrics.jsonl) as JSON
+    beside its scores, for `dvc plots`. Returns the summary.
+    """
+    per_run: dict[str, dict[str, Any]] = {}
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(map(str, scores)):
+        run, root = run_of_scores(path)
+        test = json.loads(Path(path).read_text(encoding="utf-8"))
+        history = read_history(root / run.path(TRAIN_LOG))
+        best = max(history, key=lambda r: r["dev"])
+        train = {
+            "best_epoch": best["epoch"],
+            "best_dev": best["dev"],
+            "epochs": len(history),
+            "seconds": sum(r.get("seconds", 0.0) for r in history),
+        }
+        entry = {**asdict(run), "test": test, "train": train}
+        per_run[f"{run.task}/{run.variant}/seed{run.seed}"] = entry
+        groups.setdefault(f"{run.task}/{run.variant}", []).append(entry)
+        if curves:
+            write_json(root / run.path(CURVE), history)
+    summary_groups = {}
+    for key, entries in groups.items():
+        first = entries[0]
+        summary_groups[key] = {
+            "task": first["task"],
+            "model": first["model"],
+            "setting": first["setting"],
+            "seeds": [e["seed"] for e in entries],
+            "test": _stats(e["test"] for e in entries),
+            "train": _stats(e["train"] for e in entries),
+        }
+    return {"groups": summary_groups, "runs": per_run}
+
+
+def _stats(tables: Iterable[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """mean/std of each number all `tables` hold at top level, counts (`COUNTS`) left out."""
+    tables = list(tables)
+    return {
+        key: mean_std([t[key] for t in tables])
+        for key in tables[0]
+        if key not in COUNTS and all(_is_number(t.get(key)) for t in tables)
+    }
+
+
+COUNTS = ("sentences", "tokens")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def write_dvc_yaml(path: Path, text: str) -> None:
+    """Write dvc.yaml atomically."""
+    with atomic_open(path) as handle:
+        handle.write(text)

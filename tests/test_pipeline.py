@@ -1,0 +1,272 @@
+"""The pipeline's two descriptions agree, and bad params stop it before any job.
+
+- Snakemake's job graph (`snakemake -n --forceall`) and DVC's stage graph (`dvc dag --dot`)
+  have the same steps and the same edges, once a job is named as DVC names its stage.
+- dvc.yaml is what `spen dvc-yaml` renders from params/ (it is generated, never hand-edited).
+- A change to one model's params touches only that model's training stages.
+- An invalid params value makes `snakemake -n` fail before any job, naming the key.
+- `spen aggregate`: mean and std over seeds, checked by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from spen import pipeline
+from spen.config import load_params
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SNAKEMAKE = BIN / "snakemake"
+DVC = BIN / "dvc"
+SPEN = BIN / "spen"
+
+needs_tools = pytest.mark.skipif(
+    not (SNAKEMAKE.exists() and DVC.exists() and SPEN.exists()),
+    reason="snakemake, dvc and spen must be installed beside the test interpreter",
+)
+
+
+def _run(args: list[str | Path], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def snakemake_graph(cwd: Path, profile: str) -> tuple[set[str], set[tuple[str, str]]]:
+    """Jobs (named as DVC stages) and edges of a forced dry run, from its job listing.
+
+    An edge joins the job writing a file to each job reading it, as DVC joins stages.
+    """
+    done = _run([SNAKEMAKE, "-n", "--forceall", "--nolock", "--config", f"profile={profile}"], cwd)
+    assert done.returncode == 0, done.stdout + done.stderr
+    params = load_params(cwd / "params")
+    task_of_dir = {params.task(t)["dir"]: t for t in params.data["tasks"]}
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", done.stdout):
+        head = re.match(r"(?:local)?rule (\w+):", block)
+        if not head or head.group(1) == "all":
+            continue
+        fields = dict(re.findall(r"^\s+(input|output|wildcards): (.*)$", block, re.M))
+        wildcards = dict(re.findall(r"(\w+)=([^,\s]+)", fields.get("wildcards", "")))
+        files = {k: set(fields.get(k, "").split(", ")) - {""} for k in ("input", "output")}
+        jobs.append((_stage_name(head.group(1), wildcards, task_of_dir), files))
+    producer = {out: name for name, files in jobs for out in files["output"]}
+    edges = {(producer[f], name) for name, files in jobs for f in files["input"] if f in producer}
+    return {name for name, _ in jobs}, edges
+
+
+def _stage_name(rule: str, wildcards: dict[str, str], task_of_dir: dict[str, str]) -> str:
+    if rule == "fetch":
+        return f"fetch@{task_of_dir[wildcards['rawdir']]}"
+    if rule == "preprocess":
+        return f"preprocess@{wildcards['task']}"
+    if rule in ("train", "decode", "score"):
+        run = pipeline.Run(
+            wildcards["task"], wildcards["model"], wildcards["setting"], int(wildcards["seed"])
+        )
+        return f"{rule}@{run.name}"
+    assert not wildcards, f"rule {rule} has wildcards {wildcards}: give it a DVC stage name"
+    return rule
+
+
+def dvc_graph(cwd: Path) -> tuple[set[str], set[tuple[str, str]]]:
+    """Stages and edges of `dvc dag --dot`."""
+    done = _run([DVC, "dag", "--dot"], cwd)
+    assert done.returncode == 0, done.stdout + done.stderr
+    nodes = set(re.findall(r'^"([^"]+)";$', done.stdout, re.M))
+    edges = set(re.findall(r'^"([^"]+)" -> "([^"]+)";$', done.stdout, re.M))
+    return nodes, edges
+
+
+def dvc_profile(cwd: Path) -> str:
+    return yaml.safe_load((cwd / "dvc.yaml").read_text())["vars"][0]["profile"]
+
+
+@needs_tools
+def test_dvc_yaml_is_rendered_from_params() -> None:
+    done = _run([SPEN, "dvc-yaml", "--check"], REPO)
+    assert done.returncode == 0, done.stderr
+
+
+@needs_tools
+def test_snakemake_and_dvc_have_the_same_graph() -> None:
+    profile = dvc_profile(REPO)
+    sm_nodes, sm_edges = snakemake_graph(REPO, profile)
+    dvc_nodes, dvc_edges = dvc_graph(REPO)
+    params = load_params(REPO / "params")
+    expected_runs = len(pipeline.runs(params, profile))
+    assert len([n for n in sm_nodes if n.startswith("train@")]) == expected_runs
+    assert sm_nodes == dvc_nodes, sm_nodes ^ dvc_nodes
+    assert sm_edges == dvc_edges, sm_edges ^ dvc_edges
+
+
+def _stages_reading(key: str, profile: str) -> set[str]:
+    """Names of the dvc.yaml stages (rendered for `profile`) whose params cover `key`."""
+    params = load_params(REPO / "params")
+    spec = pipeline.dvc_stages(params, profile)
+    names = set()
+    for run in pipeline.runs(params, profile):
+        for step in ("train", "decode", "score"):
+            keys = spec["stages"][step].get("params", [])
+            resolved = [
+                k.replace("${item.task}", run.task)
+                .replace("${item.model}", run.model)
+                .replace("${item.setting}", run.setting)
+                .replace("${profile}", profile)
+                for entry in keys
+                for file, ks in entry.items()
+                if file == "params/models.yaml"
+                for k in ks
+            ]
+            if any(key == k or key.startswith(k + ".") for k in resolved):
+                names.add(f"{step}@{run.name}")
+    return names
+
+
+def test_a_models_key_reaches_only_that_models_training() -> None:
+    params = load_params(REPO / "params")
+    profile = pipeline.active_profile(params)
+    model = params.experiments["models"][0]
+    touched = _stages_reading(f"models.{model}.patience", profile)
+    expected = {f"train@{r.name}" for r in pipeline.runs(params, profile) if r.model == model}
+    assert touched == expected
+    # A shared key reaches every training run.
+    assert len(_stages_reading("training.batch_size", profile)) == len(
+        pipeline.runs(params, profile)
+    )
+
+
+def test_code_deps_follow_imports_inside_functions(tmp_path: Path) -> None:
+    pkg = tmp_path / "spen"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("def f():\n    from spen.sub.b import g\n")
+    (pkg / "sub" / "b.py").write_text("import spen.c\n")
+    (pkg / "c.py").write_text("import os\n")
+    (pkg / "unused.py").write_text("")
+    entry = dict(pipeline.ENTRY_MODULES)
+    try:
+        pipeline.ENTRY_MODULES["probe"] = ("spen.a",)
+        assert pipeline.code_deps("probe", pkg) == ["spen/a.py", "spen/c.py", "spen/sub"]
+    finally:
+        pipeline.ENTRY_MODULES.clear()
+        pipeline.ENTRY_MODULES.update(entry)
+
+
+# --- bad params stop Snakemake before any job ------------------------------------------------
+
+
+@pytest.fixture
+def workflow_copy(tmp_path: Path) -> Path:
+    """The workflow and params in a scratch project (no data, no outputs)."""
+    shutil.copytree(REPO / "params", tmp_path / "params")
+    shutil.copytree(
+        REPO / "workflow", tmp_path / "workflow", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    return tmp_path
+
+
+def _edit(path: Path, change) -> None:
+    value = yaml.safe_load(path.read_text())
+    change(value)
+    path.write_text(yaml.safe_dump(value, sort_keys=False))
+
+
+def _dry_run(cwd: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return _run([SNAKEMAKE, "-n", "--forceall", *extra], cwd)
+
+
+@needs_tools
+@pytest.mark.parametrize(
+    ("file", "change", "named"),
+    [
+        ("experiments", lambda v: v["models"].append("no_such_model"), ["models", "no_such_model"]),
+        (
+            "models",
+            lambda v: v["training"]["optimizer"].update(lr=-0.001),
+            ["training.optimizer.lr"],
+        ),
+        ("experiments", lambda v: v.update(profile="nightly"), ["profile", "nightly"]),
+    ],
+    ids=["unknown-model", "negative-lr", "unknown-profile"],
+)
+def test_bad_params_fail_before_any_job(workflow_copy: Path, file, change, named) -> None:
+    assert _dry_run(workflow_copy).returncode == 0  # the copy itself is fine
+    _edit(workflow_copy / "params" / f"{file}.yaml", change)
+    done = _dry_run(workflow_copy)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "Job stats" not in output and "rule train:" not in output
+    for word in named:
+        assert word in output, output
+
+
+@needs_tools
+def test_unknown_run_profile_on_the_command_line_fails(workflow_copy: Path) -> None:
+    done = _dry_run(workflow_copy, "--config", "profile=nightly")
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert "run profile 'nightly'" in output and "params/profiles.yaml" in output
+
+
+# --- aggregate ------------------------------------------------------------------------------
+
+
+def _fake_run(root: Path, run: pipeline.Run, test: dict, devs: list[float]) -> Path:
+    scores = root / run.path(pipeline.SCORES)
+    scores.parent.mkdir(parents=True)
+    scores.write_text(json.dumps(test))
+    log = root / run.path(pipeline.TRAIN_LOG)
+    log.parent.mkdir(parents=True)
+    records = [{"epoch": i + 1, "dev": d, "seconds": 2.0} for i, d in enumerate(devs)]
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return scores
+
+
+def test_aggregate_mean_and_std_over_seeds(tmp_path: Path) -> None:
+    runs = [pipeline.Run("ner", "bilstm_crf", "plus", seed) for seed in (1, 2, 3)]
+    f1 = [80.0, 82.0, 87.0]
+    files = [
+        _fake_run(tmp_path, run, {"f1": f, "accuracy": 90.0, "tokens": 7}, [50.0, 60.0 + i, 55.0])
+        for i, (run, f) in enumerate(zip(runs, f1, strict=True))
+    ]
+    files.append(_fake_run(tmp_path, pipeline.Run("ner", "bilstm", "plus", 1), {"f1": 1.0}, [1.0]))
+    summary = pipeline.aggregate(files)
+
+    group = summary["groups"]["ner/bilstm_crf-plus"]
+    assert group["seeds"] == [1, 2, 3]
+    assert group["test"]["f1"]["mean"] == pytest.approx(83.0)
+    assert group["test"]["f1"]["std"] == pytest.approx(statistics.stdev(f1))  # sample std, 3.61
+    assert group["test"]["accuracy"] == {"mean": 90.0, "std": 0.0}
+    assert "tokens" not in group["test"]
+    assert group["train"]["best_epoch"]["mean"] == 2
+    assert group["train"]["best_dev"]["mean"] == pytest.approx(61.0)
+    assert group["train"]["seconds"]["mean"] == pytest.approx(6.0)
+    assert summary["groups"]["ner/bilstm-plus"]["test"]["f1"] == {"mean": 1.0, "std": None}
+    assert summary["runs"]["ner/bilstm_crf-plus/seed2"]["test"]["f1"] == 82.0
+    curve = json.loads((tmp_path / runs[0].path(pipeline.CURVE)).read_text())
+    assert [r["dev"] for r in curve] == [50.0, 60.0, 55.0]
+
+
+def test_aggregate_names_a_missing_training_log(tmp_path: Path) -> None:
+    run = pipeline.Run("pos", "bilstm", "paper", 1)
+    scores = _fake_run(tmp_path, run, {"accuracy": 1.0}, [1.0])
+    (tmp_path / run.path(pipeline.TRAIN_LOG)).unlink()
+    with pytest.raises(FileNotFoundError, match="metrics.jsonl"):
+        pipeline.aggregate([scores])
+
+
+def test_aggregate_rejects_a_path_outside_the_layout(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="results/TASK/MODEL-SETTING/seedK/test.json"):
+        pipeline.run_of_scores(tmp_path / "pos" / "test.json")

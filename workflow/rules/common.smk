@@ -1,0 +1,92 @@
+# Configuration and the helpers that turn it into file lists. The runs, paths and params keys
+# come from spen/pipeline.py, which `spen dvc-yaml` uses too: both tools build the same graph.
+
+import os
+import re
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from spen import pipeline
+from spen.config import PARAM_FILES, ParamsError, load_params
+
+# `spen` is the one installed beside the Python running Snakemake (no need to activate it).
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
+
+CONFIG_KEYS = {"profile": "run profile of params/profiles.yaml (default: params/experiments.yaml)"}
+unknown = sorted(set(config) - set(CONFIG_KEYS))
+if unknown:
+    raise WorkflowError(
+        f"--config: unknown key(s) {', '.join(unknown)}; allowed: "
+        + "; ".join(f"{k} ({v})" for k, v in CONFIG_KEYS.items())
+    )
+
+try:
+    # Every params file against its schema, then the names across files (spen.config).
+    PARAMS = load_params("params")
+    PROFILE = pipeline.active_profile(PARAMS, config.get("profile"))
+except ParamsError as err:
+    raise WorkflowError(f"invalid params: {err}") from None
+
+# The same schemas through Snakemake's validator (honours --skip-validation hooks of modules).
+for name in PARAM_FILES:
+    validate(getattr(PARAMS, name), f"../schemas/{name}.schema.yaml")
+
+RUNS = pipeline.runs(PARAMS, PROFILE)
+TASKS = list(PARAMS.experiments["tasks"])
+TASK_OF_RAWDIR = {PARAMS.task(task)["dir"]: task for task in TASKS}
+
+
+wildcard_constraints:
+    task=r"[a-z0-9_]+",
+    model=r"[a-z0-9_]+",
+    setting="|".join(map(re.escape, PARAMS.models["settings"])),
+    seed=r"\d+",
+    rawdir="|".join(map(re.escape, TASK_OF_RAWDIR)),
+
+
+def run_files(pattern):
+    """`pattern` (a spen.pipeline path) for every run of the active profile."""
+    return [run.path(pattern) for run in RUNS]
+
+
+def raw_dir(wildcards):
+    """data/raw/DIR of the job's task."""
+    return pipeline.raw_dir(PARAMS, wildcards.task)
+
+
+def run_config(wildcards):
+    """The job's resolved training configuration (spen.config.Params.run_config)."""
+    return PARAMS.run_config(
+        wildcards.task, wildcards.model, wildcards.setting, int(wildcards.seed), PROFILE
+    )
+
+
+def reads(step):
+    """Input function: the values of the params keys `step` reads (its rerun trigger)."""
+
+    def values(wildcards):
+        w = dict(wildcards)
+        keys = pipeline.reads(
+            step,
+            w.get("task") or TASK_OF_RAWDIR.get(w.get("rawdir"), ""),
+            w.get("model", ""),
+            w.get("setting", ""),
+            PROFILE,
+        )
+        return pipeline.param_values(PARAMS, keys)
+
+    return values
+
+
+def train_gpus(wildcards):
+    """1 GPU unless the run is pinned to the CPU (params `device: cpu`)."""
+    return 0 if run_config(wildcards)["device"] == "cpu" else 1
+
+
+def train_minutes(wildcards):
+    """Generous wall-time guess for a cluster: 30 min plus 10 per epoch of the budget."""
+    return 30 + 10 * run_config(wildcards)["max_epochs"]
+

@@ -1,0 +1,36 @@
+# Raw data and its Arrow form: `spen fetch`, `spen preprocess`.
+
+
+rule fetch:
+    """A task's raw files from the search path (or their URL), SHA-256 checked."""
+    output:
+        directory(pipeline.RAW_DIR),
+    params:
+        task=lambda w: TASK_OF_RAWDIR[w.rawdir],
+        reads=reads("fetch"),
+    log:
+        "logs/fetch/{rawdir}.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    shell:
+        "spen fetch {params.task} --dest data/raw > {log} 2>&1"
+
+
+rule preprocess:
+    """Arrow splits, vocabularies, embedding matrix and a summary of one task."""
+    input:
+        raw=raw_dir,
+    output:
+        pipeline.prepared("{task}"),
+    params:
+        reads=reads("preprocess"),
+    log:
+        "logs/preprocess/{task}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    shell:
+        "spen preprocess {wildcards.task} --raw data/raw --out data/{wildcards.task} > {log} 2>&1"
