@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from spen.data.arrow import Split, read_split
+from spen.data.sources import sha256_file
 from spen.data.vocab import Vocabularies
 
 SPLITS = ("train", "dev", "test")
@@ -20,6 +22,14 @@ class PreparedTask:
     directory: Path
     vocabs: Vocabularies
     embeddings: np.ndarray
+
+    def fingerprint(self) -> str:
+        """A SHA-256 over every file of the directory a run reads, to tell data apart."""
+        digest = hashlib.sha256()
+        for name in (*(f"{s}.arrow" for s in SPLITS), "vocab.json", "embeddings.npy"):
+            digest.update(name.encode())
+            digest.update(sha256_file(self.directory / name).encode())
+        return digest.hexdigest()
 
     def split(self, name: str, limit: int | None = None) -> Split:
         """Split `name` (train, dev or test), cut to its first `limit` sentences."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -10,21 +11,30 @@ from torch import nn
 from spen.data.vocab import Vocabularies
 from spen.models.encoders import CharCNNConfig, FeatureNetwork, WordEncoder
 from spen.models.energy import LinearChainEnergy
+from spen.models.global_energy import GlobalEnergy, TagLanguageModel
+from spen.models.inference_networks import build_inference_networks
 from spen.models.local import LocalTagger
+from spen.models.spen import SpenModel
+
+
+def word_encoder(
+    config: dict[str, Any], vocabs: Vocabularies, embeddings: torch.Tensor
+) -> WordEncoder:
+    """A fresh word encoder (embeddings, optional character CNN) of the run's input setting."""
+    char_cnn = CharCNNConfig(**config["char_cnn"]) if config.get("char_cnn") else None
+    return WordEncoder(
+        embeddings.clone(),
+        finetune=config["finetune_embeddings"],
+        num_chars=len(vocabs.chars),
+        char_cnn=char_cnn,
+    )
 
 
 def feature_network(
     config: dict[str, Any], vocabs: Vocabularies, embeddings: torch.Tensor
 ) -> FeatureNetwork:
     """A fresh word encoder + BiLSTM with the run's input setting and hidden size."""
-    char_cnn = CharCNNConfig(**config["char_cnn"]) if config.get("char_cnn") else None
-    words = WordEncoder(
-        embeddings.clone(),
-        finetune=config["finetune_embeddings"],
-        num_chars=len(vocabs.chars),
-        char_cnn=char_cnn,
-    )
-    return FeatureNetwork(words, config["hidden"])
+    return FeatureNetwork(word_encoder(config, vocabs, embeddings), config["hidden"])
 
 
 def build_model(
@@ -37,7 +47,52 @@ def build_model(
         return LocalTagger(feature_network(config, vocabs, embeddings), num_tags)
     if kind == "crf":
         return LinearChainEnergy(feature_network(config, vocabs, embeddings), num_tags)
-    raise ValueError(f"unknown model kind '{kind}'; allowed: local, crf")
+    if kind == "spen":
+        return build_spen(config, vocabs, embeddings)
+    raise ValueError(f"unknown model kind '{kind}'; allowed: local, crf, spen")
+
+
+def build_spen(config: dict[str, Any], vocabs: Vocabularies, embeddings: torch.Tensor) -> SpenModel:
+    """Energy + inference networks (+ global energy term) of a `kind: spen` run."""
+    num_tags = len(vocabs.tags)
+    energy = LinearChainEnergy(feature_network(config, vocabs, embeddings), num_tags)
+    inference = build_inference_networks(
+        config.get("parameterization", "separated"),
+        lambda: feature_network(config, vocabs, embeddings),
+        num_tags,
+    )
+    spec = config.get("global_energy")
+    global_energy = build_global_energy(spec, config, vocabs, embeddings) if spec else None
+    return SpenModel(energy, inference, global_energy)
+
+
+def tag_language_model(
+    kind: str, hidden: int, config: dict[str, Any], vocabs: Vocabularies, embeddings: torch.Tensor
+) -> TagLanguageModel:
+    """A fresh tag language model; the word-reading kinds get a word encoder of the setting."""
+    words = word_encoder(config, vocabs, embeddings) if kind != "tlm_a" else None
+    return TagLanguageModel(kind, len(vocabs.tags), hidden, words)
+
+
+def tag_lm_path(spec: dict[str, Any], config: dict[str, Any]) -> Path | None:
+    """Where the pretrained tag LM of `spec` lies (`{task}` and `{setting}` filled in)."""
+    pretrained = spec.get("pretrained")
+    if not pretrained:
+        return None
+    return Path(pretrained.format(task=config.get("task", ""), setting=config.get("setting", "")))
+
+
+def build_global_energy(
+    spec: dict[str, Any], config: dict[str, Any], vocabs: Vocabularies, embeddings: torch.Tensor
+) -> GlobalEnergy:
+    """The weighted global energy term of `spec`, its pretrained weights loaded if it has any."""
+    model = tag_language_model(spec["kind"], spec.get("hidden", 200), config, vocabs, embeddings)
+    path = tag_lm_path(spec, config)
+    if path is not None:
+        from spen.training.tag_lm import load_tag_lm_state
+
+        model.load_state_dict(load_tag_lm_state(path, model.spec()))
+    return GlobalEnergy(model, spec["weight"], spec.get("trainable", False))
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -36,6 +36,9 @@ class Learner(ABC):
     def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Update the parameters on `batch`; return the losses (detached scalars)."""
 
+    def start_epoch(self, epoch: int) -> None:  # noqa: B027 (a hook, empty by default)
+        """Called by the training loop before epoch `epoch` (1-based); nothing by default."""
+
     @property
     def decoders(self) -> tuple[str, ...]:
         """Names of the decoders `predict` accepts; the first is the test-time one."""
@@ -81,4 +84,8 @@ def build_learner(config: dict[str, Any], model: nn.Module) -> Learner:
     """The learner that trains `model` as `config["kind"]` says."""
     if config["kind"] in {"local", "crf"}:
         return SupervisedLearner(model, config)
+    if config["kind"] == "spen":
+        from spen.training.spen_learner import SpenLearner
+
+        return SpenLearner(model, config)  # type: ignore[arg-type]
     raise ValueError(f"unknown model kind '{config['kind']}'")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
+import resource
 import sys
 import time
 from dataclasses import dataclass
@@ -85,9 +87,11 @@ def train(
     dev_split = task.split("dev", config.get("dev_limit"))
     chars = task.vocabs.chars if learner_uses_chars(learner) else None
 
+    fingerprint = task.fingerprint()
     history: list[dict[str, Any]] = []
+    best_model = copy.deepcopy(model.state_dict())
     if paths.resume.is_file():
-        history = _resume(learner, paths.resume, config)
+        history, best_model = _resume(learner, paths.resume, config, fingerprint, best_model)
     for epoch in range(len(history) + 1, config["max_epochs"] + 1):
         if _patience_spent(history, config["patience"]):
             break
@@ -99,13 +103,29 @@ def train(
             task.vocabs.tags.is_bioes,
         )
         record["dev"] = headline(dev_scores, metric)
-        is_best = not history or record["dev"] > max(r["dev"] for r in history)
+        if not history or record["dev"] > max(r["dev"] for r in history):
+            best_model = copy.deepcopy(model.state_dict())
         history.append(record)
-        state = _base_state(config, task, model, history)
-        if is_best:
-            save_checkpoint(paths.best, state)
-        _write_history(paths.metrics, history)
-        save_checkpoint(paths.resume, {**state, **learner_state(learner), "rng": rng_state()})
+        save_checkpoint(
+            paths.resume,
+            {
+                **_base_state(config, task, model.state_dict(), history),
+                **learner_state(learner),
+                "best_model": best_model,
+                "data_fingerprint": fingerprint,
+                "rng": rng_state(),
+            },
+        )
+    return _write_outputs(paths, _base_state(config, task, best_model, history), model)
+
+
+def _write_outputs(
+    paths: RunPaths, best_state: dict[str, Any], model: torch.nn.Module
+) -> dict[str, Any]:
+    """Write the best model, the per-epoch log and the summary, each atomically."""
+    history = best_state["history"]
+    save_checkpoint(paths.best, best_state)
+    _write_history(paths.metrics, history)
     best = max(history, key=lambda r: r["dev"])
     summary = {
         "best_epoch": best["epoch"],
@@ -113,7 +133,8 @@ def train(
         "epochs": len(history),
         "parameters": count_parameters(model),
         "seconds_per_epoch": sum(r["seconds"] for r in history) / len(history),
-        "weights_sha256": weights_sha256(load_checkpoint(paths.best)["model"]),
+        "weights_sha256": weights_sha256(best_state["model"]),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     write_json(paths.summary, summary)
     return summary
@@ -163,29 +184,36 @@ def _patience_spent(history: list[dict[str, Any]], patience: int) -> bool:
 def _base_state(
     config: dict[str, Any],
     task: PreparedTask,
-    model: torch.nn.Module,
+    weights: dict[str, torch.Tensor],
     history: list[dict[str, Any]],
 ) -> dict[str, Any]:
     return {
         "config": config,
         "vocab": task.vocabs.to_dict(),
         "embedding_shape": list(task.embeddings.shape),
-        "model": model.state_dict(),
+        "model": weights,
         "history": history,
     }
 
 
-def _resume(learner: Learner, path: Path, config: dict[str, Any]) -> list[dict[str, Any]]:
+def _resume(
+    learner: Learner,
+    path: Path,
+    config: dict[str, Any],
+    fingerprint: str,
+    best_model: dict[str, torch.Tensor],
+) -> tuple[list[dict[str, Any]], dict[str, torch.Tensor]]:
+    """Restore the learner from a resume state saved for this configuration and data."""
     state = load_checkpoint(path)
-    if state["config"] != config:
-        tqdm.write(f"{path}: saved for a different configuration; starting afresh", file=sys.stderr)
-        return []
+    if state["config"] != config or state.get("data_fingerprint") != fingerprint:
+        tqdm.write(f"{path}: saved for other settings or data; starting afresh", file=sys.stderr)
+        return [], best_model
     learner.model.load_state_dict(state["model"])
     for name, optimizer in learner.optimizers.items():
         optimizer.load_state_dict(state["optimizers"][name])
     set_rng_state(state["rng"])
     tqdm.write(f"{path}: resuming after epoch {len(state['history'])}", file=sys.stderr)
-    return list(state["history"])
+    return list(state["history"]), state["best_model"]
 
 
 def _write_history(path: Path, history: list[dict[str, Any]]) -> None:

@@ -1,0 +1,347 @@
+"""Joint training of a SPEN energy and its inference networks (METHOD.md §4).
+
+One :class:`SpenLearner` (``kind: spen``) has up to three optimizers:
+
+``energy``
+    Θ: the linear-chain energy (and a trainable global term). Authors: Adam, lr 0.001.
+``inference``
+    Φ, Ψ: the inference networks trained jointly with Θ. Authors: SGD lr 0.05 momentum 0.9
+    (separated, shared) or Adam lr 0.001 (stacked). For the Tu & Gimpel (2018) objectives
+    this is ``F_Φ`` alone.
+``retune``
+    Ψ in the Tu & Gimpel (2018) retuning step (those objectives only).
+
+Objectives (``objective``)
+--------------------------
+
+``compound`` (this paper, §4b). Per minibatch, ``inner_steps`` (k) updates of Φ, Ψ, then one
+update of Θ:
+
+- Φ, Ψ minimise ``−mean(h_F) − λ·mean(h_A) + ce_weight·mean(CE(F) + CE(A))`` with
+  ``h_F = Δ(F, y) − E(F) + E(y)`` and ``h_A = −E(A) + E(y)``; with ``zero_truncation`` the
+  hinges are clipped at zero first. ``ce: false`` drops the CE terms; the stacked
+  parameterizations use CE on A only (F reads the gold labels). ``λ`` is ``compound_weight``.
+- Θ minimises ``mean([h_F]_+) + λ·mean([h_A]_+)`` with F and A fixed (computed after the k
+  inference updates).
+
+``margin_rescaled`` / ``perceptron`` (Tu & Gimpel 2018, §4a; perceptron drops Δ). Joint
+epochs: ``inner_steps`` updates of ``F_Φ`` ascending the hinge (``[h_F]_+`` when
+``zero_truncation``, as the ICLR-2018 code) plus ``ce_weight·CE(F)``, then Θ descends
+``mean([h_F]_+)``. Retuning epochs: ``A_Ψ`` (same architecture as ``F_Φ``, the ``separated``
+parameterization) starts as a copy of ``F_Φ`` and minimises ``mean(E(A)) + ce_weight·CE(A)``
+with Θ frozen, using the ``retune`` optimizer (its state reset at each copy).
+
+How retuning fits the training loop (**project choice**): the loop calls
+:meth:`SpenLearner.start_epoch` before every epoch. Epochs run in cycles of
+``joint_epochs`` joint epochs followed by ``retune_epochs`` retuning epochs; ``A_Ψ ← F_Φ`` is
+copied at the first retuning epoch of each cycle. ``F_Φ`` is never touched by retuning, so
+joint training resumes from where it stopped, exactly like the authors' ICLR-2018 code, which
+after every joint epoch copies F, retunes the copy for one epoch, evaluates dev and restores
+(``joint_epochs: 1, retune_epochs: 1``, the default). ``joint_epochs = J`` with
+``max_epochs = J + R`` gives instead "train jointly, then retune" (METHOD.md's wording). The
+loop's dev evaluation always decodes with ``A_Ψ``; after a joint epoch A has not changed,
+its dev score repeats the previous one and, not being strictly better, never replaces the
+best checkpoint, so the dev-based selection ranges over retuned networks (plus, at epoch 1,
+the untrained A). The phase is a function of the epoch number alone, so resuming after any
+epoch is exact.
+
+Scales: every hinge, cost and CE is a per-sentence sum averaged over the batch, as in the
+authors' code (``ce_weight: 1`` in the 2020 code, 5 in the 2018 code).
+
+Every loss computed on a batch is returned (detached) so that the loop checks it for NaN/Inf.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from spen.data.batches import Batch
+from spen.models.inference_networks import SeparatedNetworks
+from spen.models.spen import SpenModel
+from spen.training.learners import Learner, make_optimizer
+from spen.training.objectives import (
+    compound_energy_loss,
+    compound_inference_loss,
+    cost,
+    hinge,
+    sentence_cross_entropy,
+)
+
+OBJECTIVES = ("compound", "margin_rescaled", "perceptron")
+DEFAULT_ENERGY_OPTIMIZER = {"name": "adam", "lr": 0.001}
+DEFAULT_INFERENCE_OPTIMIZER = {"name": "sgd", "lr": 0.05, "momentum": 0.9}
+
+
+@dataclass(frozen=True)
+class SpenOptions:
+    """The training options of a `kind: spen` run (see the module docstring)."""
+
+    objective: str
+    compound_weight: float = 1.0
+    inner_steps: int = 1
+    zero_truncation: bool = False
+    ce: bool = True
+    ce_weight: float = 1.0
+    joint_epochs: int = 1
+    retune_epochs: int = 1
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> SpenOptions:
+        objective = config.get("objective")
+        if objective not in OBJECTIVES:
+            raise ValueError(
+                f"spen model needs 'objective' in: {', '.join(OBJECTIVES)} (got {objective!r})"
+            )
+        return cls(
+            objective=objective,
+            compound_weight=float(config.get("compound_weight", 1.0)),
+            inner_steps=int(config.get("inner_steps", 1)),
+            zero_truncation=bool(config.get("zero_truncation", objective != "compound")),
+            ce=bool(config.get("ce", True)),
+            ce_weight=float(config.get("ce_weight", 1.0)),
+            joint_epochs=int(config.get("joint_epochs", 1)),
+            retune_epochs=int(config.get("retune_epochs", 1)),
+        )
+
+    @property
+    def retunes(self) -> bool:
+        """Whether this objective trains A_Ψ by the retuning step (Tu & Gimpel 2018)."""
+        return self.objective != "compound"
+
+    def phase(self, epoch: int) -> str:
+        """``joint`` or ``retune`` for the 1-based `epoch`."""
+        if not self.retunes:
+            return "joint"
+        position = (epoch - 1) % (self.joint_epochs + self.retune_epochs)
+        return "joint" if position < self.joint_epochs else "retune"
+
+    def starts_retuning(self, epoch: int) -> bool:
+        """Whether `epoch` is the first retuning epoch of its cycle (when A ← F is copied)."""
+        position = (epoch - 1) % (self.joint_epochs + self.retune_epochs)
+        return self.retunes and position == self.joint_epochs
+
+
+@contextmanager
+def frozen(params: Sequence[nn.Parameter]) -> Iterator[None]:
+    """Stop gradients into `params` for the duration (they act as constants)."""
+    flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, flags, strict=True):
+            p.requires_grad_(flag)
+
+
+def _unique_trainable(modules: Sequence[nn.Module]) -> list[nn.Parameter]:
+    seen: set[int] = set()
+    params = []
+    for module in modules:
+        for p in module.parameters():
+            if p.requires_grad and id(p) not in seen:
+                seen.add(id(p))
+                params.append(p)
+    return params
+
+
+class SpenLearner(Learner):
+    """Alternating updates of the inference networks and the energy (module docstring)."""
+
+    def __init__(self, model: SpenModel, config: dict[str, Any]) -> None:
+        if not isinstance(model, SpenModel):
+            raise TypeError(f"a spen learner trains a SpenModel, not {type(model).__name__}")
+        self.model = model
+        self.options = SpenOptions.from_config(config)
+        self.grad_clip = config.get("grad_clip")
+        inference = model.inference
+        if self.options.retunes and not isinstance(inference, SeparatedNetworks):
+            raise ValueError(
+                f"objective '{self.options.objective}' retunes a copy of F_Φ; it needs "
+                f"parameterization 'separated', not '{inference.parameterization}'"
+            )
+        self.energy_params = model.energy_parameters()
+        self.all_energy_params = [p for m in model.energy_modules() for p in m.parameters()]
+        if self.options.retunes:
+            self.inference_params = _unique_trainable(inference.cost_augmented_only_modules())
+            self.retune_params = _unique_trainable(inference.test_time_modules())
+        else:
+            self.inference_params = _unique_trainable([inference])
+            self.retune_params = []
+        self.optimizers = {
+            "energy": make_optimizer(
+                self.energy_params, config.get("energy_optimizer", DEFAULT_ENERGY_OPTIMIZER)
+            ),
+            "inference": make_optimizer(
+                self.inference_params,
+                config.get("inference_optimizer", DEFAULT_INFERENCE_OPTIMIZER),
+            ),
+        }
+        if self.options.retunes:
+            spec = config.get(
+                "retune_optimizer", config.get("inference_optimizer", DEFAULT_INFERENCE_OPTIMIZER)
+            )
+            self.optimizers["retune"] = make_optimizer(self.retune_params, spec)
+        self.epoch = 1
+
+    # ---------------------------------------------------------------------------------
+    # Schedule
+
+    def start_epoch(self, epoch: int) -> None:
+        """Called by the loop before each epoch; enters the epoch's phase."""
+        self.epoch = epoch
+        if self.options.starts_retuning(epoch):
+            inference = self.model.inference
+            assert isinstance(inference, SeparatedNetworks)
+            inference.copy_cost_augmented_to_test_time()
+            self.optimizers["retune"].state.clear()
+
+    @property
+    def phase(self) -> str:
+        """``joint`` or ``retune``: what :meth:`train_step` does now."""
+        return self.options.phase(self.epoch)
+
+    # ---------------------------------------------------------------------------------
+    # Decoding
+
+    @property
+    def decoders(self) -> tuple[str, ...]:
+        return ("test_time", "viterbi", "cost_augmented")
+
+    def predict(self, batch: Batch, decoder: str = "test_time") -> Tensor:
+        """``test_time``: argmax of A_Ψ; ``viterbi``: exact minimum of the linear-chain energy;
+        ``cost_augmented``: argmax of F_Φ (a diagnostic: the stacked F reads the gold tags)."""
+        self._check_decoder(decoder)
+        if decoder == "viterbi":
+            return self.model.viterbi(batch)[0]
+        if decoder == "cost_augmented":
+            return self.model.cost_augmented_predict(batch)
+        return self.model.predict(batch)
+
+    def energy_gap(self, batch: Batch) -> dict[str, Tensor]:
+        """Per-sentence gap between A_Ψ's output and the Viterbi minimum (see SpenModel)."""
+        return self.model.energy_gap(batch)
+
+    # ---------------------------------------------------------------------------------
+    # Training
+
+    def train_step(self, batch: Batch) -> dict[str, Tensor]:
+        if self.phase == "retune":
+            return self._retune_step(batch)
+        return self._joint_step(batch)
+
+    def _ce(self, logits: Tensor, batch: Batch) -> Tensor:
+        return sentence_cross_entropy(logits, batch.tags, batch.mask)
+
+    def _joint_step(self, batch: Batch) -> dict[str, Tensor]:
+        losses = self.inference_step(batch)
+        losses.update(self.energy_step(batch))
+        return losses
+
+    def inference_step(self, batch: Batch) -> dict[str, Tensor]:
+        """The ``inner_steps`` updates of the jointly trained inference networks (Θ frozen)."""
+        model = self.model
+        gold = model.gold(batch)
+        margin = self.options.objective != "perceptron"
+        losses: dict[str, Tensor] = {}
+        with frozen(self.all_energy_params):
+            with torch.no_grad():
+                emissions = model.energy.emissions(batch)
+                e_gold = model.energy_value(batch, gold, emissions)
+            for _ in range(self.options.inner_steps):
+                losses.update(self._inference_update(batch, gold, emissions, e_gold, margin))
+        return losses
+
+    def energy_step(self, batch: Batch) -> dict[str, Tensor]:
+        """One update of Θ on the truncated hinges, the inference networks' outputs fixed."""
+        opts = self.options
+        model = self.model
+        gold = model.gold(batch)
+        margin = opts.objective != "perceptron"
+        with torch.no_grad():
+            if opts.objective == "compound":
+                a_logits, f_logits = model.inference(batch, gold)
+                test_time = a_logits.softmax(dim=-1)
+            else:
+                f_logits = model.inference.cost_augmented_logits(batch, gold)
+                test_time = None
+            cost_augmented = f_logits.softmax(dim=-1)
+        emissions = model.energy.emissions(batch)
+        e_gold = model.energy_value(batch, gold, emissions)
+        h_f = hinge(
+            model.energy_value(batch, cost_augmented, emissions),
+            e_gold,
+            cost(cost_augmented, gold, batch.mask) if margin else None,
+        )
+        h_a = None
+        if test_time is not None:
+            h_a = hinge(model.energy_value(batch, test_time, emissions), e_gold)
+        energy_loss = compound_energy_loss(h_f, h_a, opts.compound_weight)
+        self.step("energy", energy_loss, self.energy_params)
+        losses = {
+            "energy_loss": energy_loss.detach(),
+            "hinge_cost_augmented": h_f.detach().mean(),
+        }
+        if h_a is not None:
+            losses["hinge_test_time"] = h_a.detach().mean()
+        return losses
+
+    def _inference_update(
+        self, batch: Batch, gold: Tensor, emissions: Tensor, e_gold: Tensor, margin: bool
+    ) -> dict[str, Tensor]:
+        opts = self.options
+        model = self.model
+        inference = model.inference
+        if opts.objective == "compound":
+            a_logits, f_logits = inference(batch, gold)
+        else:
+            a_logits, f_logits = None, inference.cost_augmented_logits(batch, gold)
+        cost_augmented = f_logits.softmax(dim=-1)
+        h_f = hinge(
+            model.energy_value(batch, cost_augmented, emissions),
+            e_gold,
+            cost(cost_augmented, gold, batch.mask) if margin else None,
+        )
+        h_a = None
+        if a_logits is not None:
+            h_a = hinge(model.energy_value(batch, a_logits.softmax(dim=-1), emissions), e_gold)
+        loss = compound_inference_loss(h_f, h_a, opts.compound_weight, opts.zero_truncation)
+        out: dict[str, Tensor] = {}
+        if opts.ce:
+            ce = torch.zeros((), dtype=loss.dtype, device=loss.device)
+            if a_logits is not None:
+                ce_a = self._ce(a_logits, batch).mean()
+                out["ce_test_time"] = ce_a.detach()
+                ce = ce + ce_a
+            if not inference.conditions_on_gold:
+                ce_f = self._ce(f_logits, batch).mean()
+                out["ce_cost_augmented"] = ce_f.detach()
+                ce = ce + ce_f
+            loss = loss + opts.ce_weight * ce
+        self.step("inference", loss, self.inference_params)
+        out["inference_loss"] = loss.detach()
+        return out
+
+    def _retune_step(self, batch: Batch) -> dict[str, Tensor]:
+        opts = self.options
+        model = self.model
+        with frozen(self.all_energy_params):
+            with torch.no_grad():
+                emissions = model.energy.emissions(batch)
+            logits = model.inference.test_time_logits(batch)
+            energy = model.energy_value(batch, logits.softmax(dim=-1), emissions).mean()
+            loss = energy
+            out: dict[str, Tensor] = {"retune_energy": energy.detach()}
+            if opts.ce:
+                ce = self._ce(logits, batch).mean()
+                out["ce_test_time"] = ce.detach()
+                loss = loss + opts.ce_weight * ce
+            self.step("retune", loss, self.retune_params)
+        out["retune_loss"] = loss.detach()
+        return out

@@ -1,0 +1,135 @@
+"""Global energy terms (tag language models) and their pretraining."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from test_spen import NUM_TAGS, VOCAB, snapshot, tiny_batch, tiny_config, vocabs
+
+from spen.data.batches import Batch
+from spen.models.build import build_model
+from spen.models.global_energy import TagLanguageModel, reverse_padded
+from spen.models.spen import SpenModel
+from spen.training.learners import build_learner
+from spen.training.tag_lm import load_tag_lm_state, pretrain_tag_lm, save_tag_lm
+
+REPO = Path(__file__).resolve().parents[1]
+POS = REPO / "data" / "pos"
+
+
+def one_hot(tags: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.one_hot(tags, NUM_TAGS).float()
+
+
+def test_reverse_padded() -> None:
+    x = torch.tensor([[1, 2, 3], [4, 5, 0]])
+    mask = torch.tensor([[True, True, True], [True, True, False]])
+    assert torch.equal(reverse_padded(x, mask), torch.tensor([[3, 2, 1], [5, 4, 0]]))
+    y = torch.arange(12.0).view(2, 3, 2)
+    assert torch.equal(reverse_padded(reverse_padded(y, mask), mask), y)
+
+
+def gather_nll(tlm: TagLanguageModel, tags: list[int]) -> float:
+    """-Σ log p(y_t | y_<t) - log p(end | y), by feeding the LSTM one step at a time."""
+    lm = tlm.forward_lm
+    state = None
+    inputs = [lm.start.detach()] + [one_hot(torch.tensor(t)) for t in tags]
+    targets = [*tags, NUM_TAGS]
+    total = 0.0
+    for x, target in zip(inputs, targets, strict=True):
+        out, state = lm.lstm(x.view(1, 1, -1), state)
+        total -= torch.log_softmax(lm.output(out), dim=-1)[0, 0, target].item()
+    return total
+
+
+def test_tag_lm_energy_on_one_hot_is_the_sequence_nll_and_ignores_padding() -> None:
+    torch.manual_seed(0)
+    tlm = TagLanguageModel("tlm_a", NUM_TAGS, hidden=5)
+    batch = tiny_batch(0)
+    garbage = one_hot(batch.tags).clone()
+    garbage[~batch.mask] = 7.0  # padded positions hold junk
+    with torch.no_grad():
+        energy = tlm(batch, garbage)
+    for b, n in enumerate(batch.lengths.tolist()):
+        expected = gather_nll(tlm, batch.tags[b, :n].tolist())
+        assert energy[b].item() == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["tlm_b", "tlm_c"])
+def test_word_reading_tag_lms_are_padding_independent(kind: str) -> None:
+    torch.manual_seed(0)
+    config = tiny_config(global_energy={"kind": kind, "weight": 1.0, "hidden": 4})
+    model = build_model(config, vocabs(), torch.randn(VOCAB, 6))
+    assert isinstance(model, SpenModel) and model.global_energy is not None
+    tlm = model.global_energy.model
+    batch = tiny_batch(1)
+    labels = torch.softmax(torch.randn(*batch.tags.shape, NUM_TAGS), dim=-1)
+    with torch.no_grad():
+        together = tlm(batch, labels)
+        for b, n in enumerate(batch.lengths.tolist()):
+            alone = Batch(
+                batch.words[b : b + 1, :n],
+                batch.tags[b : b + 1, :n],
+                batch.mask[b : b + 1, :n],
+                None,
+                (0,),
+            )
+            assert tlm(alone, labels[b : b + 1, :n]).item() == pytest.approx(
+                together[b].item(), rel=1e-5
+            )
+
+
+def test_frozen_global_term_is_added_and_never_trained(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    tlm = TagLanguageModel("tlm_a", NUM_TAGS, hidden=4)
+    path = tmp_path / "tlm.pt"
+    save_tag_lm(path, tlm, {"note": "untrained"})
+    spec = {"kind": "tlm_a", "weight": 0.5, "hidden": 4, "pretrained": str(path)}
+    learner = build_learner(
+        config := tiny_config(global_energy=spec),
+        build_model(config, vocabs(), torch.randn(VOCAB, 6)),
+    )
+    model = learner.model
+    loaded = model.global_energy.model
+    pairs = zip(loaded.state_dict().values(), tlm.state_dict().values(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
+    assert not any(p.requires_grad for p in loaded.parameters())
+    batch = tiny_batch(2)
+    gold = model.gold(batch)
+    with torch.no_grad():
+        full = model.energy_value(batch, gold)
+        chain = model.linear_chain_energy(batch, gold)
+        assert torch.allclose(full - chain, 0.5 * tlm(batch, gold), atol=1e-5)
+    before = snapshot(list(loaded.parameters()))
+    losses = learner.train_step(batch)
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert all(torch.equal(b, p) for b, p in zip(before, loaded.parameters(), strict=True))
+
+    with pytest.raises(ValueError, match="does not match"):
+        load_tag_lm_state(path, {**tlm.spec(), "hidden": 5})
+    with pytest.raises(FileNotFoundError, match="pretrain-tlm"):
+        load_tag_lm_state(tmp_path / "missing.pt", tlm.spec())
+
+
+@pytest.mark.skipif(not (POS / "vocab.json").is_file(), reason="data/pos not preprocessed")
+def test_pretraining_lowers_dev_cross_entropy_below_uniform() -> None:
+    from spen.data.prepared import load_prepared
+
+    task = load_prepared(POS)
+    model, summary = pretrain_tag_lm(
+        task,
+        "tlm_a",
+        hidden=16,
+        epochs=3,
+        patience=3,
+        batch_size=16,
+        lr=0.01,
+        train_limit=200,
+        dev_limit=50,
+    )
+    uniform = torch.log(torch.tensor(len(task.vocabs.tags) + 1.0)).item()
+    assert summary["dev_nll"] < uniform - 0.5
+    assert summary["best_epoch"] >= 1 and len(summary["history"]) == summary["epochs"]
+    assert not model.training
