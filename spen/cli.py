@@ -217,6 +217,106 @@ def tag(
         typer.echo("")
 
 
+@app.command()
+@user_errors
+def analyze(
+    checkpoint: Path,
+    out: Annotated[Path, typer.Option(help="Analysis JSON to write.")],
+    split: Annotated[str, typer.Option(help="train, dev or test.")] = "test",
+    data: Annotated[
+        Path | None, typer.Option(help="Preprocessed data (default data/TASK).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Exact (Viterbi) versus amortised (A_Ψ) inference on a SPEN: scores and energy gap."""
+    from spen.data.prepared import load_prepared
+    from spen.evaluation.analysis import exact_vs_amortised
+    from spen.io import write_json
+    from spen.training.checkpoint import load_checkpoint, restore_learner
+    from spen.training.loop import choose_device
+
+    state = load_checkpoint(checkpoint)
+    config = state["config"]
+    torch_device = choose_device(device)
+    learner, vocabs = restore_learner(state, torch_device)
+    rows = load_prepared(data or Path("data") / config["task"]).split(
+        split, config.get(f"{split}_limit")
+    )
+    result = exact_vs_amortised(learner, rows, vocabs, config["eval_batch_size"], torch_device)
+    write_json(out, result)
+    _print_json(result)
+
+
+@app.command("pretrain-tlm")
+@user_errors
+def pretrain_tlm(
+    task: str,
+    kind: Annotated[
+        str, typer.Option(help="tlm_a (tags), tlm_b (+ words), tlm_c (+ backward).")
+    ] = "tlm_a",
+    setting: Annotated[str, typer.Option(help="Input setting for tlm_b / tlm_c.")] = "paper",
+    profile: Profile = None,
+    params_dir: ParamsDir = Path("params"),
+    data: Annotated[
+        Path | None, typer.Option(help="Preprocessed data (default data/TASK).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Default models/TASK/tlm/KIND[-SETTING].pt.")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Pretrain the tag language model of a global energy on TASK's gold tag sequences."""
+    from spen.data.prepared import load_prepared
+    from spen.training.loop import choose_device
+    from spen.training.tag_lm import pretrain_tag_lm, save_tag_lm
+
+    params = load_params(params_dir)
+    overrides = params.profile(profile or params.experiments["profile"])["overrides"]
+    spec = params.models["settings"][setting] if kind != "tlm_a" else None
+    model, summary = pretrain_tag_lm(
+        load_prepared(data or Path("data") / task),
+        kind,
+        setting=spec,
+        epochs=min(30, overrides.get("max_epochs", 30)),
+        device=choose_device(device),
+        train_limit=overrides.get("train_limit"),
+        dev_limit=overrides.get("dev_limit"),
+    )
+    name = kind if kind == "tlm_a" else f"{kind}-{setting}"
+    save_tag_lm(out or Path("models") / task / "tlm" / f"{name}.pt", model, summary)
+    _print_json(summary)
+
+
+@app.command()
+@user_errors
+def bench(
+    task: str,
+    batch_sizes: Annotated[
+        list[int] | None, typer.Option("--batch-size", help="Repeatable.")
+    ] = None,
+    repeats: Annotated[int, typer.Option(help="Timed repetitions; the best is kept.")] = 3,
+    params_dir: ParamsDir = Path("params"),
+    data: Annotated[
+        Path | None, typer.Option(help="Preprocessed data (default data/TASK).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Default reports/bench/decode-TASK.json.")
+    ] = None,
+) -> None:
+    """Decoding throughput on TASK's test set: inference network, our Viterbi and peers."""
+    from spen.bench import decode_benchmark
+    from spen.data.prepared import load_prepared
+    from spen.io import write_json
+
+    params = load_params(params_dir)
+    hidden = params.run_config(task, "bilstm", "paper", 1, "paper")["hidden"]
+    result = decode_benchmark(
+        load_prepared(data or Path("data") / task), hidden, batch_sizes or [1, 32, 256], repeats
+    )
+    write_json(out or Path("reports") / "bench" / f"decode-{task}.json", result)
+    _print_json(result)
+
+
 def _read_text(path: Path | None) -> list[str]:
     try:
         if path is None:

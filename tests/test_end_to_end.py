@@ -75,3 +75,19 @@ def test_pipeline_steps(
     assert [len(s) for s in sentences[:3]] == [4, 0, 1]
     assert sentences[0][3].split("\t")[0] == "Paris"
     assert sentences[0][3].split("\t")[1] in set(pred[0]) | {t for s in gold for t in s}
+
+
+def test_spen_decoders_and_analysis_agree(project: Path) -> None:
+    add_profile(project, "e2e", {"max_epochs": 2, "train_limit": 200, "test_limit": 100})
+    run("fetch", "pos")
+    run("preprocess", "pos")
+    run("pretrain-tlm", "pos", "--profile", "e2e", "--out", "models/pos/tlm/tlm_a.pt")
+    run("train", "pos", "compound_stacked_ge_a", "paper", "--profile", "e2e", "--out", "run")
+    analysis = json.loads(run("analyze", "run/best.pt", "--out", "analysis.json"))
+    for decoder in ("test_time", "viterbi"):
+        run("decode", "run/best.pt", "--decoder", decoder, "--out", f"{decoder}.conll")
+        gold, pred = read_predictions(f"{decoder}.conll")
+        assert analysis[decoder]["accuracy"] == pytest.approx(token_accuracy(gold, pred))
+    assert analysis["energy_gap_discrete_mean"] >= 0.0
+    assert analysis["energy_gap_relaxed_mean"] >= 0.0
+    assert analysis["sentences"] == 100

@@ -1,0 +1,144 @@
+"""The benchmark harness: decoding throughput of amortised and exact inference.
+
+Every method tags the same test sentences with models of the same sizes, in one process,
+so their ratios are comparable; `end_to_end` figures include the BiLSTM features, `decoder`
+figures time the decoding of precomputed unary scores alone. Exact decoders are checked to
+agree with our Viterbi on the same scores.
+"""
+
+from __future__ import annotations
+
+import platform
+import resource
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from spen.data.batches import Batch, make_batches
+from spen.data.prepared import PreparedTask
+from spen.inference.linear_chain import viterbi
+from spen.models.build import build_model
+
+Decoder = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def exact_decoders(transitions: torch.Tensor) -> dict[str, Decoder]:
+    """Our Viterbi and the peers', each taking `(emissions, mask)`, built once per model."""
+    from torchcrf import CRF
+
+    num_tags = transitions.shape[0] - 1
+    crf = CRF(num_tags, batch_first=True)
+    with torch.no_grad():
+        crf.start_transitions.copy_(transitions[num_tags, :num_tags])
+        crf.end_transitions.copy_(transitions[:num_tags, num_tags])
+        crf.transitions.copy_(transitions[:num_tags, :num_tags])
+    return {
+        "viterbi": lambda e, m: viterbi(e, transitions, m)[0],
+        "pytorch_crf": lambda e, m: _pad(crf.decode(e, m), m),
+        "torch_struct": lambda e, m: torch_struct_argmax(e, transitions, m),
+    }
+
+
+def torch_struct_argmax(
+    emissions: torch.Tensor, transitions: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """torch-struct's LinearChainCRF argmax on edge potentials built from the same scores."""
+    from torch_struct import LinearChainCRF
+
+    batch, seq_len, num_tags = emissions.shape
+    if seq_len < 2:
+        return emissions.argmax(-1)
+    lengths = mask.sum(1)
+    inner = transitions[:num_tags, :num_tags].T  # [to, from]
+    potentials = (emissions[:, 1:, :, None] + inner[None, None]).clone()
+    potentials[:, 0] += (emissions[:, 0] + transitions[num_tags, :num_tags])[:, None, :]
+    last_edge = (lengths - 2).clamp(min=0)
+    potentials[torch.arange(batch), last_edge] += transitions[:num_tags, num_tags][None, :, None]
+    with warnings.catch_warnings(), torch.enable_grad():  # its argmax runs through autograd
+        warnings.simplefilter("ignore", UserWarning)
+        chain = LinearChainCRF(potentials.detach().requires_grad_(), lengths=lengths)
+        edges = chain.argmax.detach()  # (batch, seq_len - 1, to, from)
+    tags = torch.zeros(batch, seq_len, dtype=torch.long)
+    tags[:, 1:] = edges.sum(-1).argmax(-1)
+    tags[:, 0] = edges[:, 0].sum(-2).argmax(-1)
+    return tags.masked_fill(~mask, 0)
+
+
+def _pad(paths: list[list[int]], mask: torch.Tensor) -> torch.Tensor:
+    tags = torch.zeros(mask.shape, dtype=torch.long)
+    for row, path in enumerate(paths):
+        tags[row, : len(path)] = torch.tensor(path)
+    return tags
+
+
+def _timed(run: Callable[[], Any], repeats: int) -> float:
+    run()  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def decode_benchmark(
+    task: PreparedTask, hidden: int, batch_sizes: list[int], repeats: int = 3
+) -> dict[str, Any]:
+    """Tokens per second of each decoder on the test split, at each batch size."""
+    torch.manual_seed(0)
+    config = {"kind": "local", "hidden": hidden, "finetune_embeddings": False, "char_cnn": None}
+    embeddings = torch.from_numpy(task.embeddings)
+    tagger = build_model(config, task.vocabs, embeddings).eval()
+    energy = build_model({**config, "kind": "crf"}, task.vocabs, embeddings).eval()
+    split = task.split("test")
+    tokens = sum(len(t) for t in split.token_ids)
+    rows: list[dict[str, Any]] = []
+    with torch.no_grad():
+        for size in batch_sizes:
+            batches = make_batches(split, size)
+            scores = [(energy.emissions(b), b.mask) for b in batches]
+            rows.append(_measure(size, batches, scores, tagger, energy, tokens, repeats))
+    return {
+        "task": task.directory.name,
+        "tokens": tokens,
+        "sentences": len(split),
+        "threads": torch.get_num_threads(),
+        "machine": platform.processor() or platform.machine(),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rows": rows,
+    }
+
+
+def _measure(
+    size: int,
+    batches: list[Batch],
+    scores: list[tuple[torch.Tensor, torch.Tensor]],
+    tagger: torch.nn.Module,
+    energy: torch.nn.Module,
+    tokens: int,
+    repeats: int,
+) -> dict[str, Any]:
+    exact = exact_decoders(energy.transitions)
+    seconds = {
+        "inference_network": _timed(lambda: [tagger.predict(b) for b in batches], repeats),
+        "viterbi_end_to_end": _timed(lambda: [energy.predict(b) for b in batches], repeats),
+        "pytorch_crf_end_to_end": _timed(
+            lambda: [exact["pytorch_crf"](energy.emissions(b), b.mask) for b in batches], repeats
+        ),
+    }
+    agreement = {}
+    for name, decode in exact.items():
+        seconds[name] = _timed(lambda d=decode: [d(e, m) for e, m in scores], repeats)
+        same = [(decode(e, m) == exact["viterbi"](e, m))[m].float().mean() for e, m in scores]
+        agreement[name] = float(torch.stack(same).mean())
+    seconds["argmax"] = _timed(lambda: [e.argmax(-1) for e, _ in scores], repeats)
+    speed = {k: tokens / v for k, v in seconds.items()}
+    return {
+        "batch_size": size,
+        "tokens_per_second": speed,
+        "ratio_to_pytorch_crf": {k: v / speed["pytorch_crf"] for k, v in speed.items()},
+        "agreement_with_viterbi": agreement,
+    }
