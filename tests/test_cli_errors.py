@@ -133,3 +133,93 @@ def test_decode_missing_checkpoint(tmp_path: Path) -> None:
     message = fail("decode", str(tmp_path / "nope.pt"), "--out", str(tmp_path / "x.conll"))
     assert "nope.pt" in message and "spen train" in message
     assert not (tmp_path / "x.conll").exists()
+
+
+def raw_ner(project: Path, train: str) -> None:
+    """Raw NER files under data/raw (train as given, dev/test a valid sentence)."""
+    import hashlib
+
+    good = "EU NNP I-NP S-ORG\nrejects VBZ I-VP O\n"
+    root = project / "data" / "raw" / "conll2003"
+    root.mkdir(parents=True)
+    params = yaml.safe_load((project / "params" / "data.yaml").read_text())
+    spec = params["tasks"]["ner"]
+    contents = {
+        spec["splits"]["train"]: train,
+        spec["splits"]["dev"]: good,
+        spec["splits"]["test"]: good,
+    }
+    for name, text in contents.items():
+        (root / name).write_text(text)
+        spec["files"][name] = {"sha256": hashlib.sha256(text.encode()).hexdigest()}
+    params["raw"]["search_path"] = ["data/raw"]
+    (project / "params" / "data.yaml").write_text(yaml.safe_dump(params))
+
+
+@pytest.mark.parametrize(
+    ("train", "line"),
+    [
+        ("EU NNP I-NP B-ORG\nrejects VBZ I-VP O\n", 2),
+        ("EU NNP I-NP S-ORG\nrejects VBZ I-VP E-ORG\n", 2),
+        ("-DOCSTART- -X- -X- O\n\nPeter NNP I-NP B-PER\nBlack NNP I-NP E-LOC\n", 4),
+        ("Peter NNP I-NP B-PER\n", 1),
+    ],
+    ids=["B-then-O", "E-after-S", "type-change", "ends-inside"],
+)
+def test_invalid_bioes_in_gold_data(project: Path, train: str, line: int) -> None:
+    raw_ner(project, train)
+    message = fail("preprocess", "ner")
+    assert f"eng.train.bioes.conll:{line}:" in message
+    assert not (project / "data" / "ner").exists()
+
+
+def test_blank_runs_and_a_10000_token_sentence_are_read(project: Path) -> None:
+    long_sentence = "".join(f"w{i}\tN\n" for i in range(10_000))
+    raw_pos(project, GOOD_POS + "\n\n\n\n" + long_sentence + "\n\n")
+    result = CliRunner().invoke(app, ["preprocess", "pos"])
+    assert result.exit_code == 0, result.output
+    from spen.data.arrow import read_split
+
+    lengths = [len(t) for t in read_split(project / "data" / "pos" / "train.arrow").tokens]
+    assert lengths == [2, 1, 10_000]
+
+
+@pytest.fixture
+def tiny_model(project: Path) -> Path:
+    raw_pos(project, GOOD_POS * 5)
+    for args in (
+        ["preprocess", "pos"],
+        ["train", "pos", "bilstm", "plus", "--profile", "smoke", "--out", "run"],
+    ):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+    return project / "run" / "best.pt"
+
+
+def test_tag_handles_long_lines_non_latin_text_and_blank_lines(tiny_model: Path) -> None:
+    lines = ["東京 に 行く", "", "Привет мир !", " ".join(["word"] * 5000), "   "]
+    result = CliRunner().invoke(
+        app, ["tag", str(tiny_model), "--device", "cpu"], input="\n".join(lines) + "\n"
+    )
+    assert result.exit_code == 0, result.output
+    sentences: list[list[str]] = [[]]
+    for row in result.output.splitlines():
+        if row:
+            sentences[-1].append(row)
+        else:
+            sentences.append([])
+    assert [len(s) for s in sentences[:5]] == [3, 0, 3, 5000, 0]
+    assert sentences[0][0].split("\t")[0] == "東京"
+    assert {row.split("\t")[1] for s in sentences for row in s} <= {"O", "V", "!"}
+
+
+def test_interrupted_write_keeps_the_previous_file(tmp_path: Path) -> None:
+    from spen.io import atomic_open
+
+    target = tmp_path / "metrics.json"
+    target.write_text("previous")
+    with pytest.raises(KeyboardInterrupt), atomic_open(target) as handle:
+        handle.write("half of the new")
+        raise KeyboardInterrupt
+    assert target.read_text() == "previous"
+    assert list(tmp_path.iterdir()) == [target]
