@@ -116,6 +116,7 @@ def train(
                 "rng": rng_state(),
             },
         )
+        _write_history(paths.metrics, history)  # to follow a run; rewritten at the end
     return _write_outputs(paths, _base_state(config, task, best_model, history), model)
 
 
