@@ -64,6 +64,9 @@ def torch_struct_argmax(
     tags = torch.zeros(batch, seq_len, dtype=torch.long)
     tags[:, 1:] = edges.sum(-1).argmax(-1)
     tags[:, 0] = edges[:, 0].sum(-2).argmax(-1)
+    # torch-struct has no edge for a one-token sentence: its best tag is scored directly.
+    single = emissions[:, 0] + transitions[num_tags, :num_tags] + transitions[:num_tags, num_tags]
+    tags[lengths == 1, 0] = single[lengths == 1].argmax(-1)
     return tags.masked_fill(~mask, 0)
 
 
