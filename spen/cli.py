@@ -378,3 +378,27 @@ def dvc_yaml(
             raise typer.Exit(1)
         return
     write_dvc_yaml(out, text)
+
+
+@app.command()
+@user_errors
+def report(
+    summary: Annotated[
+        Path, typer.Option(help="The `spen aggregate` summary; its project holds models/.")
+    ] = Path("results/summary.json"),
+    bench: Annotated[
+        Path, typer.Option(help="Directory of `spen bench` results (decode-*.json).")
+    ] = Path("reports/bench"),
+    out: Annotated[Path, typer.Option(help="Directory for index.html and index.md.")] = Path(
+        "reports"
+    ),
+    root: Annotated[
+        Path | None,
+        typer.Option(help="Project directory (default: above results/, else the cwd)."),
+    ] = None,
+) -> None:
+    """Render the results beside the paper's figures: OUT/index.html and OUT/index.md."""
+    from spen.report.build import build_report
+
+    for path in build_report(summary, bench, out, root):
+        typer.echo(str(path))

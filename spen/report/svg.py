@@ -1,0 +1,154 @@
+"""Line charts as inline SVG text: the report's learning curves, with no plotting library."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+# Okabe-Ito colours (colour-blind safe), then a few more; series cycle through dash patterns too.
+PALETTE = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#D55E00",
+    "#CC79A7",
+    "#56B4E9",
+    "#000000",
+    "#F0E442",
+    "#8C564B",
+    "#7F7F7F",
+)
+DASHES = ("", "6 3", "2 2", "8 3 2 3")
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line: a legend label and its (x, y) points, x increasing."""
+
+    label: str
+    points: Sequence[tuple[float, float]]
+    style: int | None = None  # index into the palette (default: the series' position)
+
+
+def nice_ticks(low: float, high: float, count: int = 5, integer: bool = False) -> list[float]:
+    """About `count` round tick values covering [low, high] (steps of 1, 2 or 5 x 10^k);
+    with `integer`, steps of at least 1."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ValueError(f"ticks of a non-finite range [{low}, {high}]")
+    if high < low:
+        low, high = high, low
+    if high == low:
+        low, high = low - 1, high + 1
+    raw = (high - low) / max(count - 1, 1)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    fraction = raw / magnitude
+    step = magnitude * (1 if fraction < 1.5 else 2 if fraction < 3 else 5 if fraction < 7 else 10)
+    if integer:
+        step = max(step, 1)
+    first = math.floor(low / step) * step
+    ticks = []
+    value = first
+    while value < high + step * 0.999:
+        ticks.append(round(value, 10))
+        value += step
+    return ticks
+
+
+def _label(value: float) -> str:
+    return f"{value:g}"
+
+
+def line_chart(
+    series: Sequence[Series],
+    *,
+    title: str,
+    x_label: str,
+    y_label: str,
+    width: int = 560,
+    height: int = 300,
+) -> str:
+    """An SVG document (one `<svg>` element) plotting `series` with axes, grid and a legend.
+
+    The legend sits under the plot, so long labels never squeeze it. An empty `series` gives a
+    chart that says there is nothing to plot.
+    """
+    left, right, top, plot_height = 56, 16, 28, height
+    legend_rows = math.ceil(len(series) / 2)
+    total_height = top + plot_height + 44 + 18 * legend_rows + 8
+    plot_width = width - left - right
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{total_height}" '
+        f'viewBox="0 0 {width} {total_height}" role="img" aria-label="{escape(title)}" '
+        'font-family="system-ui, sans-serif" font-size="11">',
+        f'<text x="{width / 2:.1f}" y="16" text-anchor="middle" font-size="13" '
+        f'font-weight="600">{escape(title)}</text>',
+    ]
+    points = [p for s in series for p in s.points]
+    if not points:
+        out.append(
+            f'<text x="{width / 2:.1f}" y="{top + plot_height / 2:.1f}" text-anchor="middle" '
+            'fill="#666">no finished runs to plot</text></svg>'
+        )
+        return "".join(out)
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    x_ticks = nice_ticks(min(xs), max(xs), 6, integer=all(float(x).is_integer() for x in xs))
+    y_ticks = nice_ticks(min(ys), max(ys), 5)
+    x0, x1 = x_ticks[0], x_ticks[-1]
+    y0, y1 = y_ticks[0], y_ticks[-1]
+
+    def sx(x: float) -> float:
+        return left + (x - x0) / (x1 - x0) * plot_width
+
+    def sy(y: float) -> float:
+        return top + plot_height - (y - y0) / (y1 - y0) * plot_height
+
+    bottom = top + plot_height
+    for y in y_ticks:
+        out.append(
+            f'<line x1="{left}" x2="{left + plot_width}" y1="{sy(y):.1f}" y2="{sy(y):.1f}" '
+            'stroke="#e3e3e3"/>'
+            f'<text x="{left - 6}" y="{sy(y) + 4:.1f}" text-anchor="end">{_label(y)}</text>'
+        )
+    for x in x_ticks:
+        out.append(
+            f'<line x1="{sx(x):.1f}" x2="{sx(x):.1f}" y1="{bottom}" y2="{bottom + 4}" '
+            'stroke="#444"/>'
+            f'<text x="{sx(x):.1f}" y="{bottom + 16}" text-anchor="middle">{_label(x)}</text>'
+        )
+    out.append(
+        f'<rect x="{left}" y="{top}" width="{plot_width}" height="{plot_height}" fill="none" '
+        'stroke="#444"/>'
+        f'<text x="{left + plot_width / 2:.1f}" y="{bottom + 32}" text-anchor="middle">'
+        f"{escape(x_label)}</text>"
+        f'<text transform="translate(14 {top + plot_height / 2:.1f}) rotate(-90)" '
+        f'text-anchor="middle">{escape(y_label)}</text>'
+    )
+    legend_top = bottom + 44
+    column_width = plot_width / 2
+    for index, line in enumerate(series):
+        style = index if line.style is None else line.style
+        colour = PALETTE[style % len(PALETTE)]
+        dash = DASHES[(style // len(PALETTE)) % len(DASHES)]
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        coords = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in line.points)
+        out.append(f"<g><title>{escape(line.label)}</title>")
+        if len(line.points) > 1:
+            out.append(
+                f'<polyline points="{coords}" fill="none" stroke="{colour}" '
+                f'stroke-width="1.8"{dash_attr}/>'
+            )
+        for x, y in line.points:
+            out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.2" fill="{colour}"/>')
+        out.append("</g>")
+        lx = left + (index % 2) * column_width
+        ly = legend_top + (index // 2) * 18
+        out.append(
+            f'<line x1="{lx:.1f}" x2="{lx + 22:.1f}" y1="{ly:.1f}" y2="{ly:.1f}" '
+            f'stroke="{colour}" stroke-width="2"{dash_attr}/>'
+            f'<text x="{lx + 28:.1f}" y="{ly + 4:.1f}">{escape(line.label)}</text>'
+        )
+    out.append("</svg>")
+    return "".join(out)

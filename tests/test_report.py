@@ -1,0 +1,361 @@
+"""`spen report`: the tables say what the result files say, and a browser renders them.
+
+A small fake project (POS and NER, two seeds for some models, one for another, some models not
+run) goes through the real `spen aggregate` and then `spen report`. The expected means, standard
+deviations and differences from the paper are computed here, independently of the report code,
+with the paper's figures copied from METHOD.md §7. Missing runs must read "not run".
+
+When /usr/bin/chromium exists, the HTML is also opened headless: the screenshot must be a real
+picture (not one colour) and the DOM must hold the tables.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import statistics
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from spen import pipeline
+from spen.cli import app
+from spen.io import write_json
+from spen.report import markdown, svg
+from spen.report.build import build_report
+
+# METHOD.md §7, copied by hand: the report's paper.yaml must agree.
+PAPER_POS_BILSTM = 88.8
+PAPER_NER_BILSTM = 84.9
+PAPER_POS_STACKED = 89.8
+PAPER_NER_PLUS_GE_C = 90.4
+CHROMIUM = Path("/usr/bin/chromium")
+
+POS = {
+    ("bilstm", "paper"): [88.11, 88.53],
+    ("compound_stacked", "paper"): [89.02, 90.07],
+    ("bilstm", "plus"): [89.4],
+}
+NER = {
+    ("bilstm", "paper"): [(84.12, 83.50), (85.06, 84.71)],  # (f1, strict_f1)
+    ("bilstm_crf", "plus"): [(88.9, 88.85)],
+}
+PER_TYPE = {"LOC": [86.0, 87.5], "MISC": [70.25, 71.0], "ORG": [77.0, 78.5], "PER": [90.0, 91.0]}
+CHOICES = """# Project choices
+
+Intro with `code` and **bold**.
+
+## Data
+- **Splits.** one bullet
+  continued here.
+- second <b>bullet</b>
+
+    indented code
+"""
+
+
+def _write_run(root: Path, task: str, model: str, setting: str, seed: int, test: dict) -> None:
+    run = pipeline.Run(task, model, setting, seed)
+    write_json(root / run.path(pipeline.SCORES), test)
+    log = root / run.path(pipeline.TRAIN_LOG)
+    epochs = [
+        {"epoch": e, "dev": 50.0 + 10 * e + seed, "seconds": 2.0, "sentences_per_second": 100.0 * e}
+        for e in (1, 2, 3)
+    ]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("".join(json.dumps(r) + "\n" for r in epochs))
+    if seed == 1:
+        write_json(root / run.path(pipeline.TRAIN_SUMMARY), {"parameters": 166_123, "epochs": 3})
+
+
+def _fake_project(root: Path) -> Path:
+    for (model, setting), values in POS.items():
+        for seed, acc in enumerate(values, start=1):
+            test = {"accuracy": acc, "sentences": 547, "tokens": 7707}
+            _write_run(root, "pos", model, setting, seed, test)
+    for (model, setting), values in NER.items():
+        for seed, (f1, strict) in enumerate(values, start=1):
+            per_type = {
+                name: {"f1": scores[seed - 1], "precision": 0.0, "recall": 0.0, "support": 100}
+                for name, scores in PER_TYPE.items()
+            }
+            test = {
+                "accuracy": 97.0,
+                "f1": f1,
+                "precision": f1 + 1,
+                "recall": f1 - 1,
+                "strict_f1": strict,
+                "strict_precision": strict,
+                "strict_recall": strict,
+                "per_type": per_type,
+                "sentences": 3453,
+                "tokens": 46435,
+            }
+            _write_run(root, "ner", model, setting, seed, test)
+    analysis = {
+        "test_time": {"accuracy": 89.0},
+        "viterbi": {"accuracy": 89.5},
+        "same_output_sentences": 0.75,
+        "energy_gap_discrete_mean": 0.125,
+        "energy_gap_relaxed_mean": 0.5,
+        "energy_gap_discrete_per_token": 0.01,
+    }
+    write_json(root / "results/pos/compound_stacked-paper/seed1/analysis.json", analysis)
+    bench = {
+        "task": "pos",
+        "tokens": 7707,
+        "sentences": 547,
+        "threads": 2,
+        "machine": "x86_64",
+        "rows": [
+            {
+                "batch_size": size,
+                "tokens_per_second": {"inference_network": 5000.0 * size, "pytorch_crf": 250.0},
+                "ratio_to_pytorch_crf": {"inference_network": 20.0 * size, "pytorch_crf": 1.0},
+                "agreement_with_viterbi": {"pytorch_crf": 1.0},
+            }
+            for size in (1, 32)
+        ],
+    }
+    write_json(root / "reports/bench/decode-pos.json", bench)
+    (root / "docs").mkdir()
+    (root / "docs/CHOICES.md").write_text(CHOICES)
+    scores = sorted(root.glob("results/*/*/seed*/test.json"))
+    summary = root / pipeline.SUMMARY
+    write_json(summary, pipeline.aggregate(scores))
+    return summary
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    root = tmp_path_factory.mktemp("project")
+    summary = _fake_project(root)
+    paths = build_report(summary, root / "reports/bench", root / "reports")
+    html = (root / "reports/index.html").read_text()
+    return {
+        "root": root,
+        "paths": paths,
+        "html": html,
+        "md": (root / "reports/index.md").read_text(),
+    }
+
+
+def _cell(html: str, key: str) -> str:
+    """The text of the cell `data-cell=key` (its trailer `n=K` kept, tags dropped)."""
+    match = re.search(rf'data-cell="{re.escape(key)}"[^>]*>(.*?)</td>', html)
+    assert match, f"no cell {key}"
+    return re.sub(r"<[^>]+>", "", match.group(1)).replace("&#43;", "+")
+
+
+def _expected(values: list[float]) -> str:
+    return f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f} n={len(values)}"
+
+
+def test_writes_both_files(rendered: dict) -> None:
+    root = rendered["root"]
+    assert rendered["paths"] == [root / "reports/index.html", root / "reports/index.md"]
+    html = rendered["html"]
+    assert "<style>" in html and "<svg" in html
+    assert not re.search(r'<(link|script|img)[^>]+(href|src)="(?!data:)', html), "not standalone"
+    assert not list((root / "reports").glob(".*.tmp")), "temporary files left behind"
+
+
+def test_main_table_means_and_differences(rendered: dict) -> None:
+    html = rendered["html"]
+    pos = POS[("bilstm", "paper")]
+    assert _cell(html, "main:bilstm:pos-paper:pos:ours") == _expected(pos)
+    assert _cell(html, "main:bilstm:pos-paper:pos:paper") == f"{PAPER_POS_BILSTM:.1f}"
+    diff = statistics.fmean(pos) - PAPER_POS_BILSTM
+    assert _cell(html, "main:bilstm:pos-paper:pos:diff") == f"{diff:+.2f}"
+
+    stacked = POS[("compound_stacked", "paper")]
+    diff = statistics.fmean(stacked) - PAPER_POS_STACKED
+    assert _cell(html, "main:compound_stacked:pos-paper:pos:ours") == _expected(stacked)
+    assert _cell(html, "main:compound_stacked:pos-paper:pos:diff") == f"{diff:+.2f}"
+
+    ner = [f1 for f1, _ in NER[("bilstm", "paper")]]
+    diff = statistics.fmean(ner) - PAPER_NER_BILSTM
+    assert _cell(html, "main:bilstm:ner-paper:ner:ours") == _expected(ner)
+    assert _cell(html, "main:bilstm:ner-paper:ner:diff") == f"{diff:+.2f}"
+
+    # one seed: no std; plus on POS has no paper counterpart
+    assert _cell(html, "main:bilstm:pos-plus:none:ours") == "89.40 n=1"
+    assert "no paper counterpart" in html
+    # the exact-inference reference: ours beside no paper figure
+    assert _cell(html, "main:bilstm_crf:ner-plus:ner_plus:ours") == "88.90 n=1"
+    assert _cell(html, "main:bilstm_crf:ner-plus:ner_plus:paper") == "—"
+    assert "BiLSTM-CRF (exact-inference reference)" in html
+
+
+def test_missing_runs_say_not_run(rendered: dict) -> None:
+    html = rendered["html"]
+    for key in (
+        "main:margin_rescaled:pos-paper:pos:ours",
+        "main:bilstm:ner-plus:ner_plus:ours",
+        "main:compound_stacked:ner-paper:ner:ours",
+        "global:compound_stacked_ge_c:ner-plus:ner_plus:ours",
+    ):
+        assert _cell(html, key) == "not run"
+    assert _cell(html, "main:margin_rescaled:pos-paper:pos:diff") == "—"
+    assert _cell(html, "global:compound_stacked_ge_c:ner-plus:ner_plus:paper") == str(
+        PAPER_NER_PLUS_GE_C
+    )
+    row = next(line for line in rendered["md"].splitlines() if line.startswith("| perceptron"))
+    assert row.count("not run") == 4
+
+
+def test_ner_types_strict_and_other_sections(rendered: dict) -> None:
+    html = rendered["html"]
+    for name, values in PER_TYPE.items():
+        assert _cell(html, f"ner/bilstm-paper/type/{name}") == _expected(values)
+    gaps = [f1 - strict for f1, strict in NER[("bilstm", "paper")]]
+    assert _cell(html, "ner/bilstm-paper/f1-strict") == _expected(gaps)
+    strict = [s for _, s in NER[("bilstm", "paper")]]
+    assert _cell(html, "ner/bilstm-paper/strict_f1") == _expected(strict)
+    # speed: each run's mean over epochs (100, 200, 300 -> 200), then over seeds
+    assert _cell(html, "pos/bilstm-paper/speed") == "200.0 ± 0.0 n=2"
+    assert _cell(html, "bench:decode-pos.json:32:inference_network") == "160,000"
+    assert _cell(html, "bench:decode-pos.json:32:inference_network:ratio") == "640.00"
+    assert _cell(html, "params:pos/bilstm-paper") == "166.1K"
+    assert _cell(html, "params:ner/bilstm-plus") == "not run"
+    assert _cell(html, "pos/compound_stacked-paper/exact-minus-amortised") == "0.50 n=1"
+    assert _cell(html, "pos/compound_stacked-paper/same") == "75.0 n=1"
+    assert html.count("<polyline") >= 3  # POS paper: two models; POS plus, NER ...
+    # project choices: Markdown rendered, raw HTML escaped
+    assert "<h3>Data</h3>" in html and "<strong>Splits.</strong>" in html
+    assert "&lt;b&gt;bullet&lt;/b&gt;" in html and "<pre><code>indented code" in html
+    assert "\n### Data\n" in rendered["md"]
+
+
+def test_markdown_twin_has_the_same_figures(rendered: dict) -> None:
+    md = rendered["md"]
+    pos = POS[("bilstm", "paper")]
+    mean, std = statistics.fmean(pos), statistics.stdev(pos)
+    row = next(line for line in md.splitlines() if line.startswith("| BiLSTM (local, CE) |"))
+    cells = [c.strip() for c in row.strip("| ").split(" | ")]
+    assert cells[1:4] == [
+        f"{mean:.2f} ± {std:.2f} (n=2)",
+        f"{PAPER_POS_BILSTM:.1f}",
+        f"{mean - PAPER_POS_BILSTM:+.2f}",
+    ]
+    assert "data:image/svg+xml;base64," in md
+    tables = [line for line in md.splitlines() if re.fullmatch(r"\|(---\|)+", line)]
+    assert len(tables) >= 10
+
+
+def test_cli(tmp_path: Path, rendered: dict) -> None:
+    root = rendered["root"]
+    runner = CliRunner()
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app,
+        ["report", "--summary", str(root / "results/summary.json"), "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / "index.html").is_file() and (out / "index.md").is_file()
+    missing = runner.invoke(app, ["report", "--summary", str(tmp_path / "none.json")])
+    assert missing.exit_code == 2
+    assert "spen aggregate" in missing.output
+
+
+def test_helpers() -> None:
+    assert svg.nice_ticks(0.3, 9.7) == [0, 2, 4, 6, 8, 10]
+    chart = svg.line_chart(
+        [svg.Series("a<b", [(1, 2.0), (2, 3.0)])], title="t", x_label="x", y_label="y"
+    )
+    assert chart.startswith("<svg") and "a&lt;b" in chart and "<polyline" in chart
+    assert "no finished runs" in svg.line_chart([], title="t", x_label="x", y_label="y")
+    assert markdown.inline("`a*b*` *c*") == "<code>a*b*</code> <em>c</em>"
+    assert markdown.to_html("1. one\n2. two") == "<ol><li>one</li><li>two</li></ol>"
+
+
+# ---------------------------------------------------------------------------------------------
+# in a browser
+
+
+def _png_rows(path: Path, limit: int) -> tuple[int, int, list[bytes]]:
+    """Width, height and the first `limit` rows (RGB/RGBA, 8 bit) of a PNG: a tiny decoder."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat = 8, b""
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+        if kind == b"IHDR":
+            width, height, depth, colour = struct.unpack(">IIBB", body[:10])
+        elif kind == b"IDAT":
+            idat += body
+    assert depth == 8 and colour in (2, 6), f"unexpected PNG format {depth}/{colour}"
+    bpp = 3 if colour == 2 else 4
+    raw, stride = zlib.decompress(idat), width * bpp
+    rows: list[bytes] = []
+    prev = bytearray(stride)
+    for y in range(min(height, limit)):
+        start = y * (stride + 1)
+        kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
+        for x in range(stride):
+            a = line[x - bpp] if x >= bpp else 0
+            b, c = prev[x], prev[x - bpp] if x >= bpp else 0
+            if kind == 1:
+                line[x] = (line[x] + a) & 255
+            elif kind == 2:
+                line[x] = (line[x] + b) & 255
+            elif kind == 3:
+                line[x] = (line[x] + (a + b) // 2) & 255
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(bytes(line))
+        prev = line
+    return width, height, [bytes(r[i : i + 3]) for r in rows for i in range(0, stride, bpp)]
+
+
+def _chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess[str]:
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+    ]
+    return subprocess.run(
+        [str(CHROMIUM), *flags, *args], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="/usr/bin/chromium missing: `apt-get install -y chromium` to check the rendering",
+)
+def test_renders_in_a_browser(rendered: dict, tmp_path: Path) -> None:
+    page = (rendered["root"] / "reports/index.html").as_uri()
+    shot = tmp_path / "shot.png"
+    done = _chromium(
+        [f"--screenshot={shot}", "--window-size=1280,2000", page], tmp_path / "profile"
+    )
+    assert shot.is_file(), done.stderr[-2000:]
+    assert shot.stat().st_size > 20_000
+    width, height, pixels = _png_rows(shot, 400)
+    assert (width, height) == (1280, 2000)
+    colours = set(pixels)
+    assert len(colours) > 20, "the screenshot is (nearly) one colour"
+    dark = sum(1 for p in pixels if sum(p) < 200) / len(pixels)
+    assert 0.001 < dark < 0.5, f"{dark:.3%} dark pixels: text missing or page black"
+
+    dom = _chromium(["--dump-dom", page], tmp_path / "profile2")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    for table in ("main", "global", "ner-overall", "ner-types", "parameters", "runs"):
+        assert f'<table id="{table}">' in dom.stdout
+    assert _cell(dom.stdout, "main:margin_rescaled:pos-paper:pos:ours") == "not run"
+    shutil.rmtree(tmp_path / "profile", ignore_errors=True)
