@@ -64,7 +64,11 @@ TRAIN_SUMMARY = f"models/{RUN_DIR}/train.json"
 PREDICTIONS = f"results/{RUN_DIR}/test.conll"
 SCORES = f"results/{RUN_DIR}/test.json"
 CURVE = f"results/{RUN_DIR}/learning_curve.json"
+ANALYSIS = f"results/{RUN_DIR}/analysis.json"
 SUMMARY = "results/summary.json"
+BENCH = "reports/bench/decode-{task}.json"
+REPORT = ("reports/index.html", "reports/index.md")
+CHOICES = "docs/CHOICES.md"
 
 PARAM_FILES = {name: f"params/{name}.yaml" for name in ("data", "models", "profiles")}
 # The spen modules each step runs (as spen/cli.py imports them); its code dependencies are
@@ -81,7 +85,15 @@ ENTRY_MODULES = {
         "spen.training.loop",
     ),
     "score": ("spen.data.vocab", "spen.evaluation.decode", "spen.evaluation.metrics", "spen.io"),
+    "analyze": (
+        "spen.data.prepared",
+        "spen.evaluation.analysis",
+        "spen.training.checkpoint",
+        "spen.training.loop",
+    ),
     "aggregate": ("spen.pipeline",),
+    "bench": ("spen.bench", "spen.config", "spen.data.prepared"),
+    "report": ("spen.report.build",),
 }
 PACKAGE_ROOT = Path(__file__).resolve().parent
 
@@ -150,6 +162,8 @@ def reads(step: str, task: str, model: str = "", setting: str = "", profile: str
     if step == "preprocess":
         keys = ("dir", "format", "normalize", "splits")
         return {data: [f"tasks.{task}.{key}" for key in keys] + ["embeddings"]}
+    if step == "bench":
+        return {models: ["training", f"tasks.{task}"]}
     if step == "train":
         return {
             data: [f"tasks.{task}.metric"],
@@ -157,6 +171,13 @@ def reads(step: str, task: str, model: str = "", setting: str = "", profile: str
             profiles: [f"{profile}.overrides"],
         }
     return {}
+
+
+def report_inputs(params: Params, profile: str) -> list[str]:
+    """What the report reads besides the summary and curves: analyses, benchmarks, choices."""
+    analyses = [run.path(ANALYSIS) for run in runs(params, profile)]
+    benches = [BENCH.format(task=task) for task in params.experiments["tasks"]]
+    return [*analyses, *benches, CHOICES]
 
 
 def param_values(params: Params, keys: dict[str, list[str]]) -> dict[str, Any]:
@@ -296,6 +317,33 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
             "cmd": f"spen score {run.path(PREDICTIONS)} --out {run.path(SCORES)}",
             "deps": [run.path(PREDICTIONS), *code_deps("score")],
             "metrics": [{run.path(SCORES): _NO_CACHE}],
+        },
+        "analyze": {
+            "matrix": matrix,
+            "cmd": (
+                f"spen analyze {run.path(CHECKPOINT)} --split test --data data/${{item.task}} "
+                f"--out {run.path(ANALYSIS)}"
+            ),
+            "deps": [
+                run.path(CHECKPOINT),
+                *prepared("${item.task}", DECODE_READS),
+                *code_deps("analyze"),
+            ],
+            "outs": [{run.path(ANALYSIS): _NO_CACHE}],
+        },
+        "bench": {
+            "foreach": "${raw}",
+            "do": {
+                "cmd": "spen bench ${key} --out " + BENCH.format(task="${key}"),
+                "deps": [*prepared("${key}", DECODE_READS), *code_deps("bench")],
+                "params": _params_list(reads("bench", "${key}")),
+                "outs": [{BENCH.format(task="${key}"): _NO_CACHE}],
+            },
+        },
+        "report": {
+            "cmd": f"spen report --summary {SUMMARY} --bench reports/bench --out reports",
+            "deps": [SUMMARY, *curves, *report_inputs(params, profile), *code_deps("report")],
+            "outs": [{path: _NO_CACHE} for path in REPORT],
         },
         "aggregate": {
             "cmd": " ".join(["spen aggregate", *scores, "--out", SUMMARY]),

@@ -70,7 +70,9 @@ def _stage_name(rule: str, wildcards: dict[str, str], task_of_dir: dict[str, str
         return f"fetch@{task_of_dir[wildcards['rawdir']]}"
     if rule == "preprocess":
         return f"preprocess@{wildcards['task']}"
-    if rule in ("train", "decode", "score"):
+    if rule == "bench":
+        return f"bench@{wildcards['task']}"
+    if rule in ("train", "decode", "score", "analyze"):
         run = pipeline.Run(
             wildcards["task"], wildcards["model"], wildcards["setting"], int(wildcards["seed"])
         )
@@ -171,6 +173,7 @@ def test_code_deps_follow_imports_inside_functions(tmp_path: Path) -> None:
 def workflow_copy(tmp_path: Path) -> Path:
     """The workflow and params in a scratch project (no data, no outputs)."""
     shutil.copytree(REPO / "params", tmp_path / "params")
+    shutil.copytree(REPO / "docs", tmp_path / "docs")  # the report reads docs/CHOICES.md
     shutil.copytree(
         REPO / "workflow", tmp_path / "workflow", ignore=shutil.ignore_patterns("__pycache__")
     )

@@ -20,12 +20,14 @@ def exact_vs_amortised(
 ) -> dict[str, Any]:
     """Scores of A_Ψ and of Viterbi on the energy, and the energy gap E(A_Ψ(x)) − E(viterbi(x)).
 
+    A model without an inference network and an energy gets `{"spen": false}` only.
+
     Gaps are per sentence, on the linear-chain part of the energy; `discrete` uses A_Ψ's
     argmax as a one-hot output, `relaxed` its distributions.
     """
-    if "viterbi" not in learner.decoders or not hasattr(learner, "energy_gap"):
-        raise ValueError("this checkpoint has no energy with an inference network (not a SPEN)")
     entities = vocabs.tags.is_bioes
+    if not hasattr(learner, "energy_gap"):
+        return {"spen": False, "sentences": len(split)}
     decoded = {
         name: predict_split(learner, split, vocabs, batch_size, device, name)
         for name in ("test_time", "viterbi")
@@ -38,6 +40,7 @@ def exact_vs_amortised(
     gap = {key: torch.cat(values) for key, values in gaps.items()}
     same = sum(a == v for a, v in zip(decoded["test_time"], decoded["viterbi"], strict=True))
     return {
+        "spen": True,
         "test_time": score(split.tags, decoded["test_time"], entities),
         "viterbi": score(split.tags, decoded["viterbi"], entities),
         "same_output_sentences": same / len(split),

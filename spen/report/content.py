@@ -632,7 +632,11 @@ def _parameter_cell(res: Results, task: str, model: str, setting: str) -> Cell:
 def analysis_table(res: Results) -> Table | None:
     rows = []
     for group in res.sorted_groups():
-        runs = [r for r in res.inputs.group_runs(_key(group)) if r.analysis]
+        runs = [
+            r
+            for r in res.inputs.group_runs(_key(group))
+            if r.analysis and r.analysis.get("spen", True)
+        ]
         if not runs:
             continue
         metric = res.metric(group["task"])

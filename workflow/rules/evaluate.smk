@@ -19,6 +19,25 @@ rule decode:
         " --data data/{wildcards.task} --out {output} > {log} 2>&1"
 
 
+rule analyze:
+    """Exact (Viterbi) versus amortised (A_Ψ) inference and the energy gap of a SPEN run;
+    `{"spen": false}` for a model without an inference network."""
+    input:
+        checkpoint=pipeline.CHECKPOINT,
+        data=lambda w: pipeline.prepared(w.task, pipeline.DECODE_READS),
+    output:
+        pipeline.ANALYSIS,
+    log:
+        "logs/analyze/{task}/{model}-{setting}/seed{seed}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    shell:
+        "OMP_NUM_THREADS={threads} spen analyze {input.checkpoint} --split test"
+        " --data data/{wildcards.task} --out {output} > {log} 2>&1"
+
+
 rule score:
     """Token accuracy, and entity precision/recall/F1 for BIOES tags, of one run's predictions."""
     input:

@@ -1,16 +1,23 @@
 # The report: `spen report` renders results/summary.json, each run's own files (train.json,
-# learning curves, optional analysis.json) and the decode benchmarks into reports/.
-
-import glob
-import os
+# learning curves, analysis.json) and the decode benchmarks (`spen bench`) into reports/.
 
 
-def optional_report_inputs(wildcards):
-    """Files the report shows when they exist but no rule here makes: `spen bench` results
-    and `spen analyze` outputs. Listed so that a new one re-renders the report."""
-    found = sorted(glob.glob("reports/bench/decode-*.json"))
-    found += sorted(glob.glob("results/*/*/seed*/analysis.json"))
-    return found + [path for path in ("docs/CHOICES.md",) if os.path.exists(path)]
+rule bench:
+    """Decoding throughput on TASK's test split: inference network, Viterbi and the peers."""
+    input:
+        data=lambda w: pipeline.prepared(w.task, pipeline.DECODE_READS),
+    output:
+        pipeline.BENCH,
+    params:
+        reads=reads("bench"),
+    log:
+        "logs/bench/{task}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    shell:
+        "OMP_NUM_THREADS={threads} spen bench {wildcards.task} --out {output} > {log} 2>&1"
 
 
 rule report:
@@ -19,7 +26,7 @@ rule report:
     input:
         summary=pipeline.SUMMARY,
         curves=run_files(pipeline.CURVE),
-        optional=optional_report_inputs,
+        others=pipeline.report_inputs(PARAMS, PROFILE),
     output:
         html="reports/index.html",
         md="reports/index.md",
