@@ -120,6 +120,12 @@ def train(
     return _write_outputs(paths, _base_state(config, task, best_model, history), model)
 
 
+def _test_time_parameters(model: torch.nn.Module) -> int:
+    """Trainable parameters that tagging at test time uses (the inference network A_Ψ)."""
+    count = getattr(model, "test_time_parameter_count", None)
+    return count() if callable(count) else count_parameters(model)
+
+
 def _write_outputs(
     paths: RunPaths, best_state: dict[str, Any], model: torch.nn.Module
 ) -> dict[str, Any]:
@@ -133,6 +139,7 @@ def _write_outputs(
         "dev": best["dev"],
         "epochs": len(history),
         "parameters": count_parameters(model),
+        "test_time_parameters": _test_time_parameters(model),
         "seconds_per_epoch": sum(r["seconds"] for r in history) / len(history),
         "weights_sha256": weights_sha256(best_state["model"]),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
