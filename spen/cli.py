@@ -6,6 +6,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -28,6 +29,9 @@ USER_ERRORS = (
 )
 
 ParamsDir = Annotated[Path, typer.Option("--params", help="Directory of the params YAML files.")]
+DataDir = Annotated[Path | None, typer.Option(help="Preprocessed data (default data/TASK).")]
+Device = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
+Split = Annotated[str, typer.Option(help="train, dev or test.")]
 Profile = Annotated[
     str | None, typer.Option(help="Run profile (default: params/experiments.yaml).")
 ]
@@ -107,9 +111,7 @@ def train(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     profile: Profile = None,
     params_dir: ParamsDir = Path("params"),
-    data: Annotated[
-        Path | None, typer.Option(help="Preprocessed data (default data/TASK).")
-    ] = None,
+    data: DataDir = None,
     out: Annotated[
         Path | None, typer.Option(help="Run directory (default models/TASK/MODEL-SETTING/seedK).")
     ] = None,
@@ -143,18 +145,33 @@ def decode(
     out: Annotated[
         Path, typer.Option(help="Predictions file to write (CoNLL: token, gold, predicted).")
     ],
-    split: Annotated[str, typer.Option(help="train, dev or test.")] = "test",
-    data: Annotated[
-        Path | None, typer.Option(help="Preprocessed data (default data/TASK).")
-    ] = None,
+    split: Split = "test",
+    data: DataDir = None,
     decoder: Annotated[
         str, typer.Option(help="test_time (the model's own) or viterbi.")
     ] = "test_time",
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    device: Device = "auto",
 ) -> None:
     """Tag SPLIT with a trained CHECKPOINT and write the predictions in CoNLL format."""
-    from spen.data.prepared import load_prepared
     from spen.evaluation.decode import predict_split, write_predictions
+
+    run = _restore(checkpoint, split, data, device)
+    pred = predict_split(run.learner, run.rows, run.vocabs, run.batch_size, run.device, decoder)
+    write_predictions(out, run.rows.tokens, run.rows.tags, pred)
+
+
+@dataclass(frozen=True)
+class _Restored:
+    learner: Any
+    vocabs: Any
+    rows: Any
+    batch_size: int
+    device: Any
+
+
+def _restore(checkpoint: Path, split: str, data: Path | None, device: str) -> _Restored:
+    """A trained learner and the split it should tag, checked to share its vocabularies."""
+    from spen.data.prepared import load_prepared
     from spen.training.checkpoint import load_checkpoint, restore_learner
     from spen.training.loop import choose_device
 
@@ -166,8 +183,7 @@ def decode(
     if task.vocabs != vocabs:
         raise ValueError(f"{checkpoint}: trained on other vocabularies than {task.directory}")
     rows = task.split(split, config.get(f"{split}_limit"))
-    pred = predict_split(learner, rows, vocabs, config["eval_batch_size"], torch_device, decoder)
-    write_predictions(out, rows.tokens, rows.tags, pred)
+    return _Restored(learner, vocabs, rows, config["eval_batch_size"], torch_device)
 
 
 @app.command()
@@ -202,7 +218,7 @@ def tag(
     decoder: Annotated[
         str, typer.Option(help="test_time (the model's own) or viterbi.")
     ] = "test_time",
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    device: Device = "auto",
 ) -> None:
     """Tag raw text (whitespace-separated tokens) and print `token<TAB>tag` lines.
 
@@ -222,27 +238,16 @@ def tag(
 def analyze(
     checkpoint: Path,
     out: Annotated[Path, typer.Option(help="Analysis JSON to write.")],
-    split: Annotated[str, typer.Option(help="train, dev or test.")] = "test",
-    data: Annotated[
-        Path | None, typer.Option(help="Preprocessed data (default data/TASK).")
-    ] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    split: Split = "test",
+    data: DataDir = None,
+    device: Device = "auto",
 ) -> None:
     """Exact (Viterbi) versus amortised (A_Ψ) inference on a SPEN: scores and energy gap."""
-    from spen.data.prepared import load_prepared
     from spen.evaluation.analysis import exact_vs_amortised
     from spen.io import write_json
-    from spen.training.checkpoint import load_checkpoint, restore_learner
-    from spen.training.loop import choose_device
 
-    state = load_checkpoint(checkpoint)
-    config = state["config"]
-    torch_device = choose_device(device)
-    learner, vocabs = restore_learner(state, torch_device)
-    rows = load_prepared(data or Path("data") / config["task"]).split(
-        split, config.get(f"{split}_limit")
-    )
-    result = exact_vs_amortised(learner, rows, vocabs, config["eval_batch_size"], torch_device)
+    run = _restore(checkpoint, split, data, device)
+    result = exact_vs_amortised(run.learner, run.rows, run.vocabs, run.batch_size, run.device)
     write_json(out, result)
     _print_json(result)
 
@@ -257,13 +262,11 @@ def pretrain_tlm(
     setting: Annotated[str, typer.Option(help="Input setting for tlm_b / tlm_c.")] = "paper",
     profile: Profile = None,
     params_dir: ParamsDir = Path("params"),
-    data: Annotated[
-        Path | None, typer.Option(help="Preprocessed data (default data/TASK).")
-    ] = None,
+    data: DataDir = None,
     out: Annotated[
         Path | None, typer.Option(help="Default models/TASK/tlm/KIND[-SETTING].pt.")
     ] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    device: Device = "auto",
 ) -> None:
     """Pretrain the tag language model of a global energy on TASK's gold tag sequences."""
     from spen.data.prepared import load_prepared
@@ -296,9 +299,7 @@ def bench(
     ] = None,
     repeats: Annotated[int, typer.Option(help="Timed repetitions; the best is kept.")] = 3,
     params_dir: ParamsDir = Path("params"),
-    data: Annotated[
-        Path | None, typer.Option(help="Preprocessed data (default data/TASK).")
-    ] = None,
+    data: DataDir = None,
     out: Annotated[
         Path | None, typer.Option(help="Default reports/bench/decode-TASK.json.")
     ] = None,

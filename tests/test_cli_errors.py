@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -21,25 +22,24 @@ def fail(*args: str, input: str | bytes | None = None) -> str:
     return result.output
 
 
-def raw_pos(project: Path, train: str | bytes, dev: str | bytes = GOOD_POS) -> None:
-    """Raw POS files under data/raw, and a params file whose checksums accept them."""
-    import hashlib
-
-    root = project / "data" / "raw" / "twpos-v0.3"
-    root.mkdir(parents=True)
+def write_raw(project: Path, task: str, train: str | bytes, dev: str | bytes, test: str) -> None:
+    """Raw files of `task` under data/raw, and a params file whose checksums accept them."""
     params = yaml.safe_load((project / "params" / "data.yaml").read_text())
-    spec = params["tasks"]["pos"]
-    contents = {
-        spec["splits"]["train"]: train,
-        spec["splits"]["dev"]: dev,
-        spec["splits"]["test"]: GOOD_POS,
-    }
-    for name, text in contents.items():
+    spec = params["tasks"][task]
+    root = project / "data" / "raw" / spec["dir"]
+    root.mkdir(parents=True)
+    for split, text in (("train", train), ("dev", dev), ("test", test)):
         data = text.encode() if isinstance(text, str) else text
+        name = spec["splits"][split]
         (root / name).write_bytes(data)
         spec["files"][name] = {"sha256": hashlib.sha256(data).hexdigest()}
     params["raw"]["search_path"] = ["data/raw"]
     (project / "params" / "data.yaml").write_text(yaml.safe_dump(params))
+
+
+def raw_pos(project: Path, train: str | bytes, dev: str | bytes = GOOD_POS) -> None:
+    """Raw POS files (train and dev as given, test a valid tweet)."""
+    write_raw(project, "pos", train, dev, GOOD_POS)
 
 
 @pytest.mark.parametrize(
@@ -136,24 +136,9 @@ def test_decode_missing_checkpoint(tmp_path: Path) -> None:
 
 
 def raw_ner(project: Path, train: str) -> None:
-    """Raw NER files under data/raw (train as given, dev/test a valid sentence)."""
-    import hashlib
-
+    """Raw NER files (train as given, dev and test a valid sentence)."""
     good = "EU NNP I-NP S-ORG\nrejects VBZ I-VP O\n"
-    root = project / "data" / "raw" / "conll2003"
-    root.mkdir(parents=True)
-    params = yaml.safe_load((project / "params" / "data.yaml").read_text())
-    spec = params["tasks"]["ner"]
-    contents = {
-        spec["splits"]["train"]: train,
-        spec["splits"]["dev"]: good,
-        spec["splits"]["test"]: good,
-    }
-    for name, text in contents.items():
-        (root / name).write_text(text)
-        spec["files"][name] = {"sha256": hashlib.sha256(text.encode()).hexdigest()}
-    params["raw"]["search_path"] = ["data/raw"]
-    (project / "params" / "data.yaml").write_text(yaml.safe_dump(params))
+    write_raw(project, "ner", train, good, good)
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from spen.pipeline import CURVE, TRAIN_LOG, TRAIN_SUMMARY, Run
+from spen.pipeline import CURVE, TRAIN_LOG, TRAIN_SUMMARY, Run, read_history
 
 PAPER_FILE = Path(__file__).with_name("paper.yaml")
 ANALYSIS = "results/{task}/{model}-{setting}/seed{seed}/analysis.json"
@@ -99,17 +99,6 @@ def read_json(path: Path) -> Any:
         raise ValueError(f"{path}: not JSON ({err.msg}, line {err.lineno})") from err
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}, line {number}: not JSON ({err.msg})") from err
-    return records
-
-
 def load_summary(path: Path) -> dict[str, Any]:
     """results/summary.json, checked for the two tables `spen aggregate` writes."""
     if not path.is_file():
@@ -133,7 +122,7 @@ def load_runs(summary: dict[str, Any], root: Path, warnings: list[str]) -> dict[
         if curve.is_file():
             data.history = read_json(curve)
         elif log.is_file():
-            data.history = _read_jsonl(log)
+            data.history = read_history(log)
         else:
             warnings.append(f"{run.path(TRAIN_LOG)}: missing (no learning curve for {key})")
         analysis = root / run.path(ANALYSIS)
