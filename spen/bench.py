@@ -1,4 +1,5 @@
-"""The benchmark harness: decoding throughput of amortised and exact inference.
+"""The benchmark harness: decoding throughput of amortised and exact inference, and the
+training throughput of each model.
 
 Every method tags the same test sentences with models of the same sizes, in one process,
 so their ratios are comparable; `end_to_end` figures include the BiLSTM features, `decoder`
@@ -15,12 +16,15 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 
 from spen.data.batches import Batch, make_batches
 from spen.data.prepared import PreparedTask
+from spen.evaluation.decode import learner_uses_chars
 from spen.inference.linear_chain import viterbi
 from spen.models.build import build_model
+from spen.training.learners import build_learner
 
 Decoder = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -145,3 +149,38 @@ def _measure(
         "ratio_to_pytorch_crf": {k: v / speed["pytorch_crf"] for k, v in speed.items()},
         "agreement_with_viterbi": agreement,
     }
+
+
+def training_benchmark(
+    task: PreparedTask, configs: dict[str, dict[str, Any]], sentences: int = 200
+) -> list[dict[str, Any]]:
+    """Training throughput (sentences/s) of each model on the same first training sentences.
+
+    `configs` maps a model name to its resolved run configuration (`Params.run_config`);
+    every model makes one pass over `sentences` sentences after one warm-up batch.
+    """
+    split = task.split("train", sentences)
+    embeddings = torch.from_numpy(task.embeddings)
+    results = []
+    for name, config in configs.items():
+        torch.manual_seed(0)
+        learner = build_learner(config, build_model(config, task.vocabs, embeddings))
+        chars = task.vocabs.chars if learner_uses_chars(learner) else None
+        batches = make_batches(split, config["batch_size"], chars, np.random.default_rng(0))
+        learner.start_epoch(1)
+        learner.model.train()
+        learner.train_step(batches[0])
+        start = time.perf_counter()
+        for batch in batches:
+            learner.train_step(batch)
+        seconds = time.perf_counter() - start
+        results.append(
+            {
+                "model": name,
+                "sentences": len(split),
+                "seconds": seconds,
+                "sentences_per_second": len(split) / seconds,
+                "batch_size": config["batch_size"],
+            }
+        )
+    return results

@@ -304,16 +304,21 @@ def bench(
         Path | None, typer.Option(help="Default reports/bench/decode-TASK.json.")
     ] = None,
 ) -> None:
-    """Decoding throughput on TASK's test set: inference network, our Viterbi and peers."""
-    from spen.bench import decode_benchmark
+    """Decoding throughput on TASK's test set (inference network, our Viterbi and peers) and
+    training throughput of every model of the experiment list, in one process."""
+    from spen.bench import decode_benchmark, training_benchmark
     from spen.data.prepared import load_prepared
     from spen.io import write_json
 
     params = load_params(params_dir)
     hidden = params.run_config(task, "bilstm", "paper", 1, "paper")["hidden"]
-    result = decode_benchmark(
-        load_prepared(data or Path("data") / task), hidden, batch_sizes or [1, 32, 256], repeats
-    )
+    prepared = load_prepared(data or Path("data") / task)
+    result = decode_benchmark(prepared, hidden, batch_sizes or [1, 32, 256], repeats)
+    configs = {
+        model: params.run_config(task, model, "paper", 1, "paper")
+        for model in params.experiments["models"]
+    }
+    result["training"] = training_benchmark(prepared, configs)
     write_json(out or Path("reports") / "bench" / f"decode-{task}.json", result)
     _print_json(result)
 

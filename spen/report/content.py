@@ -574,7 +574,37 @@ def bench_tables(res: Results) -> list[Table]:
         )
         title = f"{str(bench.get('task', '?')).upper()} on {device}"
         tables.append(Table(f"bench-{bench['file']}", header, rows, groups, [note], title))
+        if bench.get("training"):
+            tables.append(training_bench_table(res, bench, title))
     return tables
+
+
+def training_bench_table(res: Results, bench: dict[str, Any], title: str) -> Table:
+    """Training sentences/s of every model, measured one after another in one process."""
+    rows = [
+        [
+            Cell(res.label(entry["model"]), "label", title=entry["model"]),
+            Cell(
+                f"{entry['sentences_per_second']:,.1f}",
+                "num",
+                f"bench:{bench['file']}:train:{entry['model']}",
+            ),
+            Cell(str(entry["batch_size"]), "num"),
+        ]
+        for entry in bench["training"]
+    ]
+    note = (
+        f"{bench['file']}: one pass over the first {bench['training'][0]['sentences']} training "
+        "sentences per model, after one warm-up batch, in the paper input setting; a SPEN "
+        "model's step includes its k inference-network updates."
+    )
+    return Table(
+        f"bench-train-{bench['file']}",
+        ["model", "training sentences/s", "batch size"],
+        rows,
+        notes=[note],
+        title=f"{title}: training throughput",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
