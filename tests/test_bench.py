@@ -7,7 +7,7 @@ import torch
 
 from spen.bench import exact_decoders
 
-pytest.importorskip("torchcrf")
+pytest.importorskip("torchcrf")  # the peers are the bench extra
 pytest.importorskip("torch_struct")
 
 
@@ -24,3 +24,22 @@ def test_peers_find_our_viterbi_path(seed: int) -> None:
     for name in ("pytorch_crf", "torch_struct"):
         theirs = decoders[name](emissions, mask)
         assert torch.equal(theirs[mask], ours[mask]), name
+
+
+def test_training_benchmark_times_every_model_on_the_same_sentences(project) -> None:  # noqa: ANN001
+    from typer.testing import CliRunner
+
+    from spen.bench import training_benchmark
+    from spen.cli import app
+    from spen.config import load_params
+    from spen.data.prepared import load_prepared
+
+    for step in (["fetch", "pos"], ["preprocess", "pos"]):
+        assert CliRunner().invoke(app, step).exit_code == 0
+    params = load_params("params")
+    models = ["bilstm", "compound_stacked"]
+    configs = {m: params.run_config("pos", m, "paper", 1, "smoke") for m in models}
+    rows = training_benchmark(load_prepared("data/pos"), configs, sentences=30)
+    assert [r["model"] for r in rows] == models
+    assert all(r["sentences"] == 30 and r["sentences_per_second"] > 0 for r in rows)
+    assert [r["batch_size"] for r in rows] == [configs[m]["batch_size"] for m in models]
