@@ -274,14 +274,7 @@ class SpenLearner(Learner):
             cost_augmented = f_logits.softmax(dim=-1)
         emissions = model.energy.emissions(batch)
         e_gold = model.energy_value(batch, gold, emissions)
-        h_f = hinge(
-            model.energy_value(batch, cost_augmented, emissions),
-            e_gold,
-            cost(cost_augmented, gold, batch.mask) if margin else None,
-        )
-        h_a = None
-        if test_time is not None:
-            h_a = hinge(model.energy_value(batch, test_time, emissions), e_gold)
+        h_f, h_a = self._hinges(batch, gold, emissions, e_gold, cost_augmented, test_time, margin)
         energy_loss = compound_energy_loss(h_f, h_a, opts.compound_weight)
         self.step("energy", energy_loss, self.energy_params)
         losses = {
@@ -291,6 +284,26 @@ class SpenLearner(Learner):
         if h_a is not None:
             losses["hinge_test_time"] = h_a.detach().mean()
         return losses
+
+    def _hinges(
+        self,
+        batch: Batch,
+        gold: Tensor,
+        emissions: Tensor,
+        e_gold: Tensor,
+        cost_augmented: Tensor,
+        test_time: Tensor | None,
+        margin: bool,
+    ) -> tuple[Tensor, Tensor | None]:
+        """Per-sentence hinges of F's output (with Δ when `margin`) and of A's, if given."""
+        h_f = hinge(
+            self.model.energy_value(batch, cost_augmented, emissions),
+            e_gold,
+            cost(cost_augmented, gold, batch.mask) if margin else None,
+        )
+        if test_time is None:
+            return h_f, None
+        return h_f, hinge(self.model.energy_value(batch, test_time, emissions), e_gold)
 
     def _inference_update(
         self, batch: Batch, gold: Tensor, emissions: Tensor, e_gold: Tensor, margin: bool
@@ -302,15 +315,10 @@ class SpenLearner(Learner):
             a_logits, f_logits = inference(batch, gold)
         else:
             a_logits, f_logits = None, inference.cost_augmented_logits(batch, gold)
-        cost_augmented = f_logits.softmax(dim=-1)
-        h_f = hinge(
-            model.energy_value(batch, cost_augmented, emissions),
-            e_gold,
-            cost(cost_augmented, gold, batch.mask) if margin else None,
+        test_time = None if a_logits is None else a_logits.softmax(dim=-1)
+        h_f, h_a = self._hinges(
+            batch, gold, emissions, e_gold, f_logits.softmax(dim=-1), test_time, margin
         )
-        h_a = None
-        if a_logits is not None:
-            h_a = hinge(model.energy_value(batch, a_logits.softmax(dim=-1), emissions), e_gold)
         loss = compound_inference_loss(h_f, h_a, opts.compound_weight, opts.zero_truncation)
         out: dict[str, Tensor] = {}
         if opts.ce:
