@@ -8,13 +8,20 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from spen.config import ParamsError, load_params
 from spen.data.readers import DataFormatError
 from spen.data.sources import ChecksumError, MissingDataError, RawFile, find_and_fetch
+
+if TYPE_CHECKING:  # heavy imports stay out of the command line's start-up
+    import torch
+
+    from spen.data.arrow import Split
+    from spen.data.vocab import Vocabularies
+    from spen.training.learners import Learner
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -162,11 +169,13 @@ def decode(
 
 @dataclass(frozen=True)
 class _Restored:
-    learner: Any
-    vocabs: Any
-    rows: Any
+    """A trained learner with the split it tags and how to batch it."""
+
+    learner: Learner
+    vocabs: Vocabularies
+    rows: Split
     batch_size: int
-    device: Any
+    device: torch.device
 
 
 def _restore(checkpoint: Path, split: str, data: Path | None, device: str) -> _Restored:
