@@ -2,9 +2,11 @@
 training throughput of each model.
 
 Every method tags the same test sentences with models of the same sizes, in one process,
-so their ratios are comparable; `end_to_end` figures include the BiLSTM features, `decoder`
-figures time the decoding of precomputed unary scores alone. Exact decoders are checked to
-agree with our Viterbi on the same scores.
+so their ratios are comparable; `end_to_end` figures include the BiLSTM features, the others
+time the decoding of precomputed unary scores alone. Exact decoders are checked to agree with
+our Viterbi on the same scores; gradient-descent inference (default steps and step size of
+:class:`GradientDescentOptions`, from uniform outputs) is approximate, and its agreement is
+reported beside theirs.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import torch
 from spen.data.batches import Batch, make_batches
 from spen.data.prepared import PreparedTask
 from spen.evaluation.decode import learner_uses_chars
-from spen.inference.linear_chain import viterbi
+from spen.inference.gradient_descent import GradientDescentOptions, minimise_relaxed
+from spen.inference.linear_chain import sequence_score, viterbi
 from spen.models.build import build_model
 from spen.training.learners import build_learner
 
@@ -44,6 +47,19 @@ def exact_decoders(transitions: torch.Tensor) -> dict[str, Decoder]:
         "pytorch_crf": lambda e, m: _pad(crf.decode(e, m), m),
         "torch_struct": lambda e, m: torch_struct_argmax(e, transitions, m),
     }
+
+
+def gradient_descent_decoder(transitions: torch.Tensor) -> Decoder:
+    """Argmax of gradient-descent inference on the linear-chain energy, from uniform outputs."""
+    options = GradientDescentOptions()
+
+    def decode(emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        def energy(labels: torch.Tensor) -> torch.Tensor:
+            return -sequence_score(emissions, transitions, labels, mask)
+
+        return minimise_relaxed(energy, torch.zeros_like(emissions), options).argmax(-1)
+
+    return decode
 
 
 def torch_struct_argmax(
@@ -129,15 +145,20 @@ def _measure(
     repeats: int,
 ) -> dict[str, Any]:
     exact = exact_decoders(energy.transitions)
+    approximate = {"gradient_descent": gradient_descent_decoder(energy.transitions)}
     seconds = {
         "inference_network": _timed(lambda: [tagger.predict(b) for b in batches], repeats),
         "viterbi_end_to_end": _timed(lambda: [energy.predict(b) for b in batches], repeats),
         "pytorch_crf_end_to_end": _timed(
             lambda: [exact["pytorch_crf"](energy.emissions(b), b.mask) for b in batches], repeats
         ),
+        "gradient_descent_end_to_end": _timed(
+            lambda: [approximate["gradient_descent"](energy.emissions(b), b.mask) for b in batches],
+            repeats,
+        ),
     }
     agreement = {}
-    for name, decode in exact.items():
+    for name, decode in {**exact, **approximate}.items():
         seconds[name] = _timed(lambda d=decode: [d(e, m) for e, m in scores], repeats)
         same = [(decode(e, m) == exact["viterbi"](e, m))[m].float().mean() for e, m in scores]
         agreement[name] = float(torch.stack(same).mean())

@@ -250,12 +250,25 @@ def analyze(
     split: Split = "test",
     data: DataDir = None,
     device: Device = "auto",
+    gd_steps: Annotated[
+        int | None,
+        typer.Option(help="Gradient-descent inference: steps on the output logits [30]."),
+    ] = None,
+    gd_lr: Annotated[
+        float | None, typer.Option(help="Gradient-descent inference: step size [1.0].")
+    ] = None,
 ) -> None:
-    """Exact (Viterbi) versus amortised (A_Ψ) inference on a SPEN: scores and energy gap."""
+    """Amortised (A_Ψ), exact (Viterbi) and gradient-descent inference on a SPEN's energy:
+    each one's scores and energy gap."""
     from spen.evaluation.analysis import exact_vs_amortised
+    from spen.inference.gradient_descent import GradientDescentOptions
     from spen.io import write_json
 
+    given = {"steps": gd_steps, "lr": gd_lr}
+    options = GradientDescentOptions(**{k: v for k, v in given.items() if v is not None})
     run = _restore(checkpoint, split, data, device)
+    if hasattr(run.learner, "gradient_descent"):
+        run.learner.gradient_descent = options
     result = exact_vs_amortised(run.learner, run.rows, run.vocabs, run.batch_size, run.device)
     write_json(out, result)
     _print_json(result)

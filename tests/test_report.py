@@ -98,12 +98,17 @@ def _fake_project(root: Path) -> Path:
             }
             _write_run(root, "ner", model, setting, seed, test)
     analysis = {
-        "test_time": {"accuracy": 89.0},
-        "viterbi": {"accuracy": 89.5},
-        "same_output_sentences": 0.75,
-        "energy_gap_discrete_mean": 0.125,
+        "spen": True,
+        "decoders": {
+            "test_time": {
+                "scores": {"accuracy": 89.0},
+                "same_output_as_viterbi": 0.75,
+                "energy_gap_mean": 0.125,
+            },
+            "viterbi": {"scores": {"accuracy": 89.5}, "energy_gap_mean": 0.0},
+            "gradient_descent": {"scores": {"accuracy": 85.25}, "energy_gap_mean": 2.5},
+        },
         "energy_gap_relaxed_mean": 0.5,
-        "energy_gap_discrete_per_token": 0.01,
     }
     write_json(root / "results/pos/compound_stacked-paper/seed1/analysis.json", analysis)
     bench = {
@@ -225,6 +230,9 @@ def test_ner_types_strict_and_other_sections(rendered: dict) -> None:
     assert _cell(html, "params:ner/bilstm-plus") == "not run"
     assert _cell(html, "pos/compound_stacked-paper/exact-minus-amortised") == "0.50 n=1"
     assert _cell(html, "pos/compound_stacked-paper/same") == "75.0 n=1"
+    assert _cell(html, "pos/compound_stacked-paper/gd") == "85.25 n=1"
+    assert _cell(html, "pos/compound_stacked-paper/gap-gd") == "2.500 n=1"
+    assert _cell(html, "pos/compound_stacked-paper/gd-a") == "not run"
     assert html.count("<polyline") >= 3  # POS paper: two models; POS plus, NER ...
     # project choices: Markdown rendered, raw HTML escaped
     assert "<h3>Data</h3>" in html and "<strong>Splits.</strong>" in html

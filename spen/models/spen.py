@@ -7,7 +7,8 @@
 
 Test-time prediction is the per-position argmax of ``A_Ψ(x)``. Exact inference (Viterbi) is
 available for the linear-chain part of the energy only (with a global term the full energy
-has no exact decoder); it is the comparator of METHOD.md §5.
+has no exact decoder); it is a comparator of METHOD.md §5, with gradient-descent inference
+on the full energy.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from spen.data.batches import Batch
+from spen.inference.gradient_descent import GradientDescentOptions, minimise_relaxed
 from spen.inference.linear_chain import one_hot, sequence_score, viterbi
 from spen.models.energy import LinearChainEnergy
 from spen.models.global_energy import GlobalEnergy
@@ -76,6 +78,21 @@ class SpenModel(nn.Module):
         """Exact minimum of the linear-chain energy: tags `(batch, seq_len)`, energy `(batch,)`."""
         tags, score = viterbi(self.energy.emissions(batch), self.energy.transitions, batch.mask)
         return tags, -score
+
+    @torch.no_grad()
+    def gradient_descent(
+        self, batch: Batch, options: GradientDescentOptions, from_test_time: bool = False
+    ) -> Tensor:
+        """Relaxed output `(batch, seq_len, num_tags)` minimising the full energy (global term
+        included) by gradient descent, started from uniform outputs or from ``A_Ψ(x)``."""
+        emissions = self.energy.emissions(batch)
+        if from_test_time:
+            start = self.inference.test_time_logits(batch)
+        else:
+            start = emissions.new_zeros(emissions.shape)
+        return minimise_relaxed(
+            lambda labels: self.energy_value(batch, labels, emissions), start, options
+        )
 
     def cost_augmented_predict(self, batch: Batch) -> Tensor:
         """Argmax of ``F_Φ`` (the stacked ``F_Φ`` reads the batch's gold tags)."""

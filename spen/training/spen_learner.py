@@ -62,6 +62,7 @@ import torch
 from torch import Tensor, nn
 
 from spen.data.batches import Batch
+from spen.inference.gradient_descent import GradientDescentOptions
 from spen.models.inference_networks import SeparatedNetworks
 from spen.models.spen import SpenModel
 from spen.training.learners import Learner, make_optimizer
@@ -189,6 +190,8 @@ class SpenLearner(Learner):
             )
             self.optimizers["retune"] = make_optimizer(self.retune_params, spec)
         self.epoch = 1
+        #: the `gradient_descent*` decoders' steps and step size (a comparator, not training)
+        self.gradient_descent = GradientDescentOptions()
 
     # ---------------------------------------------------------------------------------
     # Schedule
@@ -212,14 +215,27 @@ class SpenLearner(Learner):
 
     @property
     def decoders(self) -> tuple[str, ...]:
-        return ("test_time", "viterbi", "cost_augmented")
+        return (
+            "test_time",
+            "viterbi",
+            "gradient_descent",
+            "gradient_descent_from_test_time",
+            "cost_augmented",
+        )
 
     def predict(self, batch: Batch, decoder: str = "test_time") -> Tensor:
         """``test_time``: argmax of A_Ψ; ``viterbi``: exact minimum of the linear-chain energy;
-        ``cost_augmented``: argmax of F_Φ (a diagnostic: the stacked F reads the gold tags)."""
+        ``gradient_descent[_from_test_time]``: argmax of gradient-descent inference on the
+        energy from uniform outputs [from A_Ψ(x)]; ``cost_augmented``: argmax of F_Φ (a
+        diagnostic: the stacked F reads the gold tags)."""
         self._check_decoder(decoder)
         if decoder == "viterbi":
             return self.model.viterbi(batch)[0]
+        if decoder.startswith("gradient_descent"):
+            relaxed = self.model.gradient_descent(
+                batch, self.gradient_descent, from_test_time=decoder.endswith("test_time")
+            )
+            return relaxed.argmax(dim=-1)
         if decoder == "cost_augmented":
             return self.model.cost_augmented_predict(batch)
         return self.model.predict(batch)
