@@ -8,6 +8,7 @@ Paths are patterns whose `{fields}` are Snakemake wildcards and `Run` attributes
 
     data/raw/{rawdir}/                               fetch       (DIR of params/data.yaml)
     data/{task}/{train,dev,test}.arrow, ...           preprocess
+    models/{task}/tlm/{kind}[-{setting}].pt          pretrain-tlm (models with a global energy)
     models/{task}/{model}-{setting}/seed{seed}/       train       best.pt, metrics.jsonl, train.json
     results/{task}/{model}-{setting}/seed{seed}/      decode, score: test.conll, test.json
     results/summary.json, results/.../learning_curve.json         aggregate
@@ -57,6 +58,8 @@ PREPARED_FILES = (
 TRAIN_READS = ("train.arrow", "dev.arrow", "vocab.json", "embeddings.npy")
 DECODE_READS = ("test.arrow", "vocab.json", "embeddings.npy")
 
+TAG_LM = "models/{task}/tlm/{name}.pt"
+DEFAULT_TAG_LM_SETTING = "paper"  # `spen pretrain-tlm`'s default; a tlm_a never reads it
 RUN_DIR = "{task}/{model}-{setting}/seed{seed}"
 CHECKPOINT = f"models/{RUN_DIR}/best.pt"
 TRAIN_LOG = f"models/{RUN_DIR}/metrics.jsonl"
@@ -77,6 +80,7 @@ PARAM_FILES = {name: f"params/{name}.yaml" for name in ("data", "models", "profi
 ENTRY_MODULES = {
     "fetch": ("spen.config", "spen.data.sources"),
     "preprocess": ("spen.config", "spen.data.preprocess"),
+    "pretrain_tlm": ("spen.config", "spen.data.prepared", "spen.training.tag_lm"),
     "train": ("spen.config", "spen.data.prepared", "spen.training.loop"),
     "decode": (
         "spen.data.prepared",
@@ -141,6 +145,47 @@ def runs(params: Params, profile: str) -> list[Run]:
     return [Run(task, model, setting, int(seed)) for task, model, setting, seed in product]
 
 
+@dataclass(frozen=True, order=True)
+class TagLM:
+    """A pretrained tag language model (global energy) that some runs read."""
+
+    task: str
+    kind: str
+    setting: str
+    path: str
+
+    @property
+    def name(self) -> str:
+        """`pos-tlm_c-paper`: its DVC stage name (`pretrain_tlm@...`)."""
+        return f"{self.task}-{Path(self.path).stem}"
+
+
+def tag_lm(params: Params, task: str, model: str, setting: str) -> TagLM | None:
+    """The pretrained tag LM a run of MODEL in SETTING on TASK reads, if it reads one.
+
+    Its path is the model's `global_energy.pretrained` with `{task}` and `{setting}` filled in;
+    `spen pretrain-tlm` builds it when the file name is `KIND.pt` or `KIND-SETTING.pt`.
+    """
+    spec = params.models["models"][model].get("global_energy") or {}
+    if not spec.get("pretrained"):
+        return None
+    path = spec["pretrained"].format(task=task, setting=setting)
+    kind, _, named_setting = Path(path).stem.partition("-")
+    if kind != spec["kind"] or named_setting not in ("", setting):
+        raise ParamsError(
+            f"params/models.yaml: models.{model}.global_energy.pretrained: '{path}' must be named "
+            f"{spec['kind']}.pt or {spec['kind']}-{{setting}}.pt for the pipeline to build it"
+        )
+    # a tag-only LM (KIND.pt) reads no words: one file serves every setting
+    return TagLM(task, kind, named_setting or DEFAULT_TAG_LM_SETTING, path)
+
+
+def tag_lms(params: Params, run_list: Iterable[Run]) -> list[TagLM]:
+    """The tag LMs `run_list` reads, each once."""
+    found = {tag_lm(params, r.task, r.model, r.setting) for r in run_list}
+    return sorted(t for t in found if t is not None)
+
+
 def raw_dir(params: Params, task: str) -> str:
     """`data/raw/DIR` of `task`: where `spen fetch` puts its raw files."""
     return RAW_DIR.format(rawdir=params.task(task)["dir"])
@@ -164,6 +209,9 @@ def reads(step: str, task: str, model: str = "", setting: str = "", profile: str
         return {data: [f"tasks.{task}.{key}" for key in keys] + ["embeddings"]}
     if step == "bench":
         return {models: ["training", f"tasks.{task}"]}
+    if step == "pretrain_tlm":  # tlm_a reads no input setting
+        settings = [f"settings.{setting}"] if setting else []
+        return {models: settings, profiles: [f"{profile}.overrides"]}
     if step == "train":
         return {
             data: [f"tasks.{task}.metric"],
@@ -245,6 +293,8 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
 
     fetch/preprocess iterate (`foreach`) over the tasks, train/decode/score take the `matrix`
     of tasks x models x settings x seeds, so their stages are named `train@pos-bilstm-paper-1`.
+    Runs of a model with a pretrained global energy train in `train_global@RUN` instead (a
+    foreach over those runs), after `pretrain_tlm@TASK-KIND[-SETTING]` built their tag LM.
     """
     exp = params.experiments
     run_list = runs(params, profile)
@@ -254,13 +304,23 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
             f"params/models.yaml: tasks: no entry for {', '.join(missing)}; DVC tracks "
             "`tasks.TASK` for every task of params/experiments.yaml (an empty {} will do)"
         )
+    lm_of = {r: tag_lm(params, r.task, r.model, r.setting) for r in run_list}
+    reads_lm = {r.model for r, lm in lm_of.items() if lm is not None}
     variables = {
         "profile": profile,
         "raw": {task: {"dir": params.task(task)["dir"]} for task in exp["tasks"]},
         "tasks": list(exp["tasks"]),
         "models": list(exp["models"]),
+        "plain_models": [m for m in exp["models"] if m not in reads_lm],
         "settings": list(exp["settings"]),
         "seeds": [int(s) for s in params.profile(profile)["seeds"]],
+        "tag_lms": {
+            lm.name: {"task": lm.task, "kind": lm.kind, "setting": lm.setting, "path": lm.path}
+            for lm in tag_lms(params, run_list)
+        },
+        "global_runs": {
+            r.name: {**asdict(r), "tag_lm": lm.path} for r, lm in lm_of.items() if lm is not None
+        },
     }
     item = {k: "${item." + k + "}" for k in ("task", "model", "setting", "seed")}
     run = Run(**item)  # type: ignore[arg-type]
@@ -268,6 +328,17 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
     matrix["seed"] = "${seeds}"
     scores = [r.path(SCORES) for r in run_list]
     curves = [r.path(CURVE) for r in run_list]
+    train = {
+        "cmd": (
+            "spen train ${item.task} ${item.model} ${item.setting} --seed ${item.seed} "
+            "--profile ${profile} --out " + str(Path(run.path(CHECKPOINT)).parent)
+        ),
+        "deps": [*prepared("${item.task}", TRAIN_READS), *code_deps("train")],
+        "params": _params_list(
+            reads("train", "${item.task}", "${item.model}", "${item.setting}", "${profile}")
+        ),
+        "outs": [run.path(CHECKPOINT), run.path(TRAIN_LOG), run.path(TRAIN_SUMMARY)],
+    }
     stages = {
         "fetch": {
             "foreach": "${raw}",
@@ -287,71 +358,88 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
                 "outs": prepared("${key}"),
             },
         },
-        "train": {
-            "matrix": matrix,
-            "cmd": (
-                "spen train ${item.task} ${item.model} ${item.setting} --seed ${item.seed} "
-                "--profile ${profile} --out " + str(Path(run.path(CHECKPOINT)).parent)
-            ),
-            "deps": [*prepared("${item.task}", TRAIN_READS), *code_deps("train")],
-            "params": _params_list(
-                reads("train", "${item.task}", "${item.model}", "${item.setting}", "${profile}")
-            ),
-            "outs": [run.path(CHECKPOINT), run.path(TRAIN_LOG), run.path(TRAIN_SUMMARY)],
-        },
-        "decode": {
-            "matrix": matrix,
-            "cmd": (
-                f"spen decode {run.path(CHECKPOINT)} --split test --data data/${{item.task}} "
-                f"--out {run.path(PREDICTIONS)}"
-            ),
-            "deps": [
-                run.path(CHECKPOINT),
-                *prepared("${item.task}", DECODE_READS),
-                *code_deps("decode"),
-            ],
-            "outs": [run.path(PREDICTIONS)],
-        },
-        "score": {
-            "matrix": matrix,
-            "cmd": f"spen score {run.path(PREDICTIONS)} --out {run.path(SCORES)}",
-            "deps": [run.path(PREDICTIONS), *code_deps("score")],
-            "metrics": [{run.path(SCORES): _NO_CACHE}],
-        },
-        "analyze": {
-            "matrix": matrix,
-            "cmd": (
-                f"spen analyze {run.path(CHECKPOINT)} --split test --data data/${{item.task}} "
-                f"--out {run.path(ANALYSIS)}"
-            ),
-            "deps": [
-                run.path(CHECKPOINT),
-                *prepared("${item.task}", DECODE_READS),
-                *code_deps("analyze"),
-            ],
-            "outs": [{run.path(ANALYSIS): _NO_CACHE}],
-        },
-        "bench": {
-            "foreach": "${raw}",
-            "do": {
-                "cmd": "spen bench ${key} --out " + BENCH.format(task="${key}"),
-                "deps": [*prepared("${key}", DECODE_READS), *code_deps("bench")],
-                "params": _params_list(reads("bench", "${key}")),
-                "outs": [{BENCH.format(task="${key}"): _NO_CACHE}],
-            },
-        },
-        "report": {
-            "cmd": f"spen report --summary {SUMMARY} --bench reports/bench --out reports",
-            "deps": [SUMMARY, *curves, *report_inputs(params, profile), *code_deps("report")],
-            "outs": [{path: _NO_CACHE} for path in REPORT],
-        },
-        "aggregate": {
-            "cmd": " ".join(["spen aggregate", *scores, "--out", SUMMARY]),
-            "deps": [*scores, *(r.path(TRAIN_LOG) for r in run_list), *code_deps("aggregate")],
-            "metrics": [{SUMMARY: _NO_CACHE}],
-            "outs": [{curve: _NO_CACHE} for curve in curves],
-        },
+        "train": {**train, "matrix": {**matrix, "model": "${plain_models}"}},
     }
+    if variables["global_runs"]:
+        stages["pretrain_tlm"] = {
+            "foreach": "${tag_lms}",
+            "do": {
+                "cmd": (
+                    "spen pretrain-tlm ${item.task} --kind ${item.kind} --setting ${item.setting}"
+                    " --profile ${profile} --out ${item.path}"
+                ),
+                "deps": [*prepared("${item.task}", TRAIN_READS), *code_deps("pretrain_tlm")],
+                "params": _params_list(
+                    reads(
+                        "pretrain_tlm",
+                        "${item.task}",
+                        setting="${item.setting}",
+                        profile="${profile}",
+                    )
+                ),
+                "outs": ["${item.path}"],
+            },
+        }
+        stages["train_global"] = {
+            "foreach": "${global_runs}",
+            "do": {**train, "deps": [*train["deps"], "${item.tag_lm}"]},
+        }
+    stages.update(
+        {
+            "decode": {
+                "matrix": matrix,
+                "cmd": (
+                    f"spen decode {run.path(CHECKPOINT)} --split test --data data/${{item.task}} "
+                    f"--out {run.path(PREDICTIONS)}"
+                ),
+                "deps": [
+                    run.path(CHECKPOINT),
+                    *prepared("${item.task}", DECODE_READS),
+                    *code_deps("decode"),
+                ],
+                "outs": [run.path(PREDICTIONS)],
+            },
+            "score": {
+                "matrix": matrix,
+                "cmd": f"spen score {run.path(PREDICTIONS)} --out {run.path(SCORES)}",
+                "deps": [run.path(PREDICTIONS), *code_deps("score")],
+                "metrics": [{run.path(SCORES): _NO_CACHE}],
+            },
+            "analyze": {
+                "matrix": matrix,
+                "cmd": (
+                    f"spen analyze {run.path(CHECKPOINT)} --split test --data data/${{item.task}} "
+                    f"--out {run.path(ANALYSIS)}"
+                ),
+                "deps": [
+                    run.path(CHECKPOINT),
+                    *prepared("${item.task}", DECODE_READS),
+                    *code_deps("analyze"),
+                ],
+                "outs": [{run.path(ANALYSIS): _NO_CACHE}],
+            },
+            "bench": {
+                "foreach": "${raw}",
+                "do": {
+                    "cmd": "spen bench ${key} --out " + BENCH.format(task="${key}"),
+                    "deps": [*prepared("${key}", DECODE_READS), *code_deps("bench")],
+                    "params": _params_list(reads("bench", "${key}")),
+                    "outs": [{BENCH.format(task="${key}"): _NO_CACHE}],
+                },
+            },
+            "report": {
+                "cmd": f"spen report --summary {SUMMARY} --bench reports/bench --out reports",
+                "deps": [SUMMARY, *curves, *report_inputs(params, profile), *code_deps("report")],
+                "outs": [{path: _NO_CACHE} for path in REPORT],
+            },
+            "aggregate": {
+                "cmd": " ".join(["spen aggregate", *scores, "--out", SUMMARY]),
+                "deps": [*scores, *(r.path(TRAIN_LOG) for r in run_list), *code_deps("aggregate")],
+                "metrics": [{SUMMARY: _NO_CACHE}],
+                "outs": [{curve: _NO_CACHE} for curve in curves],
+            },
+        }
+    )
     plots = [
         {
             "dev score by epoch": {

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from spen import pipeline
-from spen.config import load_params
+from spen.config import Params, load_params
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -59,23 +59,29 @@ def snakemake_graph(cwd: Path, profile: str) -> tuple[set[str], set[tuple[str, s
         fields = dict(re.findall(r"^\s+(input|output|wildcards): (.*)$", block, re.M))
         wildcards = dict(re.findall(r"(\w+)=([^,\s]+)", fields.get("wildcards", "")))
         files = {k: set(fields.get(k, "").split(", ")) - {""} for k in ("input", "output")}
-        jobs.append((_stage_name(head.group(1), wildcards, task_of_dir), files))
+        jobs.append((_stage_name(head.group(1), wildcards, task_of_dir, params), files))
     producer = {out: name for name, files in jobs for out in files["output"]}
     edges = {(producer[f], name) for name, files in jobs for f in files["input"] if f in producer}
     return {name for name, _ in jobs}, edges
 
 
-def _stage_name(rule: str, wildcards: dict[str, str], task_of_dir: dict[str, str]) -> str:
+def _stage_name(
+    rule: str, wildcards: dict[str, str], task_of_dir: dict[str, str], params: Params
+) -> str:
     if rule == "fetch":
         return f"fetch@{task_of_dir[wildcards['rawdir']]}"
     if rule == "preprocess":
         return f"preprocess@{wildcards['task']}"
     if rule == "bench":
         return f"bench@{wildcards['task']}"
+    if rule == "pretrain_tlm":
+        return f"pretrain_tlm@{wildcards['task']}-{wildcards['name']}"
     if rule in ("train", "decode", "score", "analyze"):
         run = pipeline.Run(
             wildcards["task"], wildcards["model"], wildcards["setting"], int(wildcards["seed"])
         )
+        if rule == "train" and pipeline.tag_lm(params, run.task, run.model, run.setting):
+            return f"train_global@{run.name}"
         return f"{rule}@{run.name}"
     assert not wildcards, f"rule {rule} has wildcards {wildcards}: give it a DVC stage name"
     return rule
@@ -107,7 +113,11 @@ def test_snakemake_and_dvc_have_the_same_graph() -> None:
     dvc_nodes, dvc_edges = dvc_graph(REPO)
     params = load_params(REPO / "params")
     expected_runs = len(pipeline.runs(params, profile))
-    assert len([n for n in sm_nodes if n.startswith("train@")]) == expected_runs
+    trains = [n for n in sm_nodes if n.startswith(("train@", "train_global@"))]
+    assert len(trains) == expected_runs
+    # every global-energy run trains after its tag LM is pretrained, in both tools
+    global_runs = {n for n in trains if n.startswith("train_global@")}
+    assert global_runs and global_runs == {b for a, b in sm_edges if a.startswith("pretrain_tlm@")}
     assert sm_nodes == dvc_nodes, sm_nodes ^ dvc_nodes
     assert sm_edges == dvc_edges, sm_edges ^ dvc_edges
 

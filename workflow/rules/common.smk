@@ -73,12 +73,18 @@ def reads(step):
             step,
             w.get("task") or TASK_OF_RAWDIR.get(w.get("rawdir"), ""),
             w.get("model", ""),
-            w.get("setting", ""),
+            w.get("setting") or w.get("name", "").partition("-")[2],  # pretrain_tlm: KIND-SETTING
             PROFILE,
         )
         return pipeline.param_values(PARAMS, keys)
 
     return values
+
+
+def tag_lm_input(wildcards):
+    """The pretrained tag LM the run's global energy reads, if any (rule pretrain_tlm)."""
+    lm = pipeline.tag_lm(PARAMS, wildcards.task, wildcards.model, wildcards.setting)
+    return [] if lm is None else [lm.path]
 
 
 def train_gpus(wildcards):

@@ -2,10 +2,34 @@
 # so Snakemake never deletes it: a killed run picks up after its last finished epoch.
 
 
+rule pretrain_tlm:
+    """The tag language model of a global energy, pretrained on the gold tag sequences; NAME is
+    KIND (tlm_a) or KIND-SETTING (tlm_b, tlm_c read the words as SETTING encodes them)."""
+    input:
+        data=lambda w: pipeline.prepared(w.task, pipeline.TRAIN_READS),
+    output:
+        pipeline.TAG_LM,
+    params:
+        kind=lambda w: w.name.partition("-")[0],
+        setting=lambda w: w.name.partition("-")[2] or pipeline.DEFAULT_TAG_LM_SETTING,
+        reads=reads("pretrain_tlm"),
+        profile=PROFILE,
+    log:
+        "logs/pretrain_tlm/{task}/{name}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    shell:
+        "OMP_NUM_THREADS={threads} spen pretrain-tlm {wildcards.task} --kind {params.kind}"
+        " --setting {params.setting} --profile {params.profile} --out {output} > {log} 2>&1"
+
+
 rule train:
     """One run: MODEL in input SETTING on TASK with SEED, under the active run profile."""
     input:
         data=lambda w: pipeline.prepared(w.task, pipeline.TRAIN_READS),
+        tag_lm=tag_lm_input,
     output:
         best=pipeline.CHECKPOINT,
         metrics=pipeline.TRAIN_LOG,
