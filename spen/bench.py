@@ -131,6 +131,7 @@ def decode_benchmark(
         "threads": torch.get_num_threads(),
         "machine": platform.processor() or platform.machine(),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "gradient_descent": vars(GradientDescentOptions()),
         "rows": rows,
     }
 

@@ -345,6 +345,22 @@ def bench(
     _print_json(result)
 
 
+@app.command("pipeline-time")
+@user_errors
+def pipeline_time(
+    log: Annotated[Path, typer.Argument(help="A Snakemake log (.snakemake/log/*.log).")],
+    name: Annotated[str, typer.Option(help="What ran, e.g. 'paper_seed1, POS, CPU'.")],
+    out: Annotated[Path, typer.Option(help="JSON to write (reports/bench/pipeline-*.json).")],
+) -> None:
+    """Wall time, cores and per-rule job time of a finished pipeline run, from its log."""
+    from spen.io import write_json
+    from spen.pipeline_log import summarise_log
+
+    result = {"name": name, **summarise_log(log)}
+    write_json(out, result)
+    _print_json(result)
+
+
 def _read_text(path: Path | None) -> list[str]:
     try:
         if path is None:

@@ -208,3 +208,12 @@ def test_interrupted_write_keeps_the_previous_file(tmp_path: Path) -> None:
         raise KeyboardInterrupt
     assert target.read_text() == "previous"
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_pipeline_time_refuses_a_file_that_is_no_snakemake_log(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.log"
+    notes.write_text("not a log\n")
+    out = tmp_path / "pipeline-x.json"
+    message = fail("pipeline-time", str(notes), "--name", "x", "--out", str(out))
+    assert "notes.log" in message and "Snakemake" in message
+    assert not out.exists()

@@ -128,6 +128,15 @@ def _fake_project(root: Path) -> Path:
         ],
     }
     write_json(root / "reports/bench/decode-pos.json", bench)
+    timing = {
+        "name": "paper_seed1, POS",
+        "cores": 2,
+        "wall_seconds": 1500.0,
+        "job_seconds": 2700.0,
+        "complete": True,
+        "rules": {"train": {"jobs": 18, "seconds": 2400.0, "max": 300.0}},
+    }
+    write_json(root / "reports/bench/pipeline-pos.json", timing)
     (root / "docs").mkdir()
     (root / "docs/CHOICES.md").write_text(CHOICES)
     scores = sorted(root.glob("results/*/*/seed*/test.json"))
@@ -231,6 +240,8 @@ def test_ner_types_strict_and_other_sections(rendered: dict) -> None:
     assert _cell(html, "pos/compound_stacked-paper/exact-minus-amortised") == "0.50 n=1"
     assert _cell(html, "pos/compound_stacked-paper/same") == "75.0 n=1"
     assert _cell(html, "pos/compound_stacked-paper/gd") == "85.25 n=1"
+    assert _cell(html, "pipeline:pipeline-pos.json:wall") == "25.0"
+    assert _cell(html, "pipeline:pipeline-pos.json:jobs") == "45.0"
     assert _cell(html, "pos/compound_stacked-paper/gap-gd") == "2.500 n=1"
     assert _cell(html, "pos/compound_stacked-paper/gd-a") == "not run"
     assert html.count("<polyline") >= 3  # POS paper: two models; POS plus, NER ...

@@ -9,6 +9,7 @@ because the summary does not carry it:
     models/TASK/MODEL-SETTING/seedK/metrics.jsonl          the training log is the fallback)
     results/TASK/MODEL-SETTING/seedK/analysis.json    exact vs amortised inference (optional)
     reports/bench/decode-*.json                       decoding throughput (`spen bench`)
+    reports/bench/pipeline-*.json                     pipeline wall times (`spen pipeline-time`)
 
 Nothing here invents a figure: a file that is absent is reported absent.
 """
@@ -74,6 +75,7 @@ class Inputs:
     summary: dict[str, Any]
     runs: dict[str, RunData]
     bench: list[dict[str, Any]]
+    pipeline_times: list[dict[str, Any]]
     paper: dict[str, Any]
     choices: str | None
     environment: dict[str, Any]
@@ -142,6 +144,19 @@ def load_bench(directory: Path | None) -> list[dict[str, Any]]:
         if not isinstance(bench, dict) or not isinstance(bench.get("rows"), list):
             raise ValueError(f"{path}: not a `spen bench` result (no 'rows' list)")
         found.append({**bench, "file": path.name})
+    return found
+
+
+def load_pipeline_times(directory: Path | None) -> list[dict[str, Any]]:
+    """The pipeline timings `pipeline-*.json` of `directory`, each with its file name."""
+    if directory is None or not directory.is_dir():
+        return []
+    found = []
+    for path in sorted(directory.glob("pipeline-*.json")):
+        timing = read_json(path)
+        if not isinstance(timing, dict) or not isinstance(timing.get("rules"), dict):
+            raise ValueError(f"{path}: not a `spen pipeline-time` result (no 'rules' table)")
+        found.append({**timing, "file": path.name})
     return found
 
 
@@ -219,6 +234,7 @@ def load_inputs(summary_path: Path, bench_dir: Path | None, root: Path | None = 
         summary=summary,
         runs=load_runs(summary, root, warnings),
         bench=load_bench(bench_dir),
+        pipeline_times=load_pipeline_times(bench_dir),
         paper=load_paper(),
         choices=choices,
         environment=environment(root),

@@ -521,9 +521,11 @@ BENCH_METHODS = {
     "inference_network": "inference network (BiLSTM + argmax), end to end",
     "viterbi_end_to_end": "BiLSTM + our Viterbi, end to end",
     "pytorch_crf_end_to_end": "BiLSTM + pytorch-crf, end to end",
+    "gradient_descent_end_to_end": "BiLSTM + gradient-descent inference, end to end",
     "viterbi": "our Viterbi, decoder only",
     "pytorch_crf": "pytorch-crf, decoder only",
     "torch_struct": "torch-struct, decoder only",
+    "gradient_descent": "gradient-descent inference, decoder only",
     "argmax": "argmax of unary scores, decoder only",
 }
 
@@ -568,6 +570,7 @@ def bench_tables(res: Results) -> list[Table]:
             f"{bench.get('machine', '?')}, {bench.get('threads', '?')} torch threads; "
             f"{bench.get('sentences', '?')} test sentences, {bench.get('tokens', '?')} tokens"
             + (f"; peak memory {peak:.0f} MB" if _is_number(peak) else "")
+            + _gradient_descent_note(bench.get("gradient_descent"))
             + ". Best of the timed repetitions; `× pytorch-crf` = tokens/s over pytorch-crf's "
             "decoder-only tokens/s; agreement = the lowest, over batch sizes, share of tokens "
             "tagged as our Viterbi tags them."
@@ -577,6 +580,44 @@ def bench_tables(res: Results) -> list[Table]:
         if bench.get("training"):
             tables.append(training_bench_table(res, bench, title))
     return tables
+
+
+def _gradient_descent_note(options: dict[str, Any] | None) -> str:
+    if not options:
+        return ""
+    return (
+        f"; gradient-descent inference: {options['steps']} steps of size {options['lr']} from "
+        "uniform outputs"
+    )
+
+
+def pipeline_time_table(inputs: Inputs) -> Table | None:
+    """Wall time of each measured pipeline run (`spen pipeline-time` on its Snakemake log)."""
+    if not inputs.pipeline_times:
+        return None
+    rows = []
+    for timing in inputs.pipeline_times:
+        trains = timing["rules"].get("train", {})
+        key = f"pipeline:{timing['file']}"
+        rows.append(
+            [
+                Cell(timing.get("name", timing["file"]), "label", title=timing["file"]),
+                Cell(str(timing.get("cores", "?")), "num"),
+                Cell(f"{timing['wall_seconds'] / 60:.1f}", "num", f"{key}:wall"),
+                Cell(f"{timing['job_seconds'] / 60:.1f}", "num", f"{key}:jobs"),
+                Cell(str(trains.get("jobs", 0)), "num"),
+                Cell(f"{trains.get('max', 0) / 60:.1f}", "num"),
+                text_cell("yes" if timing.get("complete") else "NO"),
+            ]
+        )
+    header = ["pipeline run", "cores", "wall time (min)", "job time (min)", "trainings"]
+    header += ["longest training (min)", "complete"]
+    notes = [
+        "From reports/bench/pipeline-*.json, which `spen pipeline-time LOG` reads off a run's "
+        "Snakemake log: wall time from the first job's start to the last job's end; job time is "
+        "the sum over jobs (what the run would take on one core)."
+    ]
+    return Table("pipeline-times", header, rows, notes=notes, title="Pipeline wall time")
 
 
 def training_bench_table(res: Results, bench: dict[str, Any], title: str) -> Table:
@@ -795,6 +836,7 @@ def build_context(inputs: Inputs) -> dict[str, Any]:
         "train_speed": speed[0],
         "train_speed_runs": speed[1],
         "bench": bench_tables(res),
+        "pipeline_times": pipeline_time_table(inputs),
         "parameters": parameter_table(res),
         "analysis": analysis_table(res),
         "environment": environment_table(inputs),
