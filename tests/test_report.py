@@ -70,7 +70,8 @@ def _write_run(root: Path, task: str, model: str, setting: str, seed: int, test:
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("".join(json.dumps(r) + "\n" for r in epochs))
     if seed == 1:
-        write_json(root / run.path(pipeline.TRAIN_SUMMARY), {"parameters": 166_123, "epochs": 3})
+        summary = {"parameters": 166_123, "epochs": 3, "peak_rss_mb": 700.0 + len(model)}
+        write_json(root / run.path(pipeline.TRAIN_SUMMARY), summary)
 
 
 def _fake_project(root: Path) -> Path:
@@ -233,6 +234,7 @@ def test_ner_types_strict_and_other_sections(rendered: dict) -> None:
     assert _cell(html, "ner/bilstm-paper/strict_f1") == _expected(strict)
     # speed: each run's mean over epochs (100, 200, 300 -> 200), then over seeds
     assert _cell(html, "pos/bilstm-paper/speed") == "200.0 ± 0.0 n=2"
+    assert _cell(html, "pos/bilstm-paper/peak-memory") == "706"  # seed 1's train.json only
     assert _cell(html, "bench:decode-pos.json:32:inference_network") == "160,000"
     assert _cell(html, "bench:decode-pos.json:32:inference_network:ratio") == "640.00"
     assert _cell(html, "params:pos/bilstm-paper") == "166.1K"

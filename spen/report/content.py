@@ -469,9 +469,15 @@ def _run_epoch_seconds(run: RunData) -> float | None:
     return statistics.fmean(values) if values else None
 
 
+def _run_peak_memory(run: RunData) -> float | None:
+    value = (run.train or {}).get("peak_rss_mb")
+    return float(value) if _is_number(value) else None
+
+
 def training_speed_tables(res: Results) -> list[Table]:
     paper_speed = res.paper.get("speed", {})
     header = ["task", "model", "setting", "train sentences/s", "seconds/epoch", "paper speed"]
+    header.append("peak memory (MB)")
     rows = []
     per_run_rows = []
     for group in res.sorted_groups():
@@ -479,6 +485,7 @@ def training_speed_tables(res: Results) -> list[Table]:
         runs = res.inputs.group_runs(_key(group))
         speeds = [s for s in map(_run_speed, runs) if s is not None]
         seconds = [s for s in map(_run_epoch_seconds, runs) if s is not None]
+        peaks = [m for m in map(_run_peak_memory, runs) if m is not None]
         paper = paper_speed.get(task, {}).get(model) if setting == "paper" else None
         rows.append(
             [
@@ -488,10 +495,14 @@ def training_speed_tables(res: Results) -> list[Table]:
                 stat_cell(speeds, f"{_key(group)}/speed", 1) if speeds else Cell(DASH, "na"),
                 stat_cell(seconds, "", 1) if seconds else Cell(DASH, "na"),
                 Cell(f"{paper:g}", "num paper") if paper is not None else Cell(DASH, "na"),
+                Cell(f"{max(peaks):,.0f}", "num", f"{_key(group)}/peak-memory")
+                if peaks
+                else Cell(DASH, "na"),
             ]
         )
         for run in runs:
             speed, secs = _run_speed(run), _run_epoch_seconds(run)
+            peak = _run_peak_memory(run)
             per_run_rows.append(
                 [
                     text_cell(task),
@@ -501,6 +512,7 @@ def training_speed_tables(res: Results) -> list[Table]:
                     Cell(fmt(speed, 1), "num" if speed is not None else "na"),
                     Cell(fmt(secs, 1), "num" if secs is not None else "na"),
                     text_cell(len(run.history or []), "num"),
+                    Cell(fmt(peak, 0), "num" if peak is not None else "na"),
                 ]
             )
     notes = [
@@ -508,12 +520,14 @@ def training_speed_tables(res: Results) -> list[Table]:
         "`sentences_per_second` (training sentences / wall-clock seconds of the epoch, "
         "evaluation excluded); then mean ± std over seeds. Runs shared the machine with other "
         "jobs, so figures are indicative. The paper's speed column (unit not recovered, most "
-        "likely training throughput) is shown for its three compound rows."
+        "likely training throughput) is shown for its three compound rows. Peak memory: the "
+        "largest, over seeds, of train.json's `peak_rss_mb` (the training process's peak "
+        "resident memory)."
     ]
     per_run_header = ["task", "model", "setting", "seed", "sentences/s", "seconds/epoch"]
     return [
         Table("train-speed", header, rows, notes=notes),
-        Table("train-speed-runs", per_run_header + ["epochs"], per_run_rows),
+        Table("train-speed-runs", [*per_run_header, "epochs", "peak MB"], per_run_rows),
     ]
 
 
