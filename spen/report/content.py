@@ -631,7 +631,7 @@ def pipeline_time_table(inputs: Inputs) -> Table | None:
         "Snakemake log: wall time from the first job's start to the last job's end; job time is "
         "the sum over jobs (what the run would take on one core)."
     ]
-    return Table("pipeline-times", header, rows, notes=notes, title="Pipeline wall time")
+    return Table("pipeline-times", header, rows, notes=notes)
 
 
 def training_bench_table(res: Results, bench: dict[str, Any], title: str) -> Table:
