@@ -39,7 +39,7 @@ def _brute_force_minimum(emissions, transitions, mask) -> torch.Tensor:
     return torch.tensor(best, dtype=torch.float64)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, derandomize=True)
 @given(seed=st.integers(0, 2**31 - 1), steps=st.integers(0, 40))
 def test_never_below_the_exact_minimum_and_never_above_the_start(seed: int, steps: int) -> None:
     emissions, transitions, mask = _problem(seed)
@@ -48,7 +48,7 @@ def test_never_below_the_exact_minimum_and_never_above_the_start(seed: int, step
         return -sequence_score(emissions, transitions, y, mask)
 
     start = torch.zeros_like(emissions)
-    relaxed = minimise_relaxed(energy, start, GradientDescentOptions(steps=steps, lr=0.1))
+    relaxed = minimise_relaxed(energy, start, GradientDescentOptions(steps=steps, lr=0.05))
     reached = energy(relaxed)
     # the energy is multilinear in the positions' distributions: its minimum is a path's
     assert torch.all(reached >= _brute_force_minimum(emissions, transitions, mask) - 1e-9)
