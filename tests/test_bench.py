@@ -37,7 +37,7 @@ def test_training_benchmark_times_every_model_on_the_same_sentences(project) -> 
     for step in (["fetch", "pos"], ["preprocess", "pos"]):
         assert CliRunner().invoke(app, step).exit_code == 0
     params = load_params("params")
-    models = ["bilstm", "compound_stacked"]
+    models = ["bilstm", "compound_stacked", "compound_stacked_ge_c"]  # no tag LM pretrained
     configs = {m: params.run_config("pos", m, "paper", 1, "smoke") for m in models}
     rows = training_benchmark(load_prepared("data/pos"), configs, sentences=30)
     assert [r["model"] for r in rows] == models
