@@ -10,7 +10,8 @@ from test_spen import NUM_TAGS, VOCAB, snapshot, tiny_batch, tiny_config, vocabs
 
 from spen.data.batches import Batch
 from spen.models.build import build_model
-from spen.models.global_energy import TagLanguageModel, reverse_padded
+from spen.models.encoders import reverse_padded
+from spen.models.global_energy import TagLanguageModel
 from spen.models.spen import SpenModel
 from spen.training.learners import build_learner
 from spen.training.tag_lm import load_tag_lm_state, pretrain_tag_lm, save_tag_lm

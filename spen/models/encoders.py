@@ -78,9 +78,11 @@ def reversal_index(mask: torch.Tensor) -> torch.Tensor:
     return torch.where(mask, lengths - 1 - positions, positions)
 
 
-def reverse_within(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """`x` `(B, T, D)` with each sentence's positions permuted by `index` `(B, T)`."""
-    return x.gather(1, index.unsqueeze(-1).expand_as(x))
+def reverse_padded(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """`x` `(B, T, ...)` with each sentence's real prefix reversed; padding stays put."""
+    index = reversal_index(mask)
+    index = index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x)
+    return x.gather(1, index)
 
 
 class BiLSTM(nn.Module):
@@ -101,10 +103,9 @@ class BiLSTM(nn.Module):
         self._register_load_state_dict_pre_hook(_from_bidirectional_lstm)
 
     def forward(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        index = reversal_index(mask)
         forward, _ = self.forward_lstm(inputs)
-        backward, _ = self.backward_lstm(reverse_within(inputs, index))
-        joined = torch.cat([forward, reverse_within(backward, index)], dim=-1)
+        backward, _ = self.backward_lstm(reverse_padded(inputs, mask))
+        joined = torch.cat([forward, reverse_padded(backward, mask)], dim=-1)
         return joined * mask.unsqueeze(-1).to(joined.dtype)
 
 

@@ -31,19 +31,10 @@ import torch
 from torch import Tensor, nn
 
 from spen.data.batches import Batch
-from spen.models.encoders import WordEncoder
+from spen.models.encoders import WordEncoder, reverse_padded
 
 GLOBAL_ENERGY_KINDS = ("tlm_a", "tlm_b", "tlm_c")
 _TINY = 1e-30
-
-
-def reverse_padded(x: Tensor, mask: Tensor) -> Tensor:
-    """Reverse each sequence's real prefix of `x` `(batch, seq_len, ...)`; padding stays put."""
-    lengths = mask.long().sum(dim=1, keepdim=True)
-    positions = torch.arange(mask.shape[1], device=mask.device).unsqueeze(0)
-    index = torch.where(positions < lengths, lengths - 1 - positions, positions)
-    index = index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x)
-    return x.gather(1, index)
 
 
 class DirectionalTagLM(nn.Module):

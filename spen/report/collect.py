@@ -136,27 +136,27 @@ def load_runs(summary: dict[str, Any], root: Path, warnings: list[str]) -> dict[
 
 def load_bench(directory: Path | None) -> list[dict[str, Any]]:
     """The decode benchmarks `decode-*.json` of `directory`, each with its file name."""
-    if directory is None or not directory.is_dir():
-        return []
-    found = []
-    for path in sorted(directory.glob("decode-*.json")):
-        bench = read_json(path)
-        if not isinstance(bench, dict) or not isinstance(bench.get("rows"), list):
-            raise ValueError(f"{path}: not a `spen bench` result (no 'rows' list)")
-        found.append({**bench, "file": path.name})
-    return found
+    return _load_results(directory, "decode-*.json", "rows", list, "`spen bench`")
 
 
 def load_pipeline_times(directory: Path | None) -> list[dict[str, Any]]:
     """The pipeline timings `pipeline-*.json` of `directory`, each with its file name."""
+    return _load_results(directory, "pipeline-*.json", "rules", dict, "`spen pipeline-time`")
+
+
+def _load_results(
+    directory: Path | None, pattern: str, key: str, kind: type, maker: str
+) -> list[dict[str, Any]]:
+    """The JSON objects `pattern` matches in `directory`, each checked to hold `key` of type
+    `kind` (else an error naming the file and `maker`, the command that writes them)."""
     if directory is None or not directory.is_dir():
         return []
     found = []
-    for path in sorted(directory.glob("pipeline-*.json")):
-        timing = read_json(path)
-        if not isinstance(timing, dict) or not isinstance(timing.get("rules"), dict):
-            raise ValueError(f"{path}: not a `spen pipeline-time` result (no 'rules' table)")
-        found.append({**timing, "file": path.name})
+    for path in sorted(directory.glob(pattern)):
+        result = read_json(path)
+        if not isinstance(result, dict) or not isinstance(result.get(key), kind):
+            raise ValueError(f"{path}: not a {maker} result (no '{key}' {kind.__name__})")
+        found.append({**result, "file": path.name})
     return found
 
 
