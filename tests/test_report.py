@@ -28,6 +28,7 @@ from spen.cli import app
 from spen.io import write_json
 from spen.report import markdown, svg
 from spen.report.build import build_report
+from spen.report.content import difference_verdict
 
 # METHOD.md §7, copied by hand: the report's paper.yaml must agree.
 PAPER_POS_BILSTM = 88.8
@@ -126,6 +127,10 @@ def _fake_project(root: Path) -> Path:
                 "agreement_with_viterbi": {"pytorch_crf": 1.0},
             }
             for size in (1, 32)
+        ],
+        "training": [
+            {"model": model, "sentences_per_second": speed, "batch_size": 10, "sentences": 200}
+            for model, speed in (("compound_separated", 100.0), ("compound_stacked", 92.5))
         ],
     }
     write_json(root / "reports/bench/decode-pos.json", bench)
@@ -251,6 +256,33 @@ def test_ner_types_strict_and_other_sections(rendered: dict) -> None:
     assert "<h3>Data</h3>" in html and "<strong>Splits.</strong>" in html
     assert "&lt;b&gt;bullet&lt;/b&gt;" in html and "<pre><code>indented code" in html
     assert "\n### Data\n" in rendered["md"]
+
+
+def test_claims_compare_the_claimed_models(rendered: dict) -> None:
+    html = rendered["html"]
+    better, worse = POS[("compound_stacked", "paper")], POS[("bilstm", "paper")]
+    delta = statistics.fmean(better) - statistics.fmean(worse)
+    se = (statistics.variance(better) / 2 + statistics.variance(worse) / 2) ** 0.5
+    key = "claim:compound_stacked-over-bilstm:pos-paper"
+    assert _cell(html, f"{key}:diff") == f"{delta:+.2f}"
+    assert delta > 2 * se  # 1.23 against an SE of 0.57
+    assert _cell(html, f"{key}:verdict") == "holds"
+    assert _cell(html, "claim:compound_stacked-over-margin_rescaled:pos-paper:verdict") == "not run"
+    # GE(c) is a NER claim only; speed claims compare the paper setting only
+    assert 'data-cell="claim:compound_stacked_ge_c-over-compound_stacked:pos-paper' not in html
+    assert 'data-cell="claim:compound_stacked-over-compound_separated:pos-plus' not in html
+    speed = "claim:compound_stacked-over-compound_separated:pos-paper"
+    assert _cell(html, f"{speed}:diff") == "-7.50"  # the benchmark's figures, not the logs'
+    assert _cell(html, f"{speed}:verdict") == "does not hold (one benchmark run)"
+
+
+def test_difference_verdict() -> None:
+    assert difference_verdict([1.5, 3.5], [1.0, 1.0])[2] == "holds, within 2 SE"  # 1.5, SE 1
+    delta, se, verdict = difference_verdict([4.0, 4.2], [1.0, 1.2])
+    assert (round(delta, 6), round(se, 6), verdict) == (3.0, round(0.02**0.5, 6), "holds")
+    assert (
+        difference_verdict([1.0], [2.0, 2.5])[2] == "does not hold (one seed on a side: no spread)"
+    )
 
 
 def test_markdown_twin_has_the_same_figures(rendered: dict) -> None:

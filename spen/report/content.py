@@ -6,6 +6,7 @@ same thing. Every figure comes from `Inputs`; a cell without data says why ("not
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -300,6 +301,91 @@ def global_table(res: Results) -> Table:
         "ours only (the paper's Table 4 shows GE(c)); NER++ has no counterpart setting here."
     ]
     return table
+
+
+# ---------------------------------------------------------------------------------------------
+# 3: the paper's claims
+
+
+def difference_verdict(
+    better: Sequence[float], worse: Sequence[float], single: str = "one seed on a side: no spread"
+) -> tuple[float, float | None, str]:
+    """Mean difference `better − worse`, its standard error (None unless both sides have two or
+    more values) and a verdict: the claim holds when the difference is positive; a difference
+    within twice its standard error is marked so; `single` qualifies a verdict without one."""
+    delta = statistics.fmean(better) - statistics.fmean(worse)
+    se = None
+    if len(better) > 1 and len(worse) > 1:
+        se = math.sqrt(
+            statistics.variance(better) / len(better) + statistics.variance(worse) / len(worse)
+        )
+    verdict = "holds" if delta > 0 else "does not hold"
+    if se is None:
+        verdict += f" ({single})"
+    elif abs(delta) <= 2 * se:
+        verdict += ", within 2 SE"
+    return delta, se, verdict
+
+
+def claims_table(res: Results) -> Table:
+    """Each of the paper's comparative claims, per task and input setting, on our runs."""
+    header = ["claim", "task", "setting", "better (claimed)", "worse (claimed)", "Δ", "SE of Δ"]
+    header.append("verdict")
+    rows = []
+    for claim in res.paper.get("claims", []):
+        speed = claim.get("measure", "test") == "speed"
+        for task in claim.get("tasks", TASK_ORDER):
+            for setting in claim.get("settings", SETTING_ORDER):
+                key = f"claim:{claim['better']}-over-{claim['worse']}:{task}-{setting}"
+                sides = [
+                    _bench_speed(res, task, model)
+                    if speed
+                    else _test_values(res, task, model, setting)
+                    for model in (claim["better"], claim["worse"])
+                ]
+                cells = [stat_cell(values, digits=1 if speed else 2) for values in sides]
+                if all(sides):
+                    single = "one benchmark run" if speed else "one seed on a side: no spread"
+                    delta, se, verdict = difference_verdict(*sides, single=single)
+                    ok = "up" if delta > 0 else "down"
+                    cells += [
+                        Cell(f"{delta:+.2f}", f"num {ok}", f"{key}:diff"),
+                        Cell(fmt(se), "num" if se is not None else "na"),
+                        Cell(verdict, ok, f"{key}:verdict"),
+                    ]
+                else:
+                    cells += [
+                        Cell(DASH, "na"),
+                        Cell(DASH, "na"),
+                        Cell(NOT_RUN, "missing", f"{key}:verdict"),
+                    ]
+                rows.append([text_cell(claim["text"]), text_cell(task), text_cell(setting), *cells])
+    notes = [
+        "Δ = mean of the claimed-better model − mean of the claimed-worse one, over seeds: test "
+        "accuracy (POS) or conlleval-style entity F1 (NER). SE of Δ: sqrt(s₁²/n₁ + s₂²/n₂) from "
+        "the sample standard deviations, shown when both sides have two or more seeds. A claim "
+        'holds when Δ > 0; "within 2 SE" marks a difference the seed-to-seed spread could '
+        "explain.",
+        "Speed claims compare training sentences/s from `spen bench` (section 7's training "
+        "throughput benchmark: every model timed one after another in one process, paper input "
+        "setting), not the runs' own logs, which shared the machine with other jobs.",
+    ]
+    return Table("claims", header, rows, notes=notes)
+
+
+def _test_values(res: Results, task: str, model: str, setting: str) -> list[float]:
+    return res.test_values(task, model, setting, res.metric(task))
+
+
+def _bench_speed(res: Results, task: str, model: str) -> list[float]:
+    """The training throughput `spen bench` measured for the model on the task, if any."""
+    return [
+        float(entry["sentences_per_second"])
+        for bench in res.inputs.bench
+        if bench.get("task") == task
+        for entry in bench.get("training", [])
+        if entry["model"] == model
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -844,6 +930,7 @@ def build_context(inputs: Inputs) -> dict[str, Any]:
         "status": status(inputs),
         "main": main_table(res),
         "global": global_table(res),
+        "claims": claims_table(res),
         "inventory": inventory_table(res),
         "ner": ner_tables(res),
         "curves": learning_curves(res),
