@@ -258,6 +258,19 @@ def test_ner_types_strict_and_other_sections(rendered: dict) -> None:
     assert "\n### Data\n" in rendered["md"]
 
 
+def test_gains_over_the_bilstm(rendered: dict) -> None:
+    html = rendered["html"]
+    gain = statistics.fmean(POS[("compound_stacked", "paper")]) - statistics.fmean(
+        POS[("bilstm", "paper")]
+    )
+    paper_gain = PAPER_POS_STACKED - PAPER_POS_BILSTM
+    assert _cell(html, "gain:compound_stacked:pos-paper:ours") == f"{gain:+.2f}"
+    assert _cell(html, "gain:compound_stacked:pos-paper:paper") == f"{paper_gain:+.1f}"
+    assert _cell(html, "gain:compound_stacked:pos-paper:diff") == f"{gain - paper_gain:+.2f}"
+    assert _cell(html, "gain:compound_stacked:ner-paper:ours") == "not run"
+    assert _cell(html, "gain:compound_stacked:ner-paper:diff") == "—"
+
+
 def test_claims_compare_the_claimed_models(rendered: dict) -> None:
     html = rendered["html"]
     better, worse = POS[("compound_stacked", "paper")], POS[("bilstm", "paper")]
@@ -408,7 +421,16 @@ def test_renders_in_a_browser(rendered: dict, tmp_path: Path) -> None:
 
     dom = _chromium(["--dump-dom", page], tmp_path / "profile2")
     assert dom.returncode == 0, dom.stderr[-2000:]
-    for table in ("main", "global", "ner-overall", "ner-types", "parameters", "runs"):
+    for table in (
+        "main",
+        "gain",
+        "claims",
+        "global",
+        "ner-overall",
+        "ner-types",
+        "parameters",
+        "runs",
+    ):
         assert f'<table id="{table}">' in dom.stdout
     assert _cell(dom.stdout, "main:margin_rescaled:pos-paper:pos:ours") == "not run"
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)

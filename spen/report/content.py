@@ -289,6 +289,49 @@ def main_table(res: Results) -> Table:
     return table
 
 
+BASELINE = "bilstm"
+
+
+def gain_table(res: Results) -> Table:
+    """Each row's gain over the local BiLSTM, ours beside the paper's: the comparison that the
+    embeddings (METHOD.md §6) leave fair when the absolute figures cannot be reached."""
+    paper = res.paper["main_table"]
+    groups: list[tuple[str, int]] = [("", 1)]
+    header = ["model"]
+    for col in MAIN_COLUMNS:
+        sub = ["ours", "paper", "ours − paper"] if col.paper_key else [f"ours ({NO_PAPER})"]
+        groups.append((col.label, len(sub)))
+        header += sub
+    rows = []
+    for model in (m for m in paper if m != BASELINE):
+        row = [Cell(res.label(model), "label", title=model)]
+        for col in MAIN_COLUMNS:
+            key = f"gain:{model}:{col.task}-{col.setting}"
+            ours_model = res.group_mean(col.task, model, col.setting, col.metric)
+            ours_base = res.group_mean(col.task, BASELINE, col.setting, col.metric)
+            ours = None if ours_model is None or ours_base is None else ours_model - ours_base
+            ours_cell = Cell(NOT_RUN, "missing", f"{key}:ours")
+            if ours is not None:
+                ours_cell = Cell(f"{ours:+.2f}", "num", f"{key}:ours")
+            if col.paper_key is None:
+                row.append(ours_cell)
+                continue
+            theirs = paper[model][col.paper_key] - paper[BASELINE][col.paper_key]
+            row += [
+                ours_cell,
+                Cell(f"{theirs:+.1f}", "num paper", f"{key}:paper"),
+                diff_cell(ours, theirs, f"{key}:diff"),
+            ]
+        rows.append(row)
+    notes = [
+        "Gain = the row's mean − the local BiLSTM's mean, in the same task and input setting "
+        "(ours), or in the same column of the paper's table (paper). METHOD.md §6: frozen 50-d "
+        "GloVe cannot reach the paper's absolute figures but can reproduce its differences "
+        "between rows."
+    ]
+    return Table("gain", header, rows, groups, notes)
+
+
 def global_table(res: Results) -> Table:
     paper = res.paper["global_energies"]
     present = set(res.models())
@@ -929,6 +972,7 @@ def build_context(inputs: Inputs) -> dict[str, Any]:
         "subtitle": "A reproduction of Tu, Pang & Gimpel (2020)",
         "status": status(inputs),
         "main": main_table(res),
+        "gain": gain_table(res),
         "global": global_table(res),
         "claims": claims_table(res),
         "inventory": inventory_table(res),
