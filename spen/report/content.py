@@ -233,17 +233,7 @@ def comparison_table(
 
     A column without a paper figure shows ours alone, one without our setting the paper's alone.
     """
-    groups: list[tuple[str, int]] = [("", 1)]
-    header = ["model"]
-    for col in columns:
-        if col.setting is None:
-            sub = ["paper (no counterpart setting of ours)"]
-        elif col.paper_key is None:
-            sub = [f"ours ({NO_PAPER})"]
-        else:
-            sub = ["ours", "paper", "Δ"]
-        groups.append((col.label, len(sub)))
-        header += sub
+    header, groups = _grouped_header(columns, ["ours", "paper", "Δ"])
     rows = []
     for model in models:
         label = res.label(model) + (f" ({REFERENCE})" if model in reference else "")
@@ -272,6 +262,25 @@ def comparison_table(
     return Table(table_id, header, rows, groups)
 
 
+def _grouped_header(
+    columns: Sequence[Column], compared: list[str]
+) -> tuple[list[str], list[tuple[str, int]]]:
+    """Column labels under one group per column: `compared` where ours meets a paper figure,
+    ours alone where the paper has none, the paper's alone where we have no setting."""
+    groups: list[tuple[str, int]] = [("", 1)]
+    header = ["model"]
+    for col in columns:
+        if col.setting is None:
+            sub = ["paper (no counterpart setting of ours)"]
+        elif col.paper_key is None:
+            sub = [f"ours ({NO_PAPER})"]
+        else:
+            sub = compared
+        groups.append((col.label, len(sub)))
+        header += sub
+    return header, groups
+
+
 def main_table(res: Results) -> Table:
     paper = res.paper["main_table"]
     reference = list(res.paper.get("reference_models", []))
@@ -296,12 +305,7 @@ def gain_table(res: Results) -> Table:
     """Each row's gain over the local BiLSTM, ours beside the paper's: the comparison that the
     embeddings (METHOD.md §6) leave fair when the absolute figures cannot be reached."""
     paper = res.paper["main_table"]
-    groups: list[tuple[str, int]] = [("", 1)]
-    header = ["model"]
-    for col in MAIN_COLUMNS:
-        sub = ["ours", "paper", "ours − paper"] if col.paper_key else [f"ours ({NO_PAPER})"]
-        groups.append((col.label, len(sub)))
-        header += sub
+    header, groups = _grouped_header(MAIN_COLUMNS, ["ours", "paper", "ours − paper"])
     rows = []
     for model in (m for m in paper if m != BASELINE):
         row = [Cell(res.label(model), "label", title=model)]
