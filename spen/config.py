@@ -12,6 +12,8 @@ import yaml
 
 PARAM_FILES = ("data", "models", "profiles", "experiments")
 SCHEMA_DIR = Path("workflow") / "schemas"
+#: the key of a model entry that overrides its other keys on one task
+PER_TASK = "per_task"
 
 
 class ParamsError(ValueError):
@@ -41,17 +43,22 @@ class Params:
     ) -> dict[str, Any]:
         """One training run's configuration: every level merged, then validated."""
         self.task(task)
+        entry = dict(_pick(self.models["models"], model, "models.yaml: models"))
+        per_task = entry.pop(PER_TASK, {})
         levels = [
             self.models["training"],
             self.models["tasks"].get(task, {}),
             _pick(self.models["settings"], setting, "models.yaml: settings"),
-            _pick(self.models["models"], model, "models.yaml: models"),
+            entry,
+            per_task.get(task, {}),
             self.profile(profile)["overrides"],
         ]
         config: dict[str, Any] = {}
         for level in levels:
             config.update(copy.deepcopy(level))
         where = f"the run {task}/{model}-{setting} (profile {profile})"
+        if PER_TASK in config:
+            raise ParamsError(f"{where}: '{PER_TASK}' belongs in a model entry of models.yaml only")
         _validate(config, _run_schema(self.root), where)
         for key in ("kind", "hidden"):
             if key not in config:
@@ -111,11 +118,11 @@ def load_params(params_dir: str | Path = "params") -> Params:
         _validate(value, load_schema(root, name), str(path))
         loaded[name] = value
     params = Params(root=root, **loaded)
-    _check_experiments(params)
+    _check_names(params)
     return params
 
 
-def _check_experiments(params: Params) -> None:
+def _check_names(params: Params) -> None:
     exp = params.experiments
     where = "params/experiments.yaml"
     params.profile(exp["profile"])
@@ -126,3 +133,6 @@ def _check_experiments(params: Params) -> None:
     ):
         for name in exp[key]:
             _pick(table, name, f"{where}: {key}")
+    for model, entry in params.models["models"].items():
+        for task in entry.get(PER_TASK, {}):
+            _pick(params.data["tasks"], task, f"params/models.yaml: models.{model}.{PER_TASK}")
