@@ -12,8 +12,9 @@ import yaml
 
 PARAM_FILES = ("data", "models", "profiles", "experiments")
 SCHEMA_DIR = Path("workflow") / "schemas"
-#: the key of a model entry that overrides its other keys on one task
-PER_TASK = "per_task"
+#: the key of a model entry that overrides its other keys on one task (`TASK`) or one task
+#: and input setting (`TASK/SETTING`)
+WHEN = "when"
 
 
 class ParamsError(ValueError):
@@ -44,21 +45,22 @@ class Params:
         """One training run's configuration: every level merged, then validated."""
         self.task(task)
         entry = dict(_pick(self.models["models"], model, "models.yaml: models"))
-        per_task = entry.pop(PER_TASK, {})
+        when = entry.pop(WHEN, {})
         levels = [
             self.models["training"],
             self.models["tasks"].get(task, {}),
             _pick(self.models["settings"], setting, "models.yaml: settings"),
             entry,
-            per_task.get(task, {}),
+            when.get(task, {}),
+            when.get(f"{task}/{setting}", {}),
             self.profile(profile)["overrides"],
         ]
         config: dict[str, Any] = {}
         for level in levels:
             config.update(copy.deepcopy(level))
         where = f"the run {task}/{model}-{setting} (profile {profile})"
-        if PER_TASK in config:
-            raise ParamsError(f"{where}: '{PER_TASK}' belongs in a model entry of models.yaml only")
+        if WHEN in config:
+            raise ParamsError(f"{where}: '{WHEN}' belongs in a model entry of models.yaml only")
         _validate(config, _run_schema(self.root), where)
         for key in ("kind", "hidden"):
             if key not in config:
@@ -134,5 +136,9 @@ def _check_names(params: Params) -> None:
         for name in exp[key]:
             _pick(table, name, f"{where}: {key}")
     for model, entry in params.models["models"].items():
-        for task in entry.get(PER_TASK, {}):
-            _pick(params.data["tasks"], task, f"params/models.yaml: models.{model}.{PER_TASK}")
+        for key in entry.get(WHEN, {}):
+            task, _, setting = key.partition("/")
+            where = f"params/models.yaml: models.{model}.{WHEN}.{key}"
+            _pick(params.data["tasks"], task, where)
+            if setting:
+                _pick(params.models["settings"], setting, where)

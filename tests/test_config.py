@@ -24,9 +24,9 @@ def params_copy(tmp_path: Path, edit) -> Path:
     return tmp_path / "params"
 
 
-def test_per_task_overrides_its_task_only(tmp_path: Path) -> None:
+def test_when_overrides_its_task_only(tmp_path: Path) -> None:
     def edit(models: dict) -> None:
-        models["models"]["bilstm"].update(hidden=50, per_task={"ner": {"patience": 3, "hidden": 7}})
+        models["models"]["bilstm"].update(hidden=50, when={"ner": {"patience": 3, "hidden": 7}})
         models["tasks"]["ner"]["patience"] = 5
 
     params = load_params(params_copy(tmp_path, edit))
@@ -34,32 +34,39 @@ def test_per_task_overrides_its_task_only(tmp_path: Path) -> None:
     pos = params.run_config("pos", "bilstm", "paper", 1, "paper")
     assert (ner["patience"], ner["hidden"]) == (3, 7)  # stronger than tasks and the model
     assert (pos["patience"], pos["hidden"]) == (8, 50)
-    assert "per_task" not in ner and "per_task" not in pos
+    assert "when" not in ner and "when" not in pos
     # Another model on the same task keeps the task level's value.
     assert params.run_config("ner", "bilstm_crf", "paper", 1, "paper")["patience"] == 5
 
 
-def test_profile_overrides_beat_per_task(tmp_path: Path) -> None:
+def test_task_and_setting_beat_task_and_the_profile_beats_both(tmp_path: Path) -> None:
     def edit(models: dict) -> None:
-        models["models"]["bilstm"]["per_task"] = {"pos": {"max_epochs": 30}}
+        models["models"]["bilstm"]["when"] = {
+            "pos/plus": {"patience": 2, "max_epochs": 30},
+            "pos": {"patience": 4},
+        }
 
     params = load_params(params_copy(tmp_path, edit))
-    assert params.run_config("pos", "bilstm", "paper", 1, "smoke")["max_epochs"] == 1
+    assert params.run_config("pos", "bilstm", "plus", 1, "paper")["patience"] == 2
+    assert params.run_config("pos", "bilstm", "paper", 1, "paper")["patience"] == 4
+    assert params.run_config("ner", "bilstm", "plus", 1, "paper")["patience"] == 8
+    assert params.run_config("pos", "bilstm", "plus", 1, "smoke")["max_epochs"] == 1
 
 
 @pytest.mark.parametrize(
     ("edit", "named"),
     [
-        (lambda m: m["models"]["bilstm"].update(per_task={"chunking": {}}), "chunking"),
-        (lambda m: m["training"].update(per_task={"pos": {}}), "per_task"),
+        (lambda m: m["models"]["bilstm"].update(when={"chunking": {}}), "chunking"),
+        (lambda m: m["models"]["bilstm"].update(when={"pos/tiny": {}}), "tiny"),
+        (lambda m: m["training"].update(when={"pos": {}}), "when"),
         (
-            lambda m: m["models"]["bilstm"].update(per_task={"pos": {"optimizer": {"lr": 1}}}),
-            "per_task.pos.optimizer",
+            lambda m: m["models"]["bilstm"].update(when={"pos": {"optimizer": {"lr": 1}}}),
+            "when.pos.optimizer",
         ),
     ],
-    ids=["unknown-task", "outside-a-model-entry", "bad-value"],
+    ids=["unknown-task", "unknown-setting", "outside-a-model-entry", "bad-value"],
 )
-def test_bad_per_task_is_named(tmp_path: Path, edit, named: str) -> None:
+def test_bad_when_is_named(tmp_path: Path, edit, named: str) -> None:
     with pytest.raises(ParamsError, match=named.replace(".", r"\.")):
         params = load_params(params_copy(tmp_path, edit))
         params.run_config("pos", "bilstm", "paper", 1, "paper")
