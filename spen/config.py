@@ -138,7 +138,7 @@ def _check_names(params: Params) -> None:
     for model, entry in params.models["models"].items():
         for key in entry.get(WHEN, {}):
             task, _, setting = key.partition("/")
-            where = f"params/models.yaml: models.{model}.{WHEN}.{key}"
-            _pick(params.data["tasks"], task, where)
+            at = f"params/models.yaml: models.{model}.{WHEN}.{key}"
+            _pick(params.data["tasks"], task, at)
             if setting:
-                _pick(params.models["settings"], setting, where)
+                _pick(params.models["settings"], setting, at)
