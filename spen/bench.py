@@ -173,6 +173,20 @@ def _measure(
     }
 
 
+def equal_step_variants(
+    configs: dict[str, dict[str, Any]], steps: list[int]
+) -> dict[str, dict[str, Any]]:
+    """Each compound model again at every inner-step count k in `steps` it is not set to,
+    named `MODEL@k=K`: separated (k = 1) and shared / stacked (k = 10) compared step for step."""
+    return {
+        f"{name}@k={k}": {**config, "inner_steps": k}
+        for name, config in configs.items()
+        if config.get("objective") == "compound" and not config.get("global_energy")
+        for k in steps
+        if k != config["inner_steps"]
+    }
+
+
 def training_benchmark(
     task: PreparedTask, configs: dict[str, dict[str, Any]], sentences: int = 200
 ) -> list[dict[str, Any]]:
@@ -207,6 +221,7 @@ def training_benchmark(
                 "seconds": seconds,
                 "sentences_per_second": len(split) / seconds,
                 "batch_size": config["batch_size"],
+                "inner_steps": config.get("inner_steps"),
             }
         )
     return results

@@ -328,7 +328,7 @@ def bench(
 ) -> None:
     """Decoding throughput on TASK's test set (inference network, our Viterbi and peers) and
     training throughput of every model of the experiment list, in one process."""
-    from spen.bench import decode_benchmark, training_benchmark
+    from spen.bench import decode_benchmark, equal_step_variants, training_benchmark
     from spen.data.prepared import load_prepared
     from spen.io import write_json
 
@@ -340,6 +340,7 @@ def bench(
         model: params.run_config(task, model, "paper", 1, "paper")
         for model in params.experiments["models"]
     }
+    configs.update(equal_step_variants(configs, [1, 10]))
     result["training"] = training_benchmark(prepared, configs)
     write_json(out or Path("reports") / "bench" / f"decode-{task}.json", result)
     _print_json(result)

@@ -43,3 +43,25 @@ def test_training_benchmark_times_every_model_on_the_same_sentences(project) -> 
     assert [r["model"] for r in rows] == models
     assert all(r["sentences"] == 30 and r["sentences_per_second"] > 0 for r in rows)
     assert [r["batch_size"] for r in rows] == [configs[m]["batch_size"] for m in models]
+
+
+def test_equal_step_variants_rerun_compound_models_at_the_other_step_counts() -> None:
+    from spen.bench import equal_step_variants
+
+    configs = {
+        "bilstm": {"kind": "local"},
+        "compound_separated": {"objective": "compound", "inner_steps": 1, "hidden": 100},
+        "compound_stacked": {"objective": "compound", "inner_steps": 10},
+        "margin_rescaled": {"objective": "margin_rescaled", "inner_steps": 1},
+        "compound_stacked_ge_c": {
+            "objective": "compound",
+            "inner_steps": 10,
+            "global_energy": {"kind": "tlm_c"},
+        },
+    }
+    variants = equal_step_variants(configs, [1, 10])
+    assert variants == {
+        "compound_separated@k=10": {"objective": "compound", "inner_steps": 10, "hidden": 100},
+        "compound_stacked@k=1": {"objective": "compound", "inner_steps": 1},
+    }
+    assert configs["compound_separated"]["inner_steps"] == 1  # the originals are untouched

@@ -130,7 +130,11 @@ def _fake_project(root: Path) -> Path:
         ],
         "training": [
             {"model": model, "sentences_per_second": speed, "batch_size": 10, "sentences": 200}
-            for model, speed in (("compound_separated", 100.0), ("compound_stacked", 92.5))
+            for model, speed in (
+                ("compound_separated", 100.0),
+                ("compound_stacked", 92.5),
+                ("compound_separated@k=10", 40.0),
+            )
         ],
     }
     write_json(root / "reports/bench/decode-pos.json", bench)
@@ -287,6 +291,9 @@ def test_claims_compare_the_claimed_models(rendered: dict) -> None:
     speed = "claim:compound_stacked-over-compound_separated:pos-paper"
     assert _cell(html, f"{speed}:diff") == "-7.50"  # the benchmark's figures, not the logs'
     assert _cell(html, f"{speed}:verdict") == "does not hold (one benchmark run)"
+    equal_k = "claim:compound_stacked-over-compound_separated@k=10:pos-paper"
+    assert _cell(html, f"{equal_k}:diff") == "+52.50"
+    assert "compound, CE, no truncation: separated (k=10)" in html  # its base model's label
 
 
 def test_difference_verdict() -> None:

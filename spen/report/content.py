@@ -124,7 +124,9 @@ class Results:
         self.labels: dict[str, str] = self.paper.get("labels", {})
 
     def label(self, model: str) -> str:
-        return self.labels.get(model, model)
+        """The model's display name; a benchmark variant `MODEL@k=K` keeps its `k=K`."""
+        base, _, variant = model.partition("@")
+        return self.labels.get(base, base) + (f" ({variant})" if variant else "")
 
     def group(self, task: str, model: str, setting: str) -> dict[str, Any] | None:
         return self.groups.get(f"{task}/{model}-{setting}")
@@ -778,17 +780,20 @@ def training_bench_table(res: Results, bench: dict[str, Any], title: str) -> Tab
                 f"bench:{bench['file']}:train:{entry['model']}",
             ),
             Cell(str(entry["batch_size"]), "num"),
+            text_cell(entry.get("inner_steps") or DASH, "num"),
         ]
         for entry in bench["training"]
     ]
     note = (
         f"{bench['file']}: one pass over the first {bench['training'][0]['sentences']} training "
         "sentences per model, after one warm-up batch, in the paper input setting; a SPEN "
-        "model's step includes its k inference-network updates."
+        "model's step includes its k inference-network updates (k: the inner steps, METHOD.md "
+        "§4b). The rows `(k=K)` time a compound model at another k than its own, so that "
+        "separated, shared and stacked are also compared at equal k."
     )
     return Table(
         f"bench-train-{bench['file']}",
-        ["model", "training sentences/s", "batch size"],
+        ["model", "training sentences/s", "batch size", "k"],
         rows,
         notes=[note],
         title=f"{title}: training throughput",
