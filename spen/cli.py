@@ -389,14 +389,17 @@ def aggregate(
         bool, typer.Option(help="Also write each run's learning_curve.json for `dvc plots`.")
     ] = True,
 ) -> None:
-    """Collect finished runs' test scores and training logs: mean and std over seeds."""
-    from spen.io import write_json
+    """Collect finished runs' test scores and training logs: mean and std over seeds. Without
+    the checkpoint directories (a fresh clone), a run's versioned learning curve stands in for
+    its training log and OUT's earlier copy of its train.json is kept."""
+    from spen.io import read_json, write_json
     from spen.pipeline import aggregate as run
 
     files = scores or sorted(Path("results").glob("*/*/seed*/test.json"))
     if not files:
         raise FileNotFoundError("results/: no */*/seed*/test.json to aggregate; score runs first")
-    summary = run(files, curves)
+    previous = read_json(out) if out.is_file() else None
+    summary = run(files, curves, previous)
     write_json(out, summary)
     typer.echo(f"{out}: {len(summary['runs'])} runs in {len(summary['groups'])} groups")
 

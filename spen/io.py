@@ -1,4 +1,4 @@
-"""Atomic file output: every file appears whole or not at all."""
+"""Reading and atomically writing files: every file appears whole or not at all."""
 
 from __future__ import annotations
 
@@ -35,6 +35,14 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
         yield handle
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def read_json(path: Path) -> Any:
+    """The JSON value in `path`; a malformed file is an error naming it and the line."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not JSON ({err.msg}, line {err.lineno})") from err
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:

@@ -41,7 +41,7 @@ from typing import Any
 import yaml
 
 from spen.config import Params, ParamsError
-from spen.io import atomic_open, write_json
+from spen.io import atomic_open, read_json, write_json
 
 RAW_DIR = "data/raw/{rawdir}"
 PREPARED = "data/{task}/{name}"
@@ -529,19 +529,40 @@ def mean_std(values: Sequence[float]) -> dict[str, float | None]:
     return {"mean": statistics.fmean(values), "std": std}
 
 
-def aggregate(scores: Sequence[str | Path], curves: bool = True) -> dict[str, Any]:
-    """Collect finished runs: per run its test scores and training summary, per
+def run_history(root: Path, run: Run) -> tuple[list[dict[str, Any]], bool]:
+    """The run's per-epoch records and whether they come from its training log: the log
+    `metrics.jsonl` when the checkpoint directory is there, else the versioned copy
+    `learning_curve.json` that aggregating wrote (a fresh clone, checkpoints not pulled)."""
+    log, curve = root / run.path(TRAIN_LOG), root / run.path(CURVE)
+    if log.is_file() or not curve.is_file():
+        return read_history(log), True
+    records = read_json(curve)
+    if not isinstance(records, list) or not records:
+        raise ValueError(f"{curve}: not a learning curve (a non-empty list of epochs)")
+    return records, False
+
+
+def aggregate(
+    scores: Sequence[str | Path],
+    curves: bool = True,
+    previous: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Collect finished runs: per run its test scores, training summary and train.json, per
     TASK/MODEL-SETTING the mean and std over seeds of every test score and training figure.
 
     With `curves`, write each run's learning curve (the epochs of metrics.jsonl) as JSON
-    beside its scores, for `dvc plots`. Returns the summary.
+    beside its scores, for `dvc plots`. A run whose train.json is absent (checkpoints not
+    pulled) keeps the copy `previous`, the summary being replaced, holds for it, if any.
+    Returns the summary.
     """
     per_run: dict[str, dict[str, Any]] = {}
     groups: dict[str, list[dict[str, Any]]] = {}
+    earlier = (previous or {}).get("runs", {})
     for path in sorted(map(str, scores)):
         run, root = run_of_scores(path)
+        key = f"{run.task}/{run.variant}/seed{run.seed}"
         test = json.loads(Path(path).read_text(encoding="utf-8"))
-        history = read_history(root / run.path(TRAIN_LOG))
+        history, from_log = run_history(root, run)
         best = max(history, key=lambda r: r["dev"])
         train = {
             "best_epoch": best["epoch"],
@@ -550,9 +571,14 @@ def aggregate(scores: Sequence[str | Path], curves: bool = True) -> dict[str, An
             "seconds": sum(r.get("seconds", 0.0) for r in history),
         }
         entry = {**asdict(run), "test": test, "train": train}
-        per_run[f"{run.task}/{run.variant}/seed{run.seed}"] = entry
+        train_json = root / run.path(TRAIN_SUMMARY)
+        if train_json.is_file():
+            entry["train_json"] = read_json(train_json)
+        elif "train_json" in earlier.get(key, {}):
+            entry["train_json"] = earlier[key]["train_json"]
+        per_run[key] = entry
         groups.setdefault(f"{run.task}/{run.variant}", []).append(entry)
-        if curves:
+        if curves and from_log:
             write_json(root / run.path(CURVE), history)
     summary_groups = {}
     for key, entries in groups.items():

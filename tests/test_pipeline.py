@@ -280,6 +280,30 @@ def test_aggregate_names_a_missing_training_log(tmp_path: Path) -> None:
         pipeline.aggregate([scores])
 
 
+def test_aggregate_without_checkpoints_reads_the_versioned_curve(tmp_path: Path) -> None:
+    """A fresh clone has results/ but not models/: the learning curve stands in for the log,
+    and the earlier summary's train.json copy is kept; with models/ the files win."""
+    run = pipeline.Run("pos", "bilstm", "paper", 1)
+    scores = _fake_run(tmp_path, run, {"accuracy": 80.0}, [70.0, 75.0, 72.0])
+    facts = {"parameters": 1234, "peak_rss_mb": 99.0}
+    (tmp_path / run.path(pipeline.TRAIN_SUMMARY)).write_text(json.dumps(facts))
+    first = pipeline.aggregate([scores])
+    assert first["runs"]["pos/bilstm-paper/seed1"]["train_json"] == facts
+
+    shutil.rmtree(tmp_path / "models")
+    again = pipeline.aggregate([scores], previous=first)
+    assert again["runs"] == first["runs"]
+    assert "train_json" not in pipeline.aggregate([scores])["runs"]["pos/bilstm-paper/seed1"]
+
+    curve = tmp_path / run.path(pipeline.CURVE)
+    curve.unlink()
+    with pytest.raises(FileNotFoundError, match="metrics.jsonl"):
+        pipeline.aggregate([scores])
+    curve.write_text("{}")
+    with pytest.raises(ValueError, match="learning_curve.json: not a learning curve"):
+        pipeline.aggregate([scores])
+
+
 def test_aggregate_rejects_a_path_outside_the_layout(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="results/TASK/MODEL-SETTING/seedK/test.json"):
         pipeline.run_of_scores(tmp_path / "pos" / "test.json")

@@ -441,3 +441,17 @@ def test_renders_in_a_browser(rendered: dict, tmp_path: Path) -> None:
         assert f'<table id="{table}">' in dom.stdout
     assert _cell(dom.stdout, "main:margin_rescaled:pos-paper:pos:ours") == "not run"
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+
+def test_a_clone_without_checkpoints_renders_the_same_run_facts(
+    rendered: dict, tmp_path: Path
+) -> None:
+    """models/ is DVC's, not git's: the summary's copy of train.json and the versioned
+    learning curves stand in for it."""
+    clone = tmp_path / "clone"
+    shutil.copytree(rendered["root"], clone)
+    shutil.rmtree(clone / "models")
+    build_report(clone / pipeline.SUMMARY, clone / "reports/bench", clone / "reports")
+    html = (clone / "reports/index.html").read_text()
+    assert _cell(html, "pos/bilstm-paper/peak-memory") == "706"
+    assert "metrics.jsonl: missing" not in html

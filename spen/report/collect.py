@@ -4,7 +4,8 @@
 mean/std per TASK/MODEL-SETTING. The report reads the rest from the run directories itself,
 because the summary does not carry it:
 
-    models/TASK/MODEL-SETTING/seedK/train.json        parameter count (optional: older runs lack it)
+    models/TASK/MODEL-SETTING/seedK/train.json        parameter count, peak memory (optional;
+                                                      else the summary's copy, if any)
     results/TASK/MODEL-SETTING/seedK/learning_curve.json   dev score by epoch (aggregate writes it;
     models/TASK/MODEL-SETTING/seedK/metrics.jsonl          the training log is the fallback)
     results/TASK/MODEL-SETTING/seedK/analysis.json    exact vs amortised inference (optional)
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
-import json
 import os
 import platform
 import subprocess
@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from spen.io import read_json
 from spen.pipeline import CURVE, TRAIN_LOG, TRAIN_SUMMARY, Run, read_history
 
 PAPER_FILE = Path(__file__).with_name("paper.yaml")
@@ -94,13 +95,6 @@ def project_root(summary: Path) -> Path:
     return Path.cwd()
 
 
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not JSON ({err.msg}, line {err.lineno})") from err
-
-
 def load_summary(path: Path) -> dict[str, Any]:
     """results/summary.json, checked for the two tables `spen aggregate` writes."""
     if not path.is_file():
@@ -118,8 +112,7 @@ def load_runs(summary: dict[str, Any], root: Path, warnings: list[str]) -> dict[
         run = Run(entry["task"], entry["model"], entry["setting"], int(entry["seed"]))
         data = RunData(run, entry["test"])
         train_json = root / run.path(TRAIN_SUMMARY)
-        if train_json.is_file():
-            data.train = read_json(train_json)
+        data.train = read_json(train_json) if train_json.is_file() else entry.get("train_json")
         curve, log = root / run.path(CURVE), root / run.path(TRAIN_LOG)
         if curve.is_file():
             data.history = read_json(curve)
