@@ -26,7 +26,7 @@ from spen.data.prepared import PreparedTask
 from spen.evaluation.decode import learner_uses_chars
 from spen.inference.gradient_descent import GradientDescentOptions, minimise_relaxed
 from spen.inference.linear_chain import sequence_score, viterbi
-from spen.models.build import build_model
+from spen.models.build import build_model, count_parameters, count_test_time_parameters
 from spen.training.learners import build_learner
 
 Decoder = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -171,6 +171,28 @@ def _measure(
         "ratio_to_pytorch_crf": {k: v / speed["pytorch_crf"] for k, v in speed.items()},
         "agreement_with_viterbi": agreement,
     }
+
+
+def parameter_counts(
+    task: PreparedTask, configs: dict[tuple[str, str], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Trainable and test-time parameters of each (model, setting)'s network as built, before
+    training: the counts train.json records, for runs whose train.json is not at hand."""
+    embeddings = torch.from_numpy(task.embeddings)
+    counts = []
+    for (name, setting), config in configs.items():
+        if config.get("global_energy"):
+            config = {**config, "global_energy": {**config["global_energy"], "pretrained": None}}
+        model = build_model(config, task.vocabs, embeddings)
+        counts.append(
+            {
+                "model": name,
+                "setting": setting,
+                "parameters": count_parameters(model),
+                "test_time_parameters": count_test_time_parameters(model),
+            }
+        )
+    return counts
 
 
 def equal_step_variants(

@@ -326,9 +326,15 @@ def bench(
         Path | None, typer.Option(help="Default reports/bench/decode-TASK.json.")
     ] = None,
 ) -> None:
-    """Decoding throughput on TASK's test set (inference network, our Viterbi and peers) and
-    training throughput of every model of the experiment list, in one process."""
-    from spen.bench import decode_benchmark, equal_step_variants, training_benchmark
+    """Decoding throughput on TASK's test set (inference network, our Viterbi and peers),
+    training throughput of every model of the experiment list, in one process, and each
+    model's parameter count in each input setting."""
+    from spen.bench import (
+        decode_benchmark,
+        equal_step_variants,
+        parameter_counts,
+        training_benchmark,
+    )
     from spen.data.prepared import load_prepared
     from spen.io import write_json
 
@@ -342,6 +348,14 @@ def bench(
     }
     configs.update(equal_step_variants(configs, [1, 10]))
     result["training"] = training_benchmark(prepared, configs)
+    result["parameters"] = parameter_counts(
+        prepared,
+        {
+            (model, setting): params.run_config(task, model, setting, 1, "paper")
+            for model in params.experiments["models"]
+            for setting in params.experiments["settings"]
+        },
+    )
     write_json(out or Path("reports") / "bench" / f"decode-{task}.json", result)
     _print_json(result)
 

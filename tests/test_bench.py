@@ -44,6 +44,21 @@ def test_training_benchmark_times_every_model_on_the_same_sentences(project) -> 
     assert all(r["sentences"] == 30 and r["sentences_per_second"] > 0 for r in rows)
     assert [r["batch_size"] for r in rows] == [configs[m]["batch_size"] for m in models]
 
+    from spen.bench import parameter_counts
+
+    pairs = [(m, s) for m in ("bilstm", "compound_stacked") for s in ("paper", "plus")]
+    built = {m: params.run_config("pos", m[0], m[1], 1, "smoke") for m in pairs}
+    counts = {
+        (c["model"], c["setting"]): c for c in parameter_counts(load_prepared("data/pos"), built)
+    }
+    for setting in ("paper", "plus"):
+        local, spen = counts[("bilstm", setting)], counts[("compound_stacked", setting)]
+        # A_Ψ is the local tagger's architecture: the same test-time count (the paper's |I|)
+        assert spen["test_time_parameters"] == local["parameters"] == local["test_time_parameters"]
+        assert spen["parameters"] > spen["test_time_parameters"]  # + Θ and F_Φ
+    # plus fine-tunes the embeddings and adds a character CNN: more trainable parameters
+    assert counts[("bilstm", "plus")]["parameters"] > counts[("bilstm", "paper")]["parameters"]
+
 
 def test_equal_step_variants_rerun_compound_models_at_the_other_step_counts() -> None:
     from spen.bench import equal_step_variants

@@ -136,6 +136,14 @@ def _fake_project(root: Path) -> Path:
                 ("compound_separated@k=10", 40.0),
             )
         ],
+        "parameters": [
+            {
+                "model": "bilstm",
+                "setting": "paper",
+                "parameters": 150_000,
+                "test_time_parameters": 1,
+            }
+        ],
     }
     write_json(root / "reports/bench/decode-pos.json", bench)
     timing = {
@@ -455,3 +463,13 @@ def test_a_clone_without_checkpoints_renders_the_same_run_facts(
     html = (clone / "reports/index.html").read_text()
     assert _cell(html, "pos/bilstm-paper/peak-memory") == "706"
     assert "metrics.jsonl: missing" not in html
+    assert _cell(html, "params:pos/bilstm-paper") == "166.1K"  # train.json's count wins
+
+    summary = json.loads((clone / pipeline.SUMMARY).read_text())
+    for entry in summary["runs"].values():
+        entry.pop("train_json", None)
+    write_json(clone / pipeline.SUMMARY, summary)
+    build_report(clone / pipeline.SUMMARY, clone / "reports/bench", clone / "reports")
+    html = (clone / "reports/index.html").read_text()
+    assert _cell(html, "params:pos/bilstm-paper") == "150.0K"  # the benchmark's count
+    assert _cell(html, "params:pos/bilstm-plus") == "no count"

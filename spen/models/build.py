@@ -98,3 +98,9 @@ def build_global_energy(
 def count_parameters(module: nn.Module) -> int:
     """Number of trainable parameters (frozen embeddings are not counted)."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def count_test_time_parameters(model: nn.Module) -> int:
+    """Trainable parameters that tagging at test time uses (a SPEN's inference network A_Ψ)."""
+    count = getattr(model, "test_time_parameter_count", None)
+    return count() if callable(count) else count_parameters(model)

@@ -828,8 +828,11 @@ def parameter_table(res: Results) -> Table:
         rows.append(row)
     notes = [
         "Ours: trainable parameters of the trained model (train.json `parameters`; frozen "
-        "embeddings not counted), in thousands. The paper's |T| counts the parameters trained, "
-        "|I| those used at test time (the inference network)."
+        "embeddings not counted), in thousands; where no run's train.json is at hand (the "
+        "checkpoint directories are DVC's), the count `spen bench` took of the same model as "
+        "built (training does not change it; the cell's tooltip names the source). The "
+        "paper's |T| counts the parameters trained, |I| those used at test time (the "
+        "inference network)."
     ]
     return Table("parameters", header, rows, groups, notes)
 
@@ -842,10 +845,24 @@ def _parameter_cell(res: Results, task: str, model: str, setting: str) -> Cell:
     counts = sorted(
         {int(r.train["parameters"]) for r in runs if r.train and "parameters" in r.train}
     )
+    source = "train.json"
     if not counts:
-        return Cell("no train.json", "missing", key, "this run predates train.json")
+        counts, source = _bench_parameters(res, task, model, setting), "spen bench"
+    if not counts:
+        return Cell("no count", "missing", key, "neither train.json nor `spen bench` counts it")
     text = " – ".join(f"{c / 1000:.1f}K" for c in sorted({counts[0], counts[-1]}))
-    return Cell(text, "num", key, f"{counts[0]:,} parameters")
+    return Cell(text, "num", key, f"{counts[0]:,} parameters ({source})")
+
+
+def _bench_parameters(res: Results, task: str, model: str, setting: str) -> list[int]:
+    """The parameter count `spen bench` took of the model as built in the setting, if any."""
+    return [
+        int(entry["parameters"])
+        for bench in res.inputs.bench
+        if bench.get("task") == task
+        for entry in bench.get("parameters", [])
+        if (entry["model"], entry["setting"]) == (model, setting)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from spen.data.prepared import PreparedTask
 from spen.evaluation.decode import learner_uses_chars, predict_split
 from spen.evaluation.metrics import score
 from spen.io import atomic_open, write_json
-from spen.models.build import build_model, count_parameters
+from spen.models.build import build_model, count_parameters, count_test_time_parameters
 from spen.training.checkpoint import (
     learner_state,
     load_checkpoint,
@@ -120,12 +120,6 @@ def train(
     return _write_outputs(paths, _base_state(config, task, best_model, history), model)
 
 
-def _test_time_parameters(model: torch.nn.Module) -> int:
-    """Trainable parameters that tagging at test time uses (the inference network A_Ψ)."""
-    count = getattr(model, "test_time_parameter_count", None)
-    return count() if callable(count) else count_parameters(model)
-
-
 def _write_outputs(
     paths: RunPaths, best_state: dict[str, Any], model: torch.nn.Module
 ) -> dict[str, Any]:
@@ -139,7 +133,7 @@ def _write_outputs(
         "dev": best["dev"],
         "epochs": len(history),
         "parameters": count_parameters(model),
-        "test_time_parameters": _test_time_parameters(model),
+        "test_time_parameters": count_test_time_parameters(model),
         "seconds_per_epoch": sum(r["seconds"] for r in history) / len(history),
         "weights_sha256": weights_sha256(best_state["model"]),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
