@@ -125,14 +125,29 @@ def train(
     device: Annotated[
         str | None, typer.Option(help="auto, cpu or cuda (overrides params).")
     ] = None,
+    point: Annotated[
+        str | None, typer.Option(help="Train this grid point of params/tuning.yaml.")
+    ] = None,
+    tuned: Annotated[
+        Path | None, typer.Option(help="Tuning record whose chosen settings to train with.")
+    ] = None,
 ) -> None:
     """Train MODEL in input SETTING on TASK; resumes from the run's last checkpoint if any."""
+    from spen import tuning
     from spen.data.prepared import load_prepared
     from spen.training.loop import RunPaths
     from spen.training.loop import train as run
 
     params = load_params(params_dir)
-    config = params.run_config(task, model, setting, seed, profile or params.experiments["profile"])
+    profile = profile or params.experiments["profile"]
+    if point and tuned:
+        raise ValueError("--point and --tuned exclude each other: a grid point or the choice")
+    overrides = tuning.chosen_overrides(tuned) if tuned else None
+    if point:
+        base = params.run_config(task, model, setting, seed, profile)
+        grid_point = tuning.point(params, model, profile, point)
+        overrides = grid_point.overrides(params, base["kind"], base.get("objective"))
+    config = params.run_config(task, model, setting, seed, profile, overrides)
     if device:
         config["device"] = device
     out = out or Path("models") / task / f"{model}-{setting}" / f"seed{seed}"
@@ -141,8 +156,32 @@ def train(
         load_prepared(data or Path("data") / task),
         params.task(task)["metric"],
         RunPaths.under(out),
+        stop_on_fault=point is not None,
     )
     _print_json(summary)
+
+
+@app.command("tune-select")
+@user_errors
+def tune_select(
+    task: str,
+    model: str,
+    setting: str,
+    summaries: Annotated[list[Path], typer.Argument(help="Each grid point's train.json.")],
+    out: Annotated[Path, typer.Option(help="The tuning record (JSON).")],
+    profile: Profile = None,
+    params_dir: ParamsDir = Path("params"),
+) -> None:
+    """Choose MODEL's grid point on TASK's dev scores; write every point's figures and the choice."""
+    from spen.io import write_json
+    from spen.tuning import selection
+
+    params = load_params(params_dir)
+    record = selection(
+        params, task, model, setting, profile or params.experiments["profile"], summaries
+    )
+    write_json(out, record)
+    typer.echo(f"{task}/{model}-{setting}: chose {record['chosen']}")
 
 
 @app.command()

@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-PARAM_FILES = ("data", "models", "profiles", "experiments")
+PARAM_FILES = ("data", "models", "profiles", "experiments", "tuning")
 SCHEMA_DIR = Path("workflow") / "schemas"
 #: the key of a model entry that overrides its other keys on one task (`TASK`) or one task
 #: and input setting (`TASK/SETTING`)
@@ -30,6 +30,7 @@ class Params:
     models: dict[str, Any]
     profiles: dict[str, Any]
     experiments: dict[str, Any]
+    tuning: dict[str, Any]
 
     def task(self, name: str) -> dict[str, Any]:
         """The data settings of task `name`."""
@@ -40,9 +41,16 @@ class Params:
         return _pick(self.profiles, name, "profiles.yaml")
 
     def run_config(
-        self, task: str, model: str, setting: str, seed: int, profile: str
+        self,
+        task: str,
+        model: str,
+        setting: str,
+        seed: int,
+        profile: str,
+        tuned: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """One training run's configuration: every level merged, then validated."""
+        """One training run's configuration: every level merged, then validated. `tuned`: the
+        settings the tuning protocol chose (or a grid point's), above the model's own."""
         self.task(task)
         entry = dict(_pick(self.models["models"], model, "models.yaml: models"))
         when = entry.pop(WHEN, {})
@@ -53,6 +61,7 @@ class Params:
             entry,
             when.get(task, {}),
             when.get(f"{task}/{setting}", {}),
+            tuned or {},
             self.profile(profile)["overrides"],
         ]
         config: dict[str, Any] = {}
@@ -135,6 +144,7 @@ def _check_names(params: Params) -> None:
     ):
         for name in exp[key]:
             _pick(table, name, f"{where}: {key}")
+    _check_tuning(params)
     for model, entry in params.models["models"].items():
         for key in entry.get(WHEN, {}):
             task, _, setting = key.partition("/")
@@ -142,3 +152,21 @@ def _check_names(params: Params) -> None:
             _pick(params.data["tasks"], task, at)
             if setting:
                 _pick(params.models["settings"], setting, at)
+
+
+def _check_tuning(params: Params) -> None:
+    """Every name params/tuning.yaml uses exists: models, grids, optimizers, leaders."""
+    tuning = params.tuning
+    where = "params/tuning.yaml"
+    models = params.models["models"]
+    for model, grid in tuning["tuned"].items():
+        _pick(models, model, f"{where}: tuned")
+        _pick(tuning["grids"], grid, f"{where}: tuned.{model}")
+    for model, leader in tuning["follows"].items():
+        _pick(models, model, f"{where}: follows")
+        _pick(tuning["tuned"], leader, f"{where}: follows.{model}")
+        if model in tuning["tuned"]:
+            raise ParamsError(f"{where}: follows.{model}: '{model}' is tuned on its own grid")
+    for name, axes in tuning["grids"].items():
+        for value in axes.get("optimizer", []):
+            _pick(tuning["optimizers"], value, f"{where}: grids.{name}.optimizer")

@@ -9,6 +9,8 @@ Paths are patterns whose `{fields}` are Snakemake wildcards and `Run` attributes
     data/raw/{rawdir}/                               fetch       (DIR of params/data.yaml)
     data/{task}/{train,dev,test}.arrow, ...           preprocess
     models/{task}/tlm/{kind}[-{setting}].pt          pretrain-tlm (models with a global energy)
+    models/{task}/{model}-{setting}/tune/{point}/    tune_train  a grid point (params/tuning.yaml)
+    results/tuning/{task}/{model}-{setting}.json     tune_select every point's dev score, the choice
     models/{task}/{model}-{setting}/seed{seed}/       train       best.pt, metrics.jsonl, train.json
     results/{task}/{model}-{setting}/seed{seed}/      decode, score: test.conll, test.json
     results/summary.json, results/.../learning_curve.json         aggregate
@@ -40,6 +42,7 @@ from typing import Any
 
 import yaml
 
+from spen import tuning
 from spen.config import Params, ParamsError
 from spen.io import atomic_open, read_json, write_json
 
@@ -68,6 +71,9 @@ PREDICTIONS = f"results/{RUN_DIR}/test.conll"
 SCORES = f"results/{RUN_DIR}/test.json"
 CURVE = f"results/{RUN_DIR}/learning_curve.json"
 ANALYSIS = f"results/{RUN_DIR}/analysis.json"
+TUNE_DIR = "models/{task}/{model}-{setting}/tune/{point}"
+TUNE_SUMMARY = f"{TUNE_DIR}/train.json"
+TUNING = "results/tuning/{task}/{model}-{setting}.json"
 SUMMARY = "results/summary.json"
 BENCH = "reports/bench/decode-{task}.json"
 REPORT = ("reports/index.html", "reports/index.md")
@@ -143,6 +149,26 @@ def runs(params: Params, profile: str) -> list[Run]:
     seeds = params.profile(profile)["seeds"]
     product = itertools.product(exp["tasks"], exp["models"], exp["settings"], seeds)
     return [Run(task, model, setting, int(seed)) for task, model, setting, seed in product]
+
+
+def tuning_record(params: Params, task: str, model: str, setting: str) -> str | None:
+    """The tuning record whose choice the runs of MODEL in SETTING on TASK take, if any."""
+    leader = tuning.leader(params, model)
+    return None if leader is None else TUNING.format(task=task, model=leader, setting=setting)
+
+
+def tuning_records(params: Params, run_list: Iterable[Run]) -> list[str]:
+    """The tuning records `run_list` reads, each once, in order."""
+    found = {tuning_record(params, r.task, r.model, r.setting) for r in run_list}
+    return sorted(path for path in found if path is not None)
+
+
+def grid_summaries(params: Params, task: str, model: str, setting: str, profile: str) -> list[str]:
+    """The `train.json` of every grid point of a tuned MODEL in SETTING on TASK."""
+    return [
+        TUNE_SUMMARY.format(task=task, model=model, setting=setting, point=p.name)
+        for p in tuning.grid(params, model, profile)
+    ]
 
 
 @dataclass(frozen=True, order=True)

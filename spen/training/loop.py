@@ -72,11 +72,18 @@ def headline(scores: dict[str, Any], metric: str) -> float:
 
 
 def train(
-    config: dict[str, Any], task: PreparedTask, metric: str, paths: RunPaths
+    config: dict[str, Any],
+    task: PreparedTask,
+    metric: str,
+    paths: RunPaths,
+    stop_on_fault: bool = False,
 ) -> dict[str, Any]:
     """Train one run to the end of its budget (resuming if a resume state exists).
 
-    Returns the summary of the best dev epoch.
+    Returns the summary of the best dev epoch. A NaN or infinite loss raises
+    `NumericalFaultError`, or with `stop_on_fault` (a tuning grid point, where diverging is an
+    outcome) ends training there: the summary keeps the epochs finished before and says why it
+    stopped (`dev` is None when none finished).
     """
     device = choose_device(config["device"])
     torch.manual_seed(config["seed"])
@@ -89,6 +96,7 @@ def train(
 
     fingerprint = task.fingerprint()
     history: list[dict[str, Any]] = []
+    fault = None
     best_model = copy.deepcopy(model.state_dict())
     if paths.resume.is_file():
         history, best_model = _resume(learner, paths.resume, config, fingerprint, best_model)
@@ -96,7 +104,13 @@ def train(
         if _patience_spent(history, config["patience"]):
             break
         learner.start_epoch(epoch)
-        record = _run_epoch(learner, config, train_split, chars, epoch, paths, device)
+        try:
+            record = _run_epoch(learner, config, train_split, chars, epoch, paths, device)
+        except NumericalFaultError as err:
+            if not stop_on_fault:
+                raise
+            fault = str(err)
+            break
         dev_scores = score(
             dev_split.tags,
             predict_split(learner, dev_split, task.vocabs, config["eval_batch_size"], device),
@@ -117,24 +131,27 @@ def train(
             },
         )
         _write_history(paths.metrics, history)  # to follow a run; rewritten at the end
-    return _write_outputs(paths, _base_state(config, task, best_model, history), model)
+    return _write_outputs(paths, _base_state(config, task, best_model, history), model, fault)
 
 
 def _write_outputs(
-    paths: RunPaths, best_state: dict[str, Any], model: torch.nn.Module
+    paths: RunPaths, best_state: dict[str, Any], model: torch.nn.Module, fault: str | None
 ) -> dict[str, Any]:
     """Write the best model, the per-epoch log and the summary, each atomically."""
     history = best_state["history"]
     save_checkpoint(paths.best, best_state)
     _write_history(paths.metrics, history)
-    best = max(history, key=lambda r: r["dev"])
+    best = max(history, key=lambda r: r["dev"]) if history else {"epoch": None, "dev": None}
     summary = {
         "best_epoch": best["epoch"],
         "dev": best["dev"],
         "epochs": len(history),
+        **({"stopped": f"numerical fault: {fault}"} if fault else {}),
         "parameters": count_parameters(model),
         "test_time_parameters": count_test_time_parameters(model),
-        "seconds_per_epoch": sum(r["seconds"] for r in history) / len(history),
+        "seconds_per_epoch": (
+            sum(r["seconds"] for r in history) / len(history) if history else None
+        ),
         "weights_sha256": weights_sha256(best_state["model"]),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }

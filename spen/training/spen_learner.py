@@ -22,7 +22,14 @@ update of Θ:
   hinges are clipped at zero first. ``ce: false`` drops the CE terms; the stacked
   parameterizations use CE on A only (F reads the gold labels). ``λ`` is ``compound_weight``.
 - Θ minimises ``mean([h_F]_+) + λ·mean([h_A]_+)`` with F and A fixed (computed after the k
-  inference updates).
+  inference updates). With ``test_time_cost`` A's hinge there carries the cost too,
+  ``h_A = Δ(A, y) − E(A) + E(y)``, as the authors' separated code
+  (``ADV_CRF_lstm_newInf_separate.py``) has it; the inference networks' loss never does.
+
+``cross_entropy`` (the matched control of the fair protocol). The same networks and schedule
+(``inner_steps`` updates per minibatch, the same optimizer) trained by the CE terms of
+``compound`` alone: no hinge, so F's gradient never reaches A, and no energy update (the
+energy is never read by A_Ψ's predictions).
 
 ``margin_rescaled`` / ``perceptron`` (Tu & Gimpel 2018, §4a; perceptron drops Δ). Joint
 epochs: ``inner_steps`` updates of ``F_Φ`` ascending the hinge (``[h_F]_+`` when
@@ -74,7 +81,7 @@ from spen.training.objectives import (
     sentence_cross_entropy,
 )
 
-OBJECTIVES = ("compound", "margin_rescaled", "perceptron")
+OBJECTIVES = ("compound", "cross_entropy", "margin_rescaled", "perceptron")
 DEFAULT_ENERGY_OPTIMIZER = {"name": "adam", "lr": 0.001}
 DEFAULT_INFERENCE_OPTIMIZER = {"name": "sgd", "lr": 0.05, "momentum": 0.9}
 
@@ -87,6 +94,7 @@ class SpenOptions:
     compound_weight: float = 1.0
     inner_steps: int = 1
     zero_truncation: bool = False
+    test_time_cost: bool = False
     ce: bool = True
     ce_weight: float = 1.0
     joint_epochs: int = 1
@@ -99,11 +107,14 @@ class SpenOptions:
             raise ValueError(
                 f"spen model needs 'objective' in: {', '.join(OBJECTIVES)} (got {objective!r})"
             )
+        if objective == "cross_entropy" and not config.get("ce", True):
+            raise ValueError("objective 'cross_entropy' trains by the CE terms alone: it needs ce: true")
         return cls(
             objective=objective,
             compound_weight=float(config.get("compound_weight", 1.0)),
             inner_steps=int(config.get("inner_steps", 1)),
             zero_truncation=bool(config.get("zero_truncation", objective != "compound")),
+            test_time_cost=bool(config.get("test_time_cost", False)),
             ce=bool(config.get("ce", True)),
             ce_weight=float(config.get("ce_weight", 1.0)),
             joint_epochs=int(config.get("joint_epochs", 1)),
@@ -113,7 +124,17 @@ class SpenOptions:
     @property
     def retunes(self) -> bool:
         """Whether this objective trains A_Ψ by the retuning step (Tu & Gimpel 2018)."""
-        return self.objective != "compound"
+        return self.objective in ("margin_rescaled", "perceptron")
+
+    @property
+    def joint(self) -> bool:
+        """Whether F_Φ and A_Ψ are trained together (compound and its CE control)."""
+        return not self.retunes
+
+    @property
+    def hinges(self) -> bool:
+        """Whether the energy's hinges train anything (all but the CE control)."""
+        return self.objective != "cross_entropy"
 
     def phase(self, epoch: int) -> str:
         """``joint`` or ``retune`` for the 1-based `epoch`."""
@@ -257,7 +278,8 @@ class SpenLearner(Learner):
 
     def _joint_step(self, batch: Batch) -> dict[str, Tensor]:
         losses = self.inference_step(batch)
-        losses.update(self.energy_step(batch))
+        if self.options.hinges:
+            losses.update(self.energy_step(batch))
         return losses
 
     def inference_step(self, batch: Batch) -> dict[str, Tensor]:
@@ -281,7 +303,7 @@ class SpenLearner(Learner):
         gold = model.gold(batch)
         margin = opts.objective != "perceptron"
         with torch.no_grad():
-            if opts.objective == "compound":
+            if opts.joint:
                 a_logits, f_logits = model.inference(batch, gold)
                 test_time = a_logits.softmax(dim=-1)
             else:
@@ -290,7 +312,9 @@ class SpenLearner(Learner):
             cost_augmented = f_logits.softmax(dim=-1)
         emissions = model.energy.emissions(batch)
         e_gold = model.energy_value(batch, gold, emissions)
-        h_f, h_a = self._hinges(batch, gold, emissions, e_gold, cost_augmented, test_time, margin)
+        h_f, h_a = self._hinges(
+            batch, gold, emissions, e_gold, cost_augmented, test_time, margin, opts.test_time_cost
+        )
         energy_loss = compound_energy_loss(h_f, h_a, opts.compound_weight)
         self.step("energy", energy_loss, self.energy_params)
         losses = {
@@ -310,8 +334,10 @@ class SpenLearner(Learner):
         cost_augmented: Tensor,
         test_time: Tensor | None,
         margin: bool,
+        test_time_cost: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
-        """Per-sentence hinges of F's output (with Δ when `margin`) and of A's, if given."""
+        """Per-sentence hinges of F's output (with Δ when `margin`) and of A's, if given (with
+        Δ when `test_time_cost`)."""
         h_f = hinge(
             self.model.energy_value(batch, cost_augmented, emissions),
             e_gold,
@@ -319,7 +345,11 @@ class SpenLearner(Learner):
         )
         if test_time is None:
             return h_f, None
-        return h_f, hinge(self.model.energy_value(batch, test_time, emissions), e_gold)
+        return h_f, hinge(
+            self.model.energy_value(batch, test_time, emissions),
+            e_gold,
+            cost(test_time, gold, batch.mask) if test_time_cost else None,
+        )
 
     def _inference_update(
         self, batch: Batch, gold: Tensor, emissions: Tensor, e_gold: Tensor, margin: bool
@@ -327,15 +357,18 @@ class SpenLearner(Learner):
         opts = self.options
         model = self.model
         inference = model.inference
-        if opts.objective == "compound":
+        if opts.joint:
             a_logits, f_logits = inference(batch, gold)
         else:
             a_logits, f_logits = None, inference.cost_augmented_logits(batch, gold)
-        test_time = None if a_logits is None else a_logits.softmax(dim=-1)
-        h_f, h_a = self._hinges(
-            batch, gold, emissions, e_gold, f_logits.softmax(dim=-1), test_time, margin
-        )
-        loss = compound_inference_loss(h_f, h_a, opts.compound_weight, opts.zero_truncation)
+        if opts.hinges:
+            test_time = None if a_logits is None else a_logits.softmax(dim=-1)
+            h_f, h_a = self._hinges(
+                batch, gold, emissions, e_gold, f_logits.softmax(dim=-1), test_time, margin
+            )
+            loss = compound_inference_loss(h_f, h_a, opts.compound_weight, opts.zero_truncation)
+        else:
+            loss = torch.zeros((), dtype=f_logits.dtype, device=f_logits.device)
         out: dict[str, Tensor] = {}
         if opts.ce:
             ce = torch.zeros((), dtype=loss.dtype, device=loss.device)

@@ -9,7 +9,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from spen import pipeline
+from spen import pipeline, tuning
 from spen.config import PARAM_FILES, ParamsError, load_params
 
 # `spen` is the one installed beside the Python running Snakemake (no need to activate it).
@@ -44,6 +44,7 @@ wildcard_constraints:
     model=r"[a-z0-9_]+",
     setting="|".join(map(re.escape, PARAMS.models["settings"])),
     seed=r"\d+",
+    point=r"[a-z0-9_]+",
     rawdir="|".join(map(re.escape, TASK_OF_RAWDIR)),
 
 
@@ -57,10 +58,41 @@ def raw_dir(wildcards):
     return pipeline.raw_dir(PARAMS, wildcards.task)
 
 
-def run_config(wildcards):
-    """The job's resolved training configuration (spen.config.Params.run_config)."""
+def tuned_input(wildcards):
+    """The tuning record a run takes its settings from, once its checkpoint `tune_select` has
+    run ([] for a model the protocol does not tune)."""
+    path = pipeline.tuning_record(PARAMS, wildcards.task, wildcards.model, wildcards.setting)
+    if path is None:
+        return []
+    leader = tuning.leader(PARAMS, wildcards.model)
+    return checkpoints.tune_select.get(
+        task=wildcards.task, model=leader, setting=wildcards.setting
+    ).output[0]
+
+
+def run_config(wildcards, input):
+    """The job's resolved training configuration (spen.config.Params.run_config), with the
+    settings its tuning record chose."""
+    tuned = tuning.chosen_overrides(Path(input.tuned)) if input.get("tuned") else None
     return PARAMS.run_config(
-        wildcards.task, wildcards.model, wildcards.setting, int(wildcards.seed), PROFILE
+        wildcards.task, wildcards.model, wildcards.setting, int(wildcards.seed), PROFILE, tuned
+    )
+
+
+def point_config(wildcards):
+    """A grid point's resolved training configuration (`spen train --point`)."""
+    base = PARAMS.run_config(
+        wildcards.task, wildcards.model, wildcards.setting, PARAMS.tuning["seed"], PROFILE
+    )
+    point = tuning.point(PARAMS, wildcards.model, PROFILE, wildcards.point)
+    tuned = point.overrides(PARAMS, base["kind"], base.get("objective"))
+    return PARAMS.run_config(
+        wildcards.task,
+        wildcards.model,
+        wildcards.setting,
+        PARAMS.tuning["seed"],
+        PROFILE,
+        tuned,
     )
 
 
@@ -87,12 +119,17 @@ def tag_lm_input(wildcards):
     return [] if lm is None else [lm.path]
 
 
+def base_config(wildcards):
+    """The job's configuration before tuning (device and budget, which no grid changes)."""
+    return PARAMS.run_config(wildcards.task, wildcards.model, wildcards.setting, 1, PROFILE)
+
+
 def train_gpus(wildcards):
     """1 GPU unless the run is pinned to the CPU (params `device: cpu`)."""
-    return 0 if run_config(wildcards)["device"] == "cpu" else 1
+    return 0 if base_config(wildcards)["device"] == "cpu" else 1
 
 
 def train_minutes(wildcards):
     """Generous wall-time guess for a cluster: 30 min plus 10 per epoch of the budget."""
-    return 30 + 10 * run_config(wildcards)["max_epochs"]
+    return 30 + 10 * base_config(wildcards)["max_epochs"]
 

@@ -30,14 +30,17 @@ rule train:
     input:
         data=lambda w: pipeline.prepared(w.task, pipeline.TRAIN_READS),
         tag_lm=tag_lm_input,
+        tuned=tuned_input,
     output:
         best=pipeline.CHECKPOINT,
         metrics=pipeline.TRAIN_LOG,
         summary=pipeline.TRAIN_SUMMARY,
     params:
-        # The resolved configuration: a change to any level of it reruns this run only.
+        # The resolved configuration: a change to any level of it (the tuning record's choice
+        # included) reruns this run only.
         run=run_config,
         profile=PROFILE,
+        tuned=lambda w, input: f"--tuned {input.tuned}" if input.tuned else "",
         out=lambda w, output: Path(output.best).parent,
     log:
         "logs/train/{task}/{model}-{setting}/seed{seed}.log",
@@ -50,5 +53,5 @@ rule train:
         gpu=train_gpus,
     shell:
         "OMP_NUM_THREADS={threads} spen train {wildcards.task} {wildcards.model}"
-        " {wildcards.setting} --seed {wildcards.seed} --profile {params.profile}"
+        " {wildcards.setting} --seed {wildcards.seed} --profile {params.profile} {params.tuned}"
         " --out {params.out} > {log} 2>&1"

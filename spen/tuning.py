@@ -1,0 +1,166 @@
+"""The tuning protocol (params/tuning.yaml): grid points, and the choice among them on dev.
+
+Every tuned model trains each point of its grid once (the protocol's seed); `choose` picks the
+point with the best dev score and `chosen_overrides` hands its settings to the main runs of
+that model and of the models that follow it. Nothing here reads a test score.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spen.config import Params, ParamsError
+from spen.io import read_json
+
+#: how each axis is written in a point's name: `sgd_l10_k5`
+AXIS_PREFIX = {"optimizer": "", "compound_weight": "l", "inner_steps": "k"}
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """One setting of a grid's axes, e.g. `{optimizer: sgd, compound_weight: 10, inner_steps: 5}`."""
+
+    axes: tuple[tuple[str, Any], ...]
+
+    @property
+    def name(self) -> str:
+        """`sgd_l10_k5`: the point's directory and wildcard."""
+        return "_".join(f"{AXIS_PREFIX[axis]}{_number(value)}" for axis, value in self.axes)
+
+    def overrides(self, params: Params, kind: str, objective: str | None) -> dict[str, Any]:
+        """The run-configuration keys this point sets for a model of `kind` (and `objective`)."""
+        out: dict[str, Any] = {}
+        for axis, value in self.axes:
+            if axis != "optimizer":
+                out[axis] = value
+                continue
+            spec = dict(params.tuning["optimizers"][value])
+            for key in optimizer_keys(kind, objective):
+                out[key] = spec
+        return out
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).replace(".", "p")
+
+
+def optimizer_keys(kind: str, objective: str | None) -> tuple[str, ...]:
+    """The configuration keys of the optimizer that trains the tag-producing networks."""
+    if kind in ("local", "crf"):
+        return ("optimizer",)
+    if objective in ("margin_rescaled", "perceptron"):
+        return ("inference_optimizer", "retune_optimizer")
+    return ("inference_optimizer",)
+
+
+def grid(params: Params, model: str, profile: str) -> list[GridPoint]:
+    """The points a tuned `model` trains under `profile` (its grid, narrowed by the profile)."""
+    name = params.tuning["tuned"].get(model)
+    if name is None:
+        raise ParamsError(f"params/tuning.yaml: '{model}' is not a tuned model (see 'tuned')")
+    axes = params.tuning["grids"][name]
+    narrow = params.profile(profile).get("grid", {})
+    values = []
+    for axis, choices in axes.items():
+        kept = [v for v in choices if v in narrow[axis]] if axis in narrow else list(choices)
+        if not kept:
+            raise ParamsError(
+                f"params/profiles.yaml: {profile}.grid.{axis} keeps none of grid '{name}''s "
+                f"values {choices}"
+            )
+        values.append([(axis, v) for v in kept])
+    return [GridPoint(tuple(combo)) for combo in itertools.product(*values)]
+
+
+def point(params: Params, model: str, profile: str, name: str) -> GridPoint:
+    """The grid point of `model` called `name`."""
+    points = {p.name: p for p in grid(params, model, profile)}
+    if name not in points:
+        raise ParamsError(
+            f"params/tuning.yaml: '{name}' is not a grid point of '{model}'; "
+            f"its points: {', '.join(points)}"
+        )
+    return points[name]
+
+
+def leader(params: Params, model: str) -> str | None:
+    """The tuned model whose choice `model`'s main runs take: itself, the one it follows, or
+    None for a model the protocol does not tune."""
+    if model in params.tuning["tuned"]:
+        return model
+    return params.tuning["follows"].get(model)
+
+
+def choose(points: dict[str, dict[str, Any]]) -> str:
+    """The name of the point with the best dev score (the first of equals); `points` maps a
+    name to its training summary (`dev`: the best dev score over its epochs).
+
+    A point whose training diverged before its first epoch ended (`dev` None) is never chosen.
+    """
+    best_name, best_dev = "", -math.inf
+    for name, summary in points.items():
+        dev = summary["dev"]
+        if dev is None:
+            continue
+        if not isinstance(dev, int | float) or not math.isfinite(dev):
+            raise ValueError(f"grid point '{name}': dev score {dev!r} is not a finite number")
+        if dev > best_dev:
+            best_name, best_dev = name, dev
+    if not best_name:
+        raise ValueError("no grid point to choose from: every one diverged or none was given")
+    return best_name
+
+
+def selection(
+    params: Params, task: str, model: str, setting: str, profile: str, summaries: list[Path]
+) -> dict[str, Any]:
+    """The tuning record of MODEL in SETTING on TASK: every point's settings and dev figures,
+    and the chosen point. `summaries` are the points' `train.json`, one per point, each in the
+    directory named after its point."""
+    by_name = {path.parent.name: path for path in summaries}
+    config = params.run_config(task, model, setting, params.tuning["seed"], profile)
+    points: dict[str, dict[str, Any]] = {}
+    for grid_point in grid(params, model, profile):
+        path = by_name.get(grid_point.name)
+        if path is None:
+            raise FileNotFoundError(
+                f"grid point '{grid_point.name}' of {task}/{model}-{setting}: no train.json given"
+            )
+        summary = read_json(path)
+        points[grid_point.name] = {
+            "axes": dict(grid_point.axes),
+            "overrides": grid_point.overrides(params, config["kind"], config.get("objective")),
+            "dev": summary["dev"],
+            "best_epoch": summary["best_epoch"],
+            "epochs": summary["epochs"],
+            **({"stopped": summary["stopped"]} if "stopped" in summary else {}),
+        }
+    extra = sorted(set(by_name) - set(points))
+    if extra:
+        raise ValueError(f"{task}/{model}-{setting}: not grid points of '{model}': {extra}")
+    chosen = choose(points)
+    return {
+        "task": task,
+        "model": model,
+        "setting": setting,
+        "profile": profile,
+        "seed": params.tuning["seed"],
+        "metric": params.task(task)["metric"],
+        "points": points,
+        "chosen": chosen,
+        "overrides": points[chosen]["overrides"],
+    }
+
+
+def chosen_overrides(path: Path) -> dict[str, Any]:
+    """The settings a tuning record (`selection`'s output) chose."""
+    record = read_json(path)
+    if not isinstance(record, dict) or not isinstance(record.get("overrides"), dict):
+        raise ValueError(f"{path}: not a tuning record (no 'overrides' table)")
+    return record["overrides"]
