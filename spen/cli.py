@@ -172,7 +172,7 @@ def tune_select(
     profile: Profile = None,
     params_dir: ParamsDir = Path("params"),
 ) -> None:
-    """Choose MODEL's grid point on TASK's dev scores; write every point's figures and the choice."""
+    """Choose MODEL's grid point on TASK's dev scores; write each point's figures and the choice."""
     from spen.io import write_json
     from spen.tuning import selection
 

@@ -71,7 +71,8 @@ PREDICTIONS = f"results/{RUN_DIR}/test.conll"
 SCORES = f"results/{RUN_DIR}/test.json"
 CURVE = f"results/{RUN_DIR}/learning_curve.json"
 ANALYSIS = f"results/{RUN_DIR}/analysis.json"
-TUNE_DIR = "models/{task}/{model}-{setting}/tune/{point}"
+TUNE_POINTS = "models/{task}/{model}-{setting}/tune"
+TUNE_DIR = f"{TUNE_POINTS}/{{point}}"
 TUNE_SUMMARY = f"{TUNE_DIR}/train.json"
 TUNING = "results/tuning/{task}/{model}-{setting}.json"
 SUMMARY = "results/summary.json"
@@ -331,21 +332,58 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
             "`tasks.TASK` for every task of params/experiments.yaml (an empty {} will do)"
         )
     lm_of = {r: tag_lm(params, r.task, r.model, r.setting) for r in run_list}
+    tuned_of = {r: tuning_record(params, r.task, r.model, r.setting) for r in run_list}
+    untuned = sorted({r.model for r, lm in lm_of.items() if lm is not None and not tuned_of[r]})
+    if untuned:
+        raise ParamsError(
+            f"params/tuning.yaml: {', '.join(untuned)} read a pretrained global energy but neither "
+            "is tuned nor follows a tuned model; DVC's train_global stages need a tuning record"
+        )
     reads_lm = {r.model for r, lm in lm_of.items() if lm is not None}
+    reads_tuning = {r.model for r, record in tuned_of.items() if record is not None}
+    records = tuning_records(params, run_list)
     variables = {
         "profile": profile,
         "raw": {task: {"dir": params.task(task)["dir"]} for task in exp["tasks"]},
         "tasks": list(exp["tasks"]),
         "models": list(exp["models"]),
-        "plain_models": [m for m in exp["models"] if m not in reads_lm],
+        "plain_models": [m for m in exp["models"] if m not in reads_lm | reads_tuning],
         "settings": list(exp["settings"]),
         "seeds": [int(s) for s in params.profile(profile)["seeds"]],
         "tag_lms": {
             lm.name: {"task": lm.task, "kind": lm.kind, "setting": lm.setting, "path": lm.path}
             for lm in tag_lms(params, run_list)
         },
+        "grid_points": {
+            f"{task}-{model}-{setting}-{name}": {
+                "task": task,
+                "model": model,
+                "setting": setting,
+                "point": name,
+            }
+            for task, model, setting in map(_record_fields, records)
+            for name in (p.name for p in tuning.grid(params, model, profile))
+        },
+        "tuning_records": {
+            f"{task}-{model}-{setting}": {
+                "task": task,
+                "model": model,
+                "setting": setting,
+                "path": path,
+                "summary_args": " ".join(grid_summaries(params, task, model, setting, profile)),
+            }
+            for path in records
+            for task, model, setting in [_record_fields(path)]
+        },
+        "tuned_runs": {
+            r.name: {**asdict(r), "tuned": record}
+            for r, record in tuned_of.items()
+            if record is not None and lm_of[r] is None
+        },
         "global_runs": {
-            r.name: {**asdict(r), "tag_lm": lm.path} for r, lm in lm_of.items() if lm is not None
+            r.name: {**asdict(r), "tag_lm": lm.path, "tuned": tuned_of[r]}
+            for r, lm in lm_of.items()
+            if lm is not None
         },
     }
     item = {k: "${item." + k + "}" for k in ("task", "model", "setting", "seed")}
@@ -386,6 +424,54 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
         },
         "train": {**train, "matrix": {**matrix, "model": "${plain_models}"}},
     }
+    tuned_train = {
+        **train,
+        "cmd": train["cmd"].replace(" --out ", " --tuned ${item.tuned} --out "),
+        "deps": [*train["deps"], "${item.tuned}"],
+    }
+    if records:
+        point_dir = TUNE_DIR.format(
+            task="${item.task}",
+            model="${item.model}",
+            setting="${item.setting}",
+            point="${item.point}",
+        )
+        stages["tune_train"] = {
+            "foreach": "${grid_points}",
+            "do": {
+                **train,
+                "cmd": (
+                    "spen train ${item.task} ${item.model} ${item.setting} --seed "
+                    f"{params.tuning['seed']} --point ${{item.point}} --profile ${{profile}} "
+                    f"--out {point_dir}"
+                ),
+                "params": [
+                    *train["params"],
+                    {"params/tuning.yaml": ["seed", "optimizers", "grids"]},
+                ],
+                "outs": [
+                    f"{point_dir}/{name}" for name in ("best.pt", "metrics.jsonl", "train.json")
+                ],
+            },
+        }
+        stages["tune_select"] = {
+            "foreach": "${tuning_records}",
+            "do": {
+                "cmd": (
+                    "spen tune-select ${item.task} ${item.model} ${item.setting} "
+                    "${item.summary_args} "
+                    "--profile ${profile} --out ${item.path}"
+                ),
+                # the points' directory: DVC joins it to every tune_train stage writing inside
+                "deps": [
+                    TUNE_POINTS.format(
+                        task="${item.task}", model="${item.model}", setting="${item.setting}"
+                    )
+                ],
+                "outs": [{"${item.path}": _NO_CACHE}],
+            },
+        }
+        stages["train_tuned"] = {"foreach": "${tuned_runs}", "do": tuned_train}
     if variables["global_runs"]:
         stages["pretrain_tlm"] = {
             "foreach": "${tag_lms}",
@@ -408,7 +494,7 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
         }
         stages["train_global"] = {
             "foreach": "${global_runs}",
-            "do": {**train, "deps": [*train["deps"], "${item.tag_lm}"]},
+            "do": {**tuned_train, "deps": [*tuned_train["deps"], "${item.tag_lm}"]},
         }
     stages.update(
         {
@@ -479,6 +565,13 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
 
 
 _NO_CACHE = {"cache": False}
+
+
+def _record_fields(path: str) -> tuple[str, str, str]:
+    """TASK, MODEL, SETTING of a `results/tuning/TASK/MODEL-SETTING.json` path."""
+    task, variant = Path(path).parent.name, Path(path).stem
+    model, _, setting = variant.rpartition("-")
+    return task, model, setting
 
 
 def _params_list(keys: dict[str, list[str]]) -> list[dict[str, list[str]]]:

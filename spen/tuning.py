@@ -22,7 +22,7 @@ AXIS_PREFIX = {"optimizer": "", "compound_weight": "l", "inner_steps": "k"}
 
 @dataclass(frozen=True)
 class GridPoint:
-    """One setting of a grid's axes, e.g. `{optimizer: sgd, compound_weight: 10, inner_steps: 5}`."""
+    """One setting of a grid's axes, e.g. optimizer sgd, compound_weight 10, inner_steps 5."""
 
     axes: tuple[tuple[str, Any], ...]
 

@@ -52,13 +52,20 @@ def snakemake_graph(cwd: Path, profile: str) -> tuple[set[str], set[tuple[str, s
     params = load_params(cwd / "params")
     task_of_dir = {params.task(t)["dir"]: t for t in params.data["tasks"]}
     jobs = []
-    for block in re.split(r"\n(?=(?:local)?rule \w+:)", done.stdout):
-        head = re.match(r"(?:local)?rule (\w+):", block)
+    for block in re.split(r"\n(?=(?:local)?(?:rule|checkpoint) \w+:)", done.stdout):
+        head = re.match(r"(?:local)?(?:rule|checkpoint) (\w+):", block)
         if not head or head.group(1) == "all":
             continue
         fields = dict(re.findall(r"^\s+(input|output|wildcards): (.*)$", block, re.M))
         wildcards = dict(re.findall(r"(\w+)=([^,\s]+)", fields.get("wildcards", "")))
         files = {k: set(fields.get(k, "").split(", ")) - {""} for k in ("input", "output")}
+        if "<TBD>" in files["input"]:
+            # a job reading the output of a checkpoint not yet run (tune_select): the dry run
+            # cannot name the file; it is the run's tuning record
+            record = pipeline.tuning_record(
+                params, wildcards["task"], wildcards["model"], wildcards["setting"]
+            )
+            files["input"] = (files["input"] - {"<TBD>"}) | {record}
         jobs.append((_stage_name(head.group(1), wildcards, task_of_dir, params), files))
     producer = {out: name for name, files in jobs for out in files["output"]}
     edges = {(producer[f], name) for name, files in jobs for f in files["input"] if f in producer}
@@ -76,12 +83,19 @@ def _stage_name(
         return f"bench@{wildcards['task']}"
     if rule == "pretrain_tlm":
         return f"pretrain_tlm@{wildcards['task']}-{wildcards['name']}"
+    if rule == "tune_train":
+        w = wildcards
+        return f"tune_train@{w['task']}-{w['model']}-{w['setting']}-{w['point']}"
+    if rule == "tune_select":
+        return f"tune_select@{wildcards['task']}-{wildcards['model']}-{wildcards['setting']}"
     if rule in ("train", "decode", "score", "analyze"):
         run = pipeline.Run(
             wildcards["task"], wildcards["model"], wildcards["setting"], int(wildcards["seed"])
         )
         if rule == "train" and pipeline.tag_lm(params, run.task, run.model, run.setting):
             return f"train_global@{run.name}"
+        if rule == "train" and pipeline.tuning_record(params, run.task, run.model, run.setting):
+            return f"train_tuned@{run.name}"
         return f"{rule}@{run.name}"
     assert not wildcards, f"rule {rule} has wildcards {wildcards}: give it a DVC stage name"
     return rule
@@ -113,7 +127,7 @@ def test_snakemake_and_dvc_have_the_same_graph() -> None:
     dvc_nodes, dvc_edges = dvc_graph(REPO)
     params = load_params(REPO / "params")
     expected_runs = len(pipeline.runs(params, profile))
-    trains = [n for n in sm_nodes if n.startswith(("train@", "train_global@"))]
+    trains = [n for n in sm_nodes if n.startswith(("train@", "train_tuned@", "train_global@"))]
     assert len(trains) == expected_runs
     # every global-energy run trains after its tag LM is pretrained, in both tools
     global_runs = {n for n in trains if n.startswith("train_global@")}

@@ -114,3 +114,27 @@ def test_nan_loss_stops_training_and_keeps_last_good_checkpoint(
     kept = load_checkpoint("run/resume/last.pt")
     assert [r["epoch"] for r in kept["history"]] == [1]
     assert all(torch.isfinite(t).all() for t in kept["model"].values() if t.is_floating_point())
+
+
+def test_a_diverging_grid_point_stops_and_records_why(
+    pos_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a tuning run (`--point`) a NaN loss is an outcome: training ends, the epochs before
+    it stand, and train.json says why it stopped (exit 0)."""
+    calls = {"n": 0}
+    original = LocalTagger.loss
+
+    def poisoned(self: LocalTagger, batch):  # noqa: ANN001
+        calls["n"] += 1
+        loss = original(self, batch)
+        return loss * float("nan") if calls["n"] == 60 + 3 else loss  # epoch 2, batch 3
+
+    monkeypatch.setattr(LocalTagger, "loss", poisoned)
+    args = ["train", "pos", "bilstm", "paper", "--profile", "short", "--point", "sgd"]
+    result = CliRunner().invoke(app, [*args, "--out", "point"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(Path("point/train.json").read_text())
+    assert summary["epochs"] == 1 and summary["best_epoch"] == 1
+    assert "numerical fault: epoch 2, batch 3" in summary["stopped"]
+    config = load_checkpoint("point/best.pt")["config"]
+    assert config["optimizer"] == {"name": "sgd", "lr": 0.05, "momentum": 0.9}

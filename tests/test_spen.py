@@ -160,11 +160,16 @@ def hand_energy(
     return -total
 
 
-@pytest.mark.parametrize("objective", ["compound", "margin_rescaled", "perceptron"])
-def test_reported_energy_loss_is_hand_hinge(objective: str) -> None:
-    """The Θ loss a step reports equals the truncated hinges computed by hand beforehand."""
+@pytest.mark.parametrize(
+    ("objective", "test_time_cost"),
+    [("compound", False), ("compound", True), ("margin_rescaled", False), ("perceptron", False)],
+)
+def test_reported_energy_loss_is_hand_hinge(objective: str, test_time_cost: bool) -> None:
+    """The Θ loss a step reports equals the truncated hinges computed by hand beforehand
+    (with `test_time_cost`, A's hinge carries Δ(A, y) as in the authors' separated code)."""
     config = tiny_config(
         objective=objective,
+        test_time_cost=test_time_cost,
         zero_truncation=objective != "compound",
         # lr 0: the inference networks stay as they are, so their outputs can be predicted
         inference_optimizer={"name": "sgd", "lr": 0.0},
@@ -188,7 +193,9 @@ def test_reported_energy_loss_is_hand_hinge(objective: str) -> None:
             delta = 0.0
         expected += max(delta - e_f + e_gold, 0.0)
         if objective == "compound":
-            expected += lam * max(-hand_energy(em[b], w, a[b], n) + e_gold, 0.0)
+            delta_a = sum(float((a[b, t] - gold[b, t]).abs().sum()) for t in range(n))
+            margin_a = delta_a if test_time_cost else 0.0
+            expected += lam * max(margin_a - hand_energy(em[b], w, a[b], n) + e_gold, 0.0)
     expected /= len(batch)
     losses = learner.train_step(batch)
     assert losses["energy_loss"].item() == pytest.approx(expected, rel=1e-5, abs=1e-6)
@@ -285,6 +292,41 @@ def test_compound_steps_update_only_their_parameters(parameterization: str) -> N
     assert not any(changed(before_inf, phi_psi)), "the energy step moved Φ,Ψ"
     assert all(p.grad is None for p in phi_psi), "the energy step sent gradients into Φ,Ψ"
     assert not any(changed(before_frozen, frozen_embeddings))
+
+
+@pytest.mark.parametrize("parameterization", ["shared", "stacked"])
+def test_ce_control_is_k_cross_entropy_updates_and_nothing_else(parameterization: str) -> None:
+    """`cross_entropy` (the matched control): per batch, k plain CE updates of the networks
+    (CE(F) + CE(A) for shared, CE(A) for stacked), the energy untouched."""
+    config = tiny_config(parameterization=parameterization, objective="cross_entropy")
+    learner, twin = build(config), build(config)
+    batch = tiny_batch(2)
+    theta = learner.model.energy_parameters()
+    before_theta = snapshot(theta)
+    losses = learner.train_step(batch)
+    assert not any(changed(before_theta, theta)), "the control moved the energy"
+    assert "energy_loss" not in losses
+    inference = twin.model.inference
+    params = [p for p in inference.parameters() if p.requires_grad]
+    spec = config["inference_optimizer"]
+    optimizer = torch.optim.SGD(params, lr=spec["lr"], momentum=spec["momentum"])
+    gold = torch.nn.functional.one_hot(batch.tags, NUM_TAGS).float()
+    for _ in range(config["inner_steps"]):
+        a_logits, f_logits = inference(batch, gold)
+        loss = sentence_cross_entropy(a_logits, batch.tags, batch.mask).mean()
+        if parameterization == "shared":
+            loss = loss + sentence_cross_entropy(f_logits, batch.tags, batch.mask).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    trained = [p for p in learner.model.inference.parameters() if p.requires_grad]
+    for ours, by_hand in zip(trained, params, strict=True):
+        assert torch.allclose(ours, by_hand, atol=1e-6)
+
+
+def test_ce_control_needs_its_ce_terms() -> None:
+    with pytest.raises(ValueError, match="needs ce: true"):
+        SpenOptions.from_config({"objective": "cross_entropy", "ce": False})
 
 
 def test_stacked_cost_augmented_gradient_reaches_a() -> None:

@@ -11,6 +11,9 @@ because the summary does not carry it:
     results/TASK/MODEL-SETTING/seedK/analysis.json    exact vs amortised inference (optional)
     reports/bench/decode-*.json                       decoding throughput (`spen bench`)
     reports/bench/pipeline-*.json                     pipeline wall times (`spen pipeline-time`)
+    results/tuning/TASK/MODEL-SETTING.json            tuning records (`spen tune-select`)
+    params/                                           which model follows which tuned row, and
+                                                      the grids (params/tuning.yaml)
 
 Nothing here invents a figure: a file that is absent is reported absent.
 """
@@ -29,11 +32,14 @@ from typing import Any
 
 import yaml
 
+from spen.config import Params, ParamsError, load_params
 from spen.io import read_json
 from spen.pipeline import CURVE, TRAIN_LOG, TRAIN_SUMMARY, Run, read_history
 
 PAPER_FILE = Path(__file__).with_name("paper.yaml")
 ANALYSIS = "results/{task}/{model}-{setting}/seed{seed}/analysis.json"
+TUNING = Path("results") / "tuning"
+UNCHECKED = "no tuning record can be matched to a model, so no claim on test scores is checked"
 CHOICES = Path("docs") / "CHOICES.md"
 PACKAGES = (
     "spen",
@@ -77,6 +83,8 @@ class Inputs:
     runs: dict[str, RunData]
     bench: list[dict[str, Any]]
     pipeline_times: list[dict[str, Any]]
+    tuning: dict[tuple[str, str, str], dict[str, Any]]  # by (task, model, setting)
+    params: Params | None  # None when params/ is absent or unreadable (see warnings)
     paper: dict[str, Any]
     choices: str | None
     environment: dict[str, Any]
@@ -151,6 +159,49 @@ def _load_results(
             raise ValueError(f"{path}: not a {maker} result (no '{key}' {kind.__name__})")
         found.append({**result, "file": path.name})
     return found
+
+
+def load_tuning(root: Path) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The tuning records under `root`, by (task, model, setting); none when the folder is
+    absent. A record must hold its points and a chosen one among them, and lie where its
+    task, model and setting say."""
+    records: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for path in sorted((root / TUNING).glob("*/*.json")):
+        record = read_json(path)
+        points = record.get("points") if isinstance(record, dict) else None
+        if (
+            not isinstance(points, dict)
+            or not all(
+                isinstance(p, dict) and isinstance(p.get("axes"), dict) for p in points.values()
+            )
+            or record.get("chosen") not in points
+            or not {"task", "model", "setting", "seed"} <= set(record)
+        ):
+            raise ValueError(
+                f"{path}: not a tuning record (task, model, setting, seed, points with their "
+                "axes, and a chosen point among them)"
+            )
+        key = (record["task"], record["model"], record["setting"])
+        if (path.parent.name, path.stem) != (key[0], f"{key[1]}-{key[2]}"):
+            where = f"{key[0]}/{key[1]}-{key[2]}"
+            raise ValueError(
+                f"{path}: holds the record of {where}, which belongs in {TUNING}/{where}.json"
+            )
+        records[key] = record
+    return records
+
+
+def load_project_params(root: Path, warnings: list[str]) -> Params | None:
+    """`root`'s params/, or None (with a warning) when it is absent or does not validate."""
+    directory = root / "params"
+    if not directory.is_dir():
+        warnings.append(f"params/: not found under {root}; {UNCHECKED}")
+        return None
+    try:
+        return load_params(directory)
+    except (ParamsError, OSError) as err:
+        warnings.append(f"{err}; {UNCHECKED}")
+        return None
 
 
 def load_paper(path: Path = PAPER_FILE) -> dict[str, Any]:
@@ -228,6 +279,8 @@ def load_inputs(summary_path: Path, bench_dir: Path | None, root: Path | None = 
         runs=load_runs(summary, root, warnings),
         bench=load_bench(bench_dir),
         pipeline_times=load_pipeline_times(bench_dir),
+        tuning=load_tuning(root),
+        params=load_project_params(root, warnings),
         paper=load_paper(),
         choices=choices,
         environment=environment(root),

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from spen import tuning
+from spen.config import ParamsError
 from spen.report import markdown, svg
 from spen.report.collect import Inputs, RunData
 
@@ -22,6 +24,7 @@ DASH = "—"
 TASK_ORDER = ("pos", "ner")
 SETTING_ORDER = ("paper", "plus")
 METRIC_NAMES = {"accuracy": "accuracy", "f1": "entity F1"}
+AXIS_NAMES = {"compound_weight": "λ", "inner_steps": "k"}  # the tuning grids' axes
 
 
 @dataclass
@@ -187,6 +190,23 @@ class Results:
             return None
         return group["test"][metric]["mean"]
 
+    def tuning_record(self, task: str, model: str, setting: str) -> dict[str, Any] | None:
+        """The tuning record the model's runs take their settings from (its own, or that of
+        the tuned row it follows); None when there is none yet, or no params/ to tell."""
+        params = self.inputs.params
+        leader = tuning.leader(params, model) if params is not None else None
+        return None if leader is None else self.inputs.tuning.get((task, leader, setting))
+
+    def under_protocol(self, task: str, model: str, setting: str) -> bool:
+        """Whether the model's runs can count under the tuning protocol: params/ is at hand and
+        the model is untuned (a fixed control) or its tuning record exists."""
+        params = self.inputs.params
+        if params is None:
+            return False
+        return tuning.leader(params, model) is None or bool(
+            self.tuning_record(task, model, setting)
+        )
+
 
 def _ordered(items: Iterable[str], order: Sequence[str]) -> list[str]:
     items = set(items)
@@ -198,7 +218,7 @@ def _is_number(value: Any) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# 1, 2, 4: comparison with the paper
+# 1, 2: comparison with the paper
 
 
 @dataclass(frozen=True)
@@ -355,75 +375,244 @@ def global_table(res: Results) -> Table:
 # ---------------------------------------------------------------------------------------------
 # 3: the paper's claims
 
+HOLDS, WITHIN, FAILS = "holds", "holds within 2 SE", "does not hold"
+CANNOT_TELL = "cannot tell"
+UNTUNED = f"{CANNOT_TELL} (not run under the tuning protocol)"
+VERDICT_CLASS = {HOLDS: "up", WITHIN: "within", FAILS: "down"}
+BASELINE_ROW, CONTROL_ROW, BENCH_ROW = "tuned baseline", "matched control", "benchmark"
+
+
+@dataclass(frozen=True)
+class Difference:
+    """`better − other` on the means, its standard error and the verdict on `better > other`;
+    Δ and SE are None where they cannot be had."""
+
+    delta: float | None
+    se: float | None
+    verdict: str
+
+    @property
+    def cls(self) -> str:
+        """The verdict's CSS class: `up`, `within`, `down`, or `missing` for cannot tell."""
+        return VERDICT_CLASS.get(self.verdict, "missing")
+
 
 def difference_verdict(
-    better: Sequence[float], worse: Sequence[float], single: str = "one seed on a side: no spread"
-) -> tuple[float, float | None, str]:
-    """Mean difference `better − worse`, its standard error (None unless both sides have two or
-    more values) and a verdict: the claim holds when the difference is positive; a difference
-    within twice its standard error is marked so; `single` qualifies a verdict without one."""
-    delta = statistics.fmean(better) - statistics.fmean(worse)
-    se = None
-    if len(better) > 1 and len(worse) > 1:
-        se = math.sqrt(
-            statistics.variance(better) / len(better) + statistics.variance(worse) / len(worse)
+    better: Sequence[float], other: Sequence[float], unit: str = "seed"
+) -> Difference:
+    """The verdict on "`better` beats `other`" from their per-seed figures (or per benchmark
+    run: `unit`). Cannot tell with a side missing or under two values on a side; else it holds
+    when Δ > 2 SE, holds within 2 SE when 0 < Δ ≤ 2 SE, and does not hold when Δ ≤ 0, with
+    SE = sqrt(s₁²/n₁ + s₂²/n₂) from the sample standard deviations."""
+    if not better or not other:
+        return Difference(None, None, f"{CANNOT_TELL} ({NOT_RUN})")
+    delta = statistics.fmean(better) - statistics.fmean(other)
+    fewest = min(len(better), len(other))
+    if fewest < 2:
+        return Difference(delta, None, f"{CANNOT_TELL} ({fewest} {unit})")
+    se = math.sqrt(
+        statistics.variance(better) / len(better) + statistics.variance(other) / len(other)
+    )
+    verdict = FAILS if delta <= 0 else HOLDS if delta > 2 * se else WITHIN
+    return Difference(delta, se, verdict)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One row of the claims table: a claim on one task and input setting, its claimed-better
+    model against one other model (the tuned baseline, a matched control, or, for a speed
+    claim, the benchmarked slower model)."""
+
+    claim: dict[str, Any]
+    task: str
+    setting: str
+    kind: str
+    other: str
+    better_values: list[float]
+    other_values: list[float]
+    difference: Difference
+    paper: float | None  # the paper's better − worse figure, None where it has none
+
+    @property
+    def key(self) -> str:
+        """`claim:BETTER-over-WORSE:TASK-SETTING:OTHER`: the row's cells start with it."""
+        claim = self.claim
+        return (
+            f"claim:{claim['better']}-over-{claim['worse']}:{self.task}-{self.setting}:{self.other}"
         )
-    verdict = "holds" if delta > 0 else "does not hold"
-    if se is None:
-        verdict += f" ({single})"
-    elif abs(delta) <= 2 * se:
-        verdict += ", within 2 SE"
-    return delta, se, verdict
+
+    @property
+    def speed(self) -> bool:
+        return _is_speed(self.claim)
 
 
-def claims_table(res: Results) -> Table:
-    """Each of the paper's comparative claims, per task and input setting, on our runs."""
-    header = ["claim", "task", "setting", "better (claimed)", "worse (claimed)", "Δ", "SE of Δ"]
-    header.append("verdict")
+def claim_comparisons(res: Results) -> list[Comparison]:
+    """Every claim of paper.yaml × task × input setting × comparison, in paper.yaml's order."""
     rows = []
     for claim in res.paper.get("claims", []):
-        speed = claim.get("measure", "test") == "speed"
+        speed = _is_speed(claim)
         for task in claim.get("tasks", TASK_ORDER):
             for setting in claim.get("settings", SETTING_ORDER):
-                key = f"claim:{claim['better']}-over-{claim['worse']}:{task}-{setting}"
-                sides = [
-                    _bench_speed(res, task, model)
-                    if speed
-                    else _test_values(res, task, model, setting)
-                    for model in (claim["better"], claim["worse"])
-                ]
-                cells = [stat_cell(values, digits=1 if speed else 2) for values in sides]
-                if all(sides):
-                    single = "one benchmark run" if speed else "one seed on a side: no spread"
-                    delta, se, verdict = difference_verdict(*sides, single=single)
-                    ok = "up" if delta > 0 else "down"
-                    cells += [
-                        Cell(f"{delta:+.2f}", f"num {ok}", f"{key}:diff"),
-                        Cell(fmt(se), "num" if se is not None else "na"),
-                        Cell(verdict, ok, f"{key}:verdict"),
-                    ]
-                else:
-                    cells += [
-                        Cell(DASH, "na"),
-                        Cell(DASH, "na"),
-                        Cell(NOT_RUN, "missing", f"{key}:verdict"),
-                    ]
-                rows.append([text_cell(claim["text"]), text_cell(task), text_cell(setting), *cells])
+                paper = _paper_delta(res, claim, task, setting)
+                record = None if speed else res.tuning_record(task, claim["better"], setting)
+                others = [(BENCH_ROW if speed else BASELINE_ROW, claim["worse"])]
+                others += [(CONTROL_ROW, _control(c, record)) for c in claim.get("controls", [])]
+                better = _claim_values(res, claim, task, claim["better"], setting)
+                for kind, model in others:
+                    other = _claim_values(res, claim, task, model, setting)
+                    if speed:
+                        difference = difference_verdict(better, other, "benchmark run")
+                    elif not all(
+                        res.under_protocol(task, m, setting) for m in (claim["better"], model)
+                    ):
+                        difference = Difference(None, None, UNTUNED)
+                    else:
+                        difference = difference_verdict(better, other)
+                    rows.append(
+                        Comparison(
+                            claim, task, setting, kind, model, better, other, difference, paper
+                        )
+                    )
+    return rows
+
+
+def _is_speed(claim: dict[str, Any]) -> bool:
+    """Whether the claim is on training speed (`measure: speed`) rather than test scores."""
+    return claim.get("measure", "test") == "speed"
+
+
+def _claim_values(
+    res: Results, claim: dict[str, Any], task: str, model: str, setting: str
+) -> list[float]:
+    """The model's figures for the claim's measure: per-seed test scores of the task's headline
+    metric, or the training throughput `spen bench` measured."""
+    if _is_speed(claim):
+        return _bench_speed(res, task, model)
+    return res.test_values(task, model, setting, res.metric(task))
+
+
+def _control(template: str, record: dict[str, Any] | None) -> str:
+    """A control's model name, its `{axis}` fields (e.g. `bilstm_{optimizer}`) filled with the
+    axes of the point the tuning `record` chose; unfilled without a record."""
+    if record is None:
+        return template
+    axes = record["points"][record["chosen"]]["axes"]
+    try:
+        return template.format(**axes)
+    except KeyError as err:
+        raise ValueError(
+            f"paper.yaml: claims: control '{template}' names axis {err} that the tuning record "
+            f"of {record['task']}/{record['model']}-{record['setting']} lacks"
+        ) from None
+
+
+def _paper_delta(res: Results, claim: dict[str, Any], task: str, setting: str) -> float | None:
+    """The paper's better − worse figure for the task and our input setting: its speed column
+    (paper setting only) for a speed claim, else the column MAIN_COLUMNS compares the setting
+    with, from the first of its main table and Table 4 that has both rows."""
+    better, worse = claim["better"], claim["worse"]
+    if _is_speed(claim):
+        speeds = res.paper.get("speed", {}).get(task, {}) if setting == "paper" else {}
+        if better in speeds and worse in speeds:
+            return float(speeds[better] - speeds[worse])
+        return None
+    column = next(
+        (c.paper_key for c in MAIN_COLUMNS if (c.task, c.setting) == (task, setting)), None
+    )
+    for name in ("main_table", "global_energies"):
+        table = res.paper.get(name, {})
+        if column in table.get(better, {}) and column in table.get(worse, {}):
+            return float(table[better][column] - table[worse][column])
+    return None
+
+
+def claims_table(res: Results, comparisons: Sequence[Comparison]) -> Table:
+    """The claims, each against its tuned baseline and its matched controls, per task and
+    input setting, with the verdicts."""
+    header = ["claim", "task", "setting", "comparison", "better: ours", "other side: ours"]
+    header += ["Δ", "SE of Δ", "verdict", "paper's Δ"]
+    rows = []
+    for row in comparisons:
+        key, diff, digits = row.key, row.difference, 1 if row.speed else 2
+        rows.append(
+            [
+                text_cell(row.claim["text"]),
+                text_cell(row.task),
+                text_cell(row.setting),
+                Cell(f"{row.kind}: {res.label(row.other)}", "label", title=row.other),
+                stat_cell(row.better_values, f"{key}:better", digits),
+                stat_cell(row.other_values, f"{key}:other", digits),
+                Cell(DASH, "na", f"{key}:diff")
+                if diff.delta is None
+                else Cell(
+                    f"{diff.delta:+.2f}",
+                    "num " + ("up" if diff.delta > 0 else "down"),
+                    f"{key}:diff",
+                ),
+                Cell(fmt(diff.se), "num" if diff.se is not None else "na", f"{key}:se"),
+                Cell(diff.verdict, diff.cls, f"{key}:verdict"),
+                Cell(f"{row.paper:+.1f}", "num paper", f"{key}:paper")
+                if row.paper is not None
+                else Cell(DASH, "na", f"{key}:paper", "the paper has no such figure"),
+            ]
+        )
     notes = [
-        "Δ = mean of the claimed-better model − mean of the claimed-worse one, over seeds: test "
-        "accuracy (POS) or conlleval-style entity F1 (NER). SE of Δ: sqrt(s₁²/n₁ + s₂²/n₂) from "
-        "the sample standard deviations, shown when both sides have two or more seeds. A claim "
-        'holds when Δ > 0; "within 2 SE" marks a difference the seed-to-seed spread could '
-        "explain.",
-        "Speed claims compare training sentences/s from `spen bench` (section 7's training "
+        "Each claim is measured per task and input setting against the model the paper says it "
+        "beats (its tuned baseline) and against its matched controls. Δ = mean of the "
+        "claimed-better model − mean of the other side, over seeds: test accuracy (POS) or "
+        "conlleval-style entity F1 (NER). SE of Δ = sqrt(s₁²/n₁ + s₂²/n₂), from the sample "
+        "standard deviations s and the numbers of seeds n of the two sides.",
+        f'Verdict: "{HOLDS}" when Δ > 2 SE; "{WITHIN}" when 0 < Δ ≤ 2 SE, a difference the '
+        f'seed-to-seed spread could explain; "{FAILS}" when Δ ≤ 0; "{CANNOT_TELL}" when a side '
+        "is not run or has a single seed.",
+        "A test-score comparison counts only when the claimed-better model ran under the "
+        "tuning protocol: the tuning record of its task and input setting (section 4; the "
+        "record of the tuned row it follows, for a model that follows one) must exist. Until "
+        f'then its rows read "{UNTUNED}" and show no Δ, so runs made before the protocol '
+        "never reach a verdict.",
+        "Matched controls change one thing: the CE-only controls (control_ce_shared, "
+        "control_ce_stacked) keep the compound row's networks, k and optimizer and train them "
+        "by its cross-entropy terms alone, with no hinge and no energy; the BiLSTM control "
+        "(bilstm_sgd or bilstm_adam, untuned) is the local BiLSTM under the optimizer that the "
+        "compound row's tuning record chose. Without that record, the BiLSTM control is not "
+        "known.",
+        "Paper's Δ: the paper's figure for the better row − that for the other row, in the "
+        "column our setting is compared with in section 1 (paper setting: POS or NER; plus: "
+        "NER+; POS plus has no paper column) of its main table, or Table 4 for GE(c). The "
+        "paper has no controls: each row of a claim shows the claim's figure.",
+        "Speed claims compare training sentences/s from `spen bench` (section 8's training "
         "throughput benchmark: every model timed one after another in one process, paper input "
-        "setting), not the runs' own logs, which shared the machine with other jobs.",
+        "setting), not the runs' own logs, which shared the machine with other jobs; the "
+        "paper's Δ is from its speed column. One benchmark run has no spread: cannot tell.",
     ]
     return Table("claims", header, rows, notes=notes)
 
 
-def _test_values(res: Results, task: str, model: str, setting: str) -> list[float]:
-    return res.test_values(task, model, setting, res.metric(task))
+def claims_forest(comparisons: Sequence[Comparison]) -> Chart | None:
+    """The test-score comparisons that have a Δ and an SE as a forest plot, beside the paper's
+    Δ; None when there is none."""
+    rows = [
+        svg.ForestRow(
+            row.claim["text"],
+            f"{row.task.upper()} {row.setting} · vs {row.other}",
+            row.difference.delta,
+            row.difference.se,
+            row.paper,
+            row.key,
+        )
+        for row in comparisons
+        if not row.speed and row.difference.delta is not None and row.difference.se is not None
+    ]
+    if not rows:
+        return None
+    title = "The claims on test scores: Δ ± 2 SE"
+    return Chart(
+        title,
+        svg.forest_plot(rows, title=title, x_label="Δ = better − other (accuracy or F1 points)"),
+        "One row per claim, task, input setting and comparison with two or more seeds on each "
+        "side, grouped by claim: the dot is our Δ, the bar ± 2 SE; the diamond is the paper's "
+        "Δ. A bar clear of zero on the right is a claim that holds.",
+    )
 
 
 def _bench_speed(res: Results, task: str, model: str) -> list[float]:
@@ -435,6 +624,114 @@ def _bench_speed(res: Results, task: str, model: str) -> list[float]:
         for entry in bench.get("training", [])
         if entry["model"] == model
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# 4: the tuning protocol
+
+
+def tuning_table(res: Results) -> Table | None:
+    """Every grid point of every tuning record, the chosen one marked; None without records."""
+    records = res.inputs.tuning
+    if not records:
+        return None
+    tasks = _ordered({task for task, _, _ in records}, TASK_ORDER)
+    settings = _ordered({setting for _, _, setting in records}, SETTING_ORDER)
+    models = _ordered({model for _, model, _ in records}, tuple(res.labels))
+    rows = []
+    for task, model, setting in sorted(
+        records,
+        key=lambda k: (tasks.index(k[0]), settings.index(k[2]), models.index(k[1])),
+    ):
+        record = records[task, model, setting]
+        for name in _grid_order(res, record):
+            point = record["points"][name]
+            axes = point["axes"]
+            chosen = name == record["chosen"]
+            key = f"tuning:{task}/{model}-{setting}:{name}"
+            dev = point.get("dev")
+            epochs = " / ".join(
+                DASH if point.get(k) is None else str(point[k]) for k in ("best_epoch", "epochs")
+            )
+            cells = [
+                text_cell(task),
+                text_cell(setting),
+                Cell(res.label(model), "label", title=model),
+                Cell(name, "mono"),
+                text_cell(axes.get("optimizer", DASH)),
+                text_cell(axes.get("compound_weight", DASH), "num"),
+                text_cell(axes.get("inner_steps", DASH), "num"),
+                Cell(fmt(dev), "num", f"{key}:dev") if _is_number(dev) else Cell(DASH, "na"),
+                text_cell(epochs, "num"),
+                Cell(str(point.get("stopped", "")), "stopped"),
+                Cell("✓" if chosen else "", "mark", f"{key}:chosen"),
+            ]
+            if chosen:
+                for cell in cells:
+                    cell.cls = f"{cell.cls} chosen".strip()
+            rows.append(cells)
+    header = ["task", "setting", "model", "point", "optimizer", "λ", "k", "dev score"]
+    header += ["best epoch / epochs", "stopped", "chosen"]
+    seeds = ", ".join(str(s) for s in sorted({r["seed"] for r in records.values()}))
+    profiles = ", ".join(sorted({str(r.get("profile", "?")) for r in records.values()}))
+    notes = [
+        "From results/tuning/TASK/MODEL-SETTING.json (`spen tune-select`). Selection reads dev "
+        f"only: each tuned row trains every point of its grid (one grid per row family) once, "
+        f"on seed {seeds} (profile "
+        f"{profiles}), and the point with the best dev score (accuracy for POS, entity F1 for "
+        "NER) is chosen (✓; ties go to the earlier point). No tuning run is ever scored on "
+        "test. The main runs of the row, and of the models that follow it, use the chosen "
+        "point's settings.",
+        "λ: the weight of the test-time inference network A_Ψ's terms in the compound "
+        "objective (compound_weight); k: updates of the inference networks per minibatch "
+        "(inner_steps). Best epoch / epochs: the epoch of the best dev score, and the epochs "
+        "trained. A point stopped early says why; one that diverged before its first epoch "
+        "ended has no dev score and is never chosen.",
+    ]
+    if res.inputs.params is not None:
+        notes.append(_protocol_note(res.inputs.params.tuning))
+    return Table("tuning", header, rows, notes=notes)
+
+
+def _grid_order(res: Results, record: dict[str, Any]) -> list[str]:
+    """The record's point names in the order of the model's grid (params/tuning.yaml); points
+    the grid does not know, or all of them without params, sorted after."""
+    order: list[str] = []
+    if res.inputs.params is not None:
+        try:
+            points = tuning.grid(res.inputs.params, record["model"], record.get("profile", ""))
+            order = [p.name for p in points]
+        except ParamsError:
+            pass
+    return _ordered(record["points"], order)
+
+
+def _protocol_note(protocol: dict[str, Any]) -> str:
+    """params/tuning.yaml in a sentence: one grid per row family, and who follows whom."""
+    grids = []
+    for name, axes in protocol["grids"].items():
+        spans = ", ".join(
+            f"{AXIS_NAMES.get(a, a)} ∈ {{{', '.join(map(str, v))}}}" for a, v in axes.items()
+        )
+        models = ", ".join(m for m, g in protocol["tuned"].items() if g == name)
+        grids.append(f"{name} ({spans}) for {models}")
+    leaders: dict[str, list[str]] = {}
+    for model, leader in protocol["follows"].items():
+        leaders.setdefault(leader, []).append(model)
+    follows = "; ".join(
+        f"{', '.join(ms)} follow{'s' * (len(ms) == 1)} {leader}" for leader, ms in leaders.items()
+    )
+    optimizers = ", ".join(
+        f"{name} (lr {spec['lr']:g}"
+        + (f", momentum {spec['momentum']:g}" if "momentum" in spec else "")
+        + ")"
+        for name, spec in protocol["optimizers"].items()
+    )
+    return (
+        f"The grids (params/tuning.yaml): {'; '.join(grids)}. Optimizers of the "
+        f"networks that output tags: {optimizers}. Models that run with a tuned row's choice: "
+        f"{follows}."
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -475,7 +772,7 @@ def _summary_stat(stats: dict[str, float | None] | None, n: int, digits: int = 2
 
 
 # ---------------------------------------------------------------------------------------------
-# 3: NER per entity type
+# 5: NER per entity type
 
 
 def ner_tables(res: Results) -> list[Table]:
@@ -552,7 +849,7 @@ def _supports(res: Results, groups: list[dict[str, Any]], types: list[str]) -> s
 
 
 # ---------------------------------------------------------------------------------------------
-# 5: learning curves
+# 7: learning curves
 
 
 def learning_curves(res: Results) -> list[Chart]:
@@ -591,7 +888,7 @@ def learning_curves(res: Results) -> list[Chart]:
 
 
 # ---------------------------------------------------------------------------------------------
-# 6: speed
+# 8: speed
 
 
 def _run_speed(run: RunData) -> float | None:
@@ -801,7 +1098,7 @@ def training_bench_table(res: Results, bench: dict[str, Any], title: str) -> Tab
 
 
 # ---------------------------------------------------------------------------------------------
-# 7: parameters
+# 9: parameters
 
 
 def parameter_table(res: Results) -> Table:
@@ -866,7 +1163,7 @@ def _bench_parameters(res: Results, task: str, model: str, setting: str) -> list
 
 
 # ---------------------------------------------------------------------------------------------
-# 8: exact vs amortised
+# 10: exact vs amortised
 
 
 def analysis_table(res: Results) -> Table | None:
@@ -939,7 +1236,7 @@ def analysis_table(res: Results) -> Table | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# 9, 10 and the whole
+# 11, 12 and the whole
 
 
 def environment_table(inputs: Inputs) -> Table:
@@ -993,6 +1290,7 @@ def build_context(inputs: Inputs) -> dict[str, Any]:
     """Everything the templates lay out."""
     res = Results(inputs)
     speed = training_speed_tables(res)
+    comparisons = claim_comparisons(res)
     return {
         "title": "spen: energy-based sequence labelling with inference networks",
         "subtitle": "A reproduction of Tu, Pang & Gimpel (2020)",
@@ -1000,7 +1298,9 @@ def build_context(inputs: Inputs) -> dict[str, Any]:
         "main": main_table(res),
         "gain": gain_table(res),
         "global": global_table(res),
-        "claims": claims_table(res),
+        "claims": claims_table(res, comparisons),
+        "claims_forest": claims_forest(comparisons),
+        "tuning": tuning_table(res),
         "inventory": inventory_table(res),
         "ner": ner_tables(res),
         "curves": learning_curves(res),

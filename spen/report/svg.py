@@ -1,4 +1,5 @@
-"""Line charts as inline SVG text: the report's learning curves, with no plotting library."""
+"""Charts as inline SVG text, with no plotting library: the report's learning curves (line
+charts) and its claims (a forest plot)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,19 @@ PALETTE = (
     "#7F7F7F",
 )
 DASHES = ("", "6 3", "2 2", "8 3 2 3")
+
+
+@dataclass(frozen=True)
+class ForestRow:
+    """One row of a forest plot: an estimate with its standard error and, optionally, a
+    reference value (another source's estimate), under a group heading."""
+
+    group: str
+    label: str
+    estimate: float
+    se: float
+    reference: float | None = None
+    key: str = ""  # the row's `data-row` attribute
 
 
 @dataclass(frozen=True)
@@ -60,6 +74,17 @@ def _label(value: float) -> str:
     return f"{value:g}"
 
 
+def _open(width: int, height: float, title: str) -> list[str]:
+    """The start of an SVG document: its `<svg>` tag and the title line."""
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
+        'font-family="system-ui, sans-serif" font-size="11">',
+        f'<text x="{width / 2:.1f}" y="16" text-anchor="middle" font-size="13" '
+        f'font-weight="600">{escape(title)}</text>',
+    ]
+
+
 def line_chart(
     series: Sequence[Series],
     *,
@@ -78,13 +103,7 @@ def line_chart(
     legend_rows = math.ceil(len(series) / 2)
     total_height = top + plot_height + 44 + 18 * legend_rows + 8
     plot_width = width - left - right
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{total_height}" '
-        f'viewBox="0 0 {width} {total_height}" role="img" aria-label="{escape(title)}" '
-        'font-family="system-ui, sans-serif" font-size="11">',
-        f'<text x="{width / 2:.1f}" y="16" text-anchor="middle" font-size="13" '
-        f'font-weight="600">{escape(title)}</text>',
-    ]
+    out = _open(width, total_height, title)
     points = [p for s in series for p in s.points]
     if not points:
         out.append(
@@ -152,3 +171,93 @@ def line_chart(
         )
     out.append("</svg>")
     return "".join(out)
+
+
+def forest_plot(
+    rows: Sequence[ForestRow],
+    *,
+    title: str,
+    x_label: str,
+    width: int = 720,
+    label_width: int = 250,
+) -> str:
+    """An SVG document (one `<svg>` element) drawing each row as a dot at its estimate with a
+    bar of ± 2 SE, its reference as a hollow diamond, and a vertical line at zero. Rows are
+    labelled on the left, under a heading wherever their group changes; a legend sits below."""
+    row_height, heading_height, top, right = 18, 22, 28, 16
+    left = label_width
+    plot_width = width - left - right
+    starts = [i == 0 or row.group != rows[i - 1].group for i, row in enumerate(rows)]
+    plot_height = heading_height * sum(starts) + row_height * len(rows)
+    bottom = top + plot_height
+    total_height = bottom + 40 + 22
+    values = [0.0]
+    for row in rows:
+        values += [row.estimate - 2 * row.se, row.estimate + 2 * row.se]
+        if row.reference is not None:
+            values.append(row.reference)
+    ticks = nice_ticks(min(values), max(values), 6)
+    x0, x1 = ticks[0], ticks[-1]
+
+    def sx(x: float) -> float:
+        return left + (x - x0) / (x1 - x0) * plot_width
+
+    ours, theirs = PALETTE[0], PALETTE[3]
+    out = _open(width, total_height, title)
+    for x in ticks:
+        out.append(
+            f'<line x1="{sx(x):.1f}" x2="{sx(x):.1f}" y1="{top}" y2="{bottom}" stroke="#e3e3e3"/>'
+            f'<text x="{sx(x):.1f}" y="{bottom + 16}" text-anchor="middle">{_label(x)}</text>'
+        )
+    out.append(
+        f'<line x1="{sx(0):.1f}" x2="{sx(0):.1f}" y1="{top}" y2="{bottom}" stroke="#444" '
+        'stroke-width="1.2"/>'
+        f'<line x1="{left}" x2="{left + plot_width}" y1="{bottom}" y2="{bottom}" stroke="#444"/>'
+        f'<text x="{left + plot_width / 2:.1f}" y="{bottom + 32}" text-anchor="middle">'
+        f"{escape(x_label)}</text>"
+    )
+    y = float(top)
+    for item, start in zip(rows, starts, strict=True):
+        if start:
+            out.append(
+                f'<text x="4" y="{y + 15:.1f}" font-weight="600">{escape(item.group)}</text>'
+            )
+            y += heading_height
+        mid = y + row_height / 2
+        low, high = sx(item.estimate - 2 * item.se), sx(item.estimate + 2 * item.se)
+        tip = f"{item.label}: Δ = {item.estimate:+.2f}, SE {item.se:.2f}"
+        if item.reference is not None:
+            tip += f"; paper {item.reference:+.1f}"
+        out.append(
+            f'<g data-row="{escape(item.key)}"><title>{escape(tip)}</title>'
+            f'<text x="14" y="{mid + 4:.1f}">{escape(item.label)}</text>'
+            f'<line x1="{low:.1f}" x2="{high:.1f}" y1="{mid:.1f}" y2="{mid:.1f}" '
+            f'stroke="{ours}" stroke-width="1.8"/>'
+        )
+        for end in (low, high):
+            out.append(
+                f'<line x1="{end:.1f}" x2="{end:.1f}" y1="{mid - 4:.1f}" y2="{mid + 4:.1f}" '
+                f'stroke="{ours}" stroke-width="1.5"/>'
+            )
+        out.append(f'<circle cx="{sx(item.estimate):.1f}" cy="{mid:.1f}" r="3.5" fill="{ours}"/>')
+        if item.reference is not None:
+            out.append(_diamond(sx(item.reference), mid, theirs))
+        out.append("</g>")
+        y += row_height
+    legend = bottom + 50
+    out.append(
+        f'<circle cx="{left + 6}" cy="{legend}" r="3.5" fill="{ours}"/>'
+        f'<line x1="{left - 4}" x2="{left + 16}" y1="{legend}" y2="{legend}" stroke="{ours}" '
+        'stroke-width="1.8"/>'
+        f'<text x="{left + 24}" y="{legend + 4}">ours: Δ ± 2 SE</text>'
+        + _diamond(left + 160, legend, theirs)
+        + f'<text x="{left + 172}" y="{legend + 4}">the paper\'s Δ</text></svg>'
+    )
+    return "".join(out)
+
+
+def _diamond(x: float, y: float, colour: str, size: float = 4.5) -> str:
+    """A hollow diamond centred on (x, y)."""
+    corners = ((x, y - size), (x + size, y), (x, y + size), (x - size, y))
+    points = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in corners)
+    return f'<polygon points="{points}" fill="#fff" stroke="{colour}" stroke-width="1.6"/>'

@@ -108,7 +108,9 @@ class SpenOptions:
                 f"spen model needs 'objective' in: {', '.join(OBJECTIVES)} (got {objective!r})"
             )
         if objective == "cross_entropy" and not config.get("ce", True):
-            raise ValueError("objective 'cross_entropy' trains by the CE terms alone: it needs ce: true")
+            raise ValueError(
+                "objective 'cross_entropy' trains by the CE terms alone: it needs ce: true"
+            )
         return cls(
             objective=objective,
             compound_weight=float(config.get("compound_weight", 1.0)),

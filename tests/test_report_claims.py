@@ -1,0 +1,259 @@
+"""`spen report`: the claims table, its forest plot and the tuning table.
+
+A small fake project with the repository's params/ (so the report knows which model follows
+which tuned row) and tuning records for the paper setting: POS compound-stacked (Adam
+chosen), POS BiLSTM and margin-rescaled, NER compound-stacked. A comparison counts only when
+both sides' rows have their record. The test scores are picked so that the verdicts fall on
+the rule's boundaries: Δ exactly 2 SE, Δ = 0, one seed. Expected figures are worked out here by
+hand, not by the report's code.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from spen import pipeline
+from spen.io import write_json
+from spen.report.build import build_report
+from spen.report.collect import load_project_params, load_tuning
+from spen.report.content import Difference, difference_verdict
+from tests.conftest import REPO
+from tests.test_report import _cell, _write_run
+
+POS = {  # test accuracy by seed
+    ("compound_stacked", "paper"): [89.0, 91.0],  # mean 90, variance 2
+    ("bilstm", "paper"): [88.0, 88.0],  # Δ = 2, SE = sqrt(2/2 + 0) = 1: Δ = 2 SE exactly
+    ("control_ce_stacked", "paper"): [90.0, 90.0],  # Δ = 0
+    ("bilstm_adam", "paper"): [87.0, 87.5],  # Δ = 2.75, SE = sqrt(1 + 0.0625): Δ > 2 SE
+    ("bilstm_sgd", "paper"): [95.0, 96.0],  # the optimizer not chosen: never compared
+    ("margin_rescaled", "paper"): [89.0],  # one seed
+    ("compound_stacked", "plus"): [90.0, 92.0],  # no tuning record for POS plus
+    ("bilstm", "plus"): [80.0, 81.0],
+}
+NER = {  # entity F1 by seed
+    ("compound_stacked_ge_c", "paper"): [86.0, 87.0],  # follows compound_stacked
+    ("compound_stacked", "paper"): [85.0, 85.0],
+    ("compound_stacked_ge_c", "plus"): [90.0, 91.0],  # no tuning record for NER plus
+    ("compound_stacked", "plus"): [89.0, 89.5],
+}
+STACKED = "claim:compound_stacked-over-bilstm"
+GE_C = "claim:compound_stacked_ge_c-over-compound_stacked"
+
+
+def _point(optimizer: str, weight: int | None, steps: int | None, dev: float | None) -> dict:
+    axes: dict = {"optimizer": optimizer}
+    if weight is not None:
+        axes |= {"compound_weight": weight, "inner_steps": steps}
+    point = {"axes": axes, "dev": dev, "best_epoch": 3, "epochs": 11, "overrides": {}}
+    if dev is None:
+        point |= {"best_epoch": None, "epochs": 0, "stopped": "numerical fault: loss is nan"}
+    return point
+
+
+def _record(task: str, model: str, setting: str, points: dict, chosen: str) -> dict:
+    return {
+        "task": task,
+        "model": model,
+        "setting": setting,
+        "profile": "paper",
+        "seed": 1,
+        "metric": "accuracy" if task == "pos" else "f1",
+        "chosen": chosen,
+        "overrides": points[chosen]["overrides"],
+        "points": points,
+    }
+
+
+# POS compound-stacked, written (as `spen tune-select` writes JSON) with its keys sorted: the
+# report must put the points back in the grid's order (sgd first, then λ, then k)
+STACKED_POINTS = {
+    "adam_l10_k1": _point("adam", 10, 1, 91.5),
+    "adam_l1_k5": _point("adam", 1, 5, 90.25),
+    "sgd_l10_k1": _point("sgd", 10, 1, None),
+    "sgd_l1_k5": _point("sgd", 1, 5, 89.0),
+}
+GRID_ORDER = ["sgd_l1_k5", "sgd_l10_k1", "adam_l1_k5", "adam_l10_k1"]
+RECORDS = [
+    _record("pos", "compound_stacked", "paper", STACKED_POINTS, "adam_l10_k1"),
+    _record(
+        "pos",
+        "bilstm",
+        "paper",
+        {"adam": _point("adam", None, None, 88.5), "sgd": _point("sgd", None, None, 88.75)},
+        "sgd",
+    ),
+    _record(
+        "pos",
+        "margin_rescaled",
+        "paper",
+        {"sgd": _point("sgd", None, None, 88.0), "adam": _point("adam", None, None, 88.25)},
+        "adam",
+    ),
+    _record(
+        "ner",
+        "compound_stacked",
+        "paper",
+        {"sgd_l10_k10": _point("sgd", 10, 10, 84.0)},
+        "sgd_l10_k10",
+    ),
+]
+
+
+def _project(root: Path) -> Path:
+    shutil.copytree(REPO / "params", root / "params")
+    shutil.copytree(REPO / "workflow" / "schemas", root / "workflow" / "schemas")
+    for task, table in (("pos", POS), ("ner", NER)):
+        for (model, setting), values in table.items():
+            for seed, value in enumerate(values, start=1):
+                test = {"accuracy": value} if task == "pos" else {"accuracy": 97.0, "f1": value}
+                _write_run(root, task, model, setting, seed, test)
+    for record in RECORDS:
+        path = f"results/tuning/{record['task']}/{record['model']}-{record['setting']}.json"
+        write_json(root / path, record)
+    summary = root / pipeline.SUMMARY
+    write_json(summary, pipeline.aggregate(sorted(root.glob("results/*/*/seed*/test.json"))))
+    return summary
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("claims")
+    build_report(_project(root), None, root / "reports")
+    return {
+        "html": (root / "reports/index.html").read_text(),
+        "md": (root / "reports/index.md").read_text(),
+    }
+
+
+def test_verdict_rule_at_its_boundaries() -> None:
+    assert difference_verdict([89.0, 91.0], [88.0, 88.0]) == Difference(
+        2.0, 1.0, "holds within 2 SE"
+    )
+    assert difference_verdict([89.0, 91.0], [87.99, 87.99]).verdict == "holds"
+    assert difference_verdict([89.0, 91.0], [90.0, 90.0]).verdict == "does not hold"  # Δ = 0
+    assert difference_verdict([89.0, 91.0], [92.0, 92.0]).verdict == "does not hold"
+    one = difference_verdict([89.0], [88.0, 88.5])
+    assert (one.delta, one.se, one.verdict) == (0.75, None, "cannot tell (1 seed)")
+    assert difference_verdict([3.0], [2.0], "benchmark run").verdict == (
+        "cannot tell (1 benchmark run)"
+    )
+    assert difference_verdict([89.0, 91.0], []) == Difference(None, None, "cannot tell (not run)")
+
+
+def test_claim_rows_against_baseline_and_controls(report: dict[str, str]) -> None:
+    html = report["html"]
+    row = f"{STACKED}:pos-paper:bilstm"
+    assert _cell(html, f"{row}:better") == "90.00 ± 1.41 n=2"
+    assert (_cell(html, f"{row}:diff"), _cell(html, f"{row}:se")) == ("+2.00", "1.00")
+    assert _cell(html, f"{row}:verdict") == "holds within 2 SE"
+    assert _cell(html, f"{STACKED}:pos-paper:control_ce_stacked:verdict") == "does not hold"
+    # the BiLSTM control runs under the optimizer the compound row's record chose: Adam
+    adam = f"{STACKED}:pos-paper:bilstm_adam"
+    assert (_cell(html, f"{adam}:diff"), _cell(html, f"{adam}:se")) == ("+2.75", "1.03")
+    assert _cell(html, f"{adam}:verdict") == "holds"
+    assert f'data-cell="{STACKED}:pos-paper:bilstm_sgd' not in html
+    # the paper's Δ (POS column: 89.8 − 88.8) on every row of the claim
+    for other in ("bilstm", "control_ce_stacked", "bilstm_adam"):
+        assert _cell(html, f"{STACKED}:pos-paper:{other}:paper") == "+1.0"
+    margin = "claim:compound_stacked-over-margin_rescaled:pos-paper:margin_rescaled"
+    assert _cell(html, f"{margin}:verdict") == "cannot tell (1 seed)"
+    assert (_cell(html, f"{margin}:diff"), _cell(html, f"{margin}:se")) == ("+1.00", "—")
+    assert _cell(html, f"{margin}:paper") == "+0.4"
+    # GE(c) counts through the record of compound-stacked, the row it follows
+    assert _cell(html, f"{GE_C}:ner-paper:compound_stacked:verdict") == "holds"
+    assert _cell(html, f"{GE_C}:ner-paper:compound_stacked:paper") == "+0.7"  # Table 4
+    assert f'data-cell="{GE_C}:pos-paper' not in html  # a NER claim only
+    assert "holds, within 2 SE" not in html and "one seed on a side" not in html  # old wording
+
+
+def test_claims_without_a_tuning_record_cannot_tell(report: dict[str, str]) -> None:
+    html = report["html"]
+    gated = "cannot tell (not run under the tuning protocol)"
+    row = f"{STACKED}:pos-plus:bilstm"
+    assert _cell(html, f"{row}:better") == "91.00 ± 1.41 n=2"  # the runs are there ...
+    assert _cell(html, f"{row}:verdict") == gated  # ... but not under the protocol
+    assert (_cell(html, f"{row}:diff"), _cell(html, f"{row}:se")) == ("—", "—")
+    assert _cell(html, f"{row}:paper") == "—"  # POS plus: no paper column
+    # no record, no optimizer: the BiLSTM control stays unresolved
+    assert _cell(html, f"{STACKED}:pos-plus:bilstm_{{optimizer}}:verdict") == gated
+    assert _cell(html, f"{GE_C}:ner-plus:compound_stacked:verdict") == gated
+    assert _cell(html, f"{GE_C}:ner-plus:compound_stacked:paper") == "+0.3"  # NER+
+    # compound-separated has no record anywhere
+    separated = "claim:compound_separated-over-bilstm:pos-paper:bilstm:verdict"
+    assert _cell(html, separated) == gated
+
+
+def test_tuning_table_marks_the_chosen_point(report: dict[str, str]) -> None:
+    html, md = report["html"], report["md"]
+    for name in STACKED_POINTS:
+        mark = _cell(html, f"tuning:pos/compound_stacked-paper:{name}:chosen")
+        assert mark == ("✓" if name == "adam_l10_k1" else ""), name
+    assert re.search(
+        r'class="mark chosen" data-cell="tuning:pos/compound_stacked-paper:adam_l10', html
+    )
+    assert _cell(html, "tuning:pos/bilstm-paper:sgd:chosen") == "✓"
+    assert _cell(html, "tuning:pos/compound_stacked-paper:adam_l1_k5:dev") == "90.25"
+    assert "numerical fault: loss is nan" in html
+    # rows: task, setting, model in the report's order, then the grid's order of the points
+    keys = re.findall(r'data-cell="tuning:([^"]+):chosen"', html)
+    assert keys == [
+        "pos/bilstm-paper:sgd",
+        "pos/bilstm-paper:adam",
+        "pos/margin_rescaled-paper:sgd",
+        "pos/margin_rescaled-paper:adam",
+        *(f"pos/compound_stacked-paper:{name}" for name in GRID_ORDER),
+        "ner/compound_stacked-paper:sgd_l10_k10",
+    ]
+    chosen = next(line for line in md.splitlines() if "| adam_l10_k1 |" in line)
+    assert chosen.rstrip(" |").endswith("✓")
+    assert "selection reads dev only" in md.lower() and "seed 1" in md
+    assert '<a href="#s-tuning">' in html and "## 4. Tuning" in md
+
+
+def test_forest_plot_has_a_row_per_comparison_with_an_se(report: dict[str, str]) -> None:
+    html, md = report["html"], report["md"]
+    rows = re.findall(r'data-cell="(claim:[^"]+):se"[^>]*>([^<]*)</td>', html)
+    with_se = [key for key, se in rows if se != "—"]
+    assert with_se == [
+        f"{STACKED}:pos-paper:bilstm",
+        f"{STACKED}:pos-paper:control_ce_stacked",
+        f"{STACKED}:pos-paper:bilstm_adam",
+        "claim:compound_stacked-over-margin_rescaled:pos-paper:control_ce_stacked",
+        f"{GE_C}:ner-paper:compound_stacked",
+    ]
+    forest = html[html.index('<figure class="forest">') : html.index("</figure>")]
+    assert re.findall(r'<g data-row="([^"]+)"', forest) == with_se
+    assert "Δ = +2.00, SE 1.00; paper +1.0" in forest
+    assert forest.count("<polygon") == len(with_se) + 1  # each row's paper Δ, and the legend's
+    uri = re.search(r"!\[The claims[^]]*\]\(data:image/svg\+xml;base64,([^)]+)\)", md)
+    assert uri, "no forest plot in the Markdown"
+    assert base64.b64decode(uri.group(1)).decode().count("<g data-row=") == len(with_se)
+
+
+def test_tuning_records_on_disk(tmp_path: Path) -> None:
+    assert load_tuning(tmp_path) == {}  # no results/tuning/: no records
+    path = tmp_path / "results/tuning/pos/bilstm-paper.json"
+    write_json(path, RECORDS[1])
+    assert list(load_tuning(tmp_path)) == [("pos", "bilstm", "paper")]
+    write_json(path, {**RECORDS[1], "chosen": "rmsprop"})
+    with pytest.raises(ValueError, match=r"bilstm-paper\.json: not a tuning record") as err:
+        load_tuning(tmp_path)
+    assert "\n" not in str(err.value)
+    path.write_text("{")
+    with pytest.raises(ValueError, match=r"bilstm-paper\.json: not JSON"):
+        load_tuning(tmp_path)
+    path.unlink()
+    write_json(tmp_path / "results/tuning/ner/bilstm-paper.json", RECORDS[1])
+    with pytest.raises(ValueError, match="belongs in results/tuning/pos/bilstm-paper.json"):
+        load_tuning(tmp_path)
+
+
+def test_without_params_nothing_counts(tmp_path: Path) -> None:
+    warnings: list[str] = []
+    assert load_project_params(tmp_path, warnings) is None
+    assert len(warnings) == 1 and "no claim on test scores is checked" in warnings[0]

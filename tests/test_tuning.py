@@ -1,0 +1,132 @@
+"""The tuning protocol: grids from params/tuning.yaml, the choice on dev, and how the choice
+reaches a run's configuration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from spen import tuning
+from spen.cli import app
+from spen.config import ParamsError, load_params
+
+REPO = Path(__file__).resolve().parents[1]
+SGD = {"name": "sgd", "lr": 0.05, "momentum": 0.9}
+ADAM = {"name": "adam", "lr": 0.001}
+
+
+@pytest.fixture(scope="module")
+def params():  # noqa: ANN201
+    return load_params(REPO / "params")
+
+
+def test_compound_grid_is_optimizer_by_lambda_by_k(params) -> None:  # noqa: ANN001
+    names = [p.name for p in tuning.grid(params, "compound_stacked", "paper")]
+    assert len(names) == 12 and len(set(names)) == 12
+    assert names[0] == "sgd_l1_k1" and names[-1] == "adam_l10_k10"
+    assert [p.name for p in tuning.grid(params, "bilstm", "paper")] == ["sgd", "adam"]
+
+
+def test_a_profile_narrows_the_grid(params) -> None:  # noqa: ANN001
+    assert [p.name for p in tuning.grid(params, "compound_shared", "smoke")] == [
+        "sgd_l10_k1",
+        "adam_l10_k1",
+    ]
+    assert len(tuning.grid(params, "bilstm", "smoke")) == 2  # no λ or k axis to narrow
+
+
+def test_the_optimizer_axis_sets_the_tag_producing_networks_optimizer(params) -> None:  # noqa: ANN001
+    sgd = tuning.point(params, "bilstm", "paper", "sgd")
+    assert sgd.overrides(params, "local", None) == {"optimizer": SGD}
+    assert sgd.overrides(params, "spen", "margin_rescaled") == {
+        "inference_optimizer": SGD,
+        "retune_optimizer": SGD,
+    }
+    point = tuning.point(params, "compound_stacked", "paper", "adam_l10_k5")
+    assert point.overrides(params, "spen", "compound") == {
+        "inference_optimizer": ADAM,
+        "compound_weight": 10,
+        "inner_steps": 5,
+    }
+    with pytest.raises(ParamsError, match="not a grid point of 'bilstm'; its points: sgd, adam"):
+        tuning.point(params, "bilstm", "paper", "adam_l1_k1")
+
+
+def test_choose_takes_the_best_dev_first_of_equals_never_a_diverged_point() -> None:
+    points = {"a": {"dev": 80.0}, "b": {"dev": 81.5}, "c": {"dev": 81.5}, "d": {"dev": None}}
+    assert tuning.choose(points) == "b"
+    assert tuning.choose({"x": {"dev": None}, "y": {"dev": 10.0}}) == "y"
+    with pytest.raises(ValueError, match="every one diverged"):
+        tuning.choose({"x": {"dev": None}})
+    with pytest.raises(ValueError, match="not a finite number"):
+        tuning.choose({"x": {"dev": float("nan")}})
+
+
+def test_leaders(params) -> None:  # noqa: ANN001
+    assert tuning.leader(params, "compound_stacked") == "compound_stacked"
+    assert tuning.leader(params, "control_ce_stacked") == "compound_stacked"
+    assert tuning.leader(params, "compound_stacked_ge_c") == "compound_stacked"
+    assert tuning.leader(params, "bilstm_sgd") is None
+
+
+def test_the_choice_sits_above_the_model_entry_and_below_the_profile(params) -> None:  # noqa: ANN001
+    chosen = {"inner_steps": 5, "compound_weight": 10, "inference_optimizer": ADAM}
+    config = params.run_config("pos", "compound_separated", "paper", 1, "smoke", chosen)
+    assert config["inner_steps"] == 5  # the model entry says 10
+    assert config["inference_optimizer"] == ADAM  # the model entry says SGD
+    assert config["test_time_cost"] is True  # untouched by the choice
+    assert config["max_epochs"] == 1  # the smoke profile's override still wins
+    control = params.run_config("pos", "control_ce_stacked", "paper", 1, "paper", chosen)
+    assert control["objective"] == "cross_entropy" and control["inner_steps"] == 5
+
+
+def _summary(tmp_path: Path, point: str, dev: float | None) -> Path:
+    path = tmp_path / "tune" / point / "train.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"dev": dev, "best_epoch": 3, "epochs": 9}))
+    return path
+
+
+def test_tune_select_writes_every_point_and_the_choice(tmp_path: Path) -> None:
+    paths = [_summary(tmp_path, p, dev) for p, dev in (("sgd", 80.0), ("adam", 82.25))]
+    out = tmp_path / "record.json"
+    args = ["tune-select", "pos", "bilstm", "paper", *map(str, paths), "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--params", str(REPO / "params")])
+    assert result.exit_code == 0, result.output
+    record = json.loads(out.read_text())
+    assert record["chosen"] == "adam" and record["overrides"] == {"optimizer": ADAM}
+    assert record["points"]["sgd"]["dev"] == 80.0 and record["seed"] == 1
+    assert tuning.chosen_overrides(out) == {"optimizer": ADAM}
+
+
+def test_tune_select_refuses_a_missing_or_foreign_point(tmp_path: Path) -> None:
+    one = _summary(tmp_path, "sgd", 80.0)
+    args = ["tune-select", "pos", "bilstm", "paper", str(one), "--out", str(tmp_path / "r.json")]
+    result = CliRunner().invoke(app, [*args, "--params", str(REPO / "params")])
+    assert result.exit_code == 2 and "grid point 'adam'" in result.output
+    assert not (tmp_path / "r.json").exists()
+    extra = _summary(tmp_path, "adam_l1_k1", 80.0)
+    args[5:5] = [str(_summary(tmp_path, "adam", 1.0)), str(extra)]
+    result = CliRunner().invoke(app, [*args, "--params", str(REPO / "params")])
+    assert result.exit_code == 2 and "not grid points of 'bilstm'" in result.output
+
+
+def test_train_takes_a_point_or_a_choice_not_both(tmp_path: Path) -> None:
+    args = ["train", "pos", "bilstm", "paper", "--point", "sgd", "--tuned", "x.json"]
+    result = CliRunner().invoke(app, [*args, "--params", str(REPO / "params")])
+    assert result.exit_code == 2 and "exclude each other" in result.output
+
+
+def test_params_refuse_a_follower_of_an_untuned_model(project: Path) -> None:
+    path = project / "params" / "tuning.yaml"
+    spec = yaml.safe_load(path.read_text())
+    spec["follows"]["control_ce_stacked"] = "bilstm_sgd"
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(
+        ParamsError, match=r"follows\.control_ce_stacked: unknown name 'bilstm_sgd'"
+    ):
+        load_params(project / "params")
