@@ -13,7 +13,7 @@
 #    Its params/experiments.yaml is cut down to SMOKE_TASKS x SMOKE_MODELS x SMOKE_SETTINGS.
 # 3. Runs `snakemake --workflow-profile workflow/profiles/slurm --config profile=smoke` there,
 #    with only what a CPU-only one-node cluster needs on top of the profile: the train rule's
-#    `gpu` resource set to 0, its memory capped to the node's, threads capped to the node's
+#    `gpu` resource set to 0 (and tune_train's), its memory capped to the node's, threads capped to the node's
 #    CPUs; no account, status by squeue, no retries (a failure must show).
 # 4. .ci/slurm/check_smoke.py: every run's test.json and results/summary.json exist and are
 #    new; every job went through sbatch and Slurm recorded it COMPLETED, exit 0, in the
@@ -117,6 +117,7 @@ for rule, resources in rules.items():
             value = min(int(value), node_mem)
         print(f"{rule}:{key}={value}")
 print("train:gpu=0")
+print("tune_train:gpu=0")
 EOF
 )
 

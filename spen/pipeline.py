@@ -67,6 +67,7 @@ RUN_DIR = "{task}/{model}-{setting}/seed{seed}"
 CHECKPOINT = f"models/{RUN_DIR}/best.pt"
 TRAIN_LOG = f"models/{RUN_DIR}/metrics.jsonl"
 TRAIN_SUMMARY = f"models/{RUN_DIR}/train.json"
+TIMINGS = f"models/{RUN_DIR}/timings.json"
 PREDICTIONS = f"results/{RUN_DIR}/test.conll"
 SCORES = f"results/{RUN_DIR}/test.json"
 CURVE = f"results/{RUN_DIR}/learning_curve.json"
@@ -88,7 +89,8 @@ ENTRY_MODULES = {
     "fetch": ("spen.config", "spen.data.sources"),
     "preprocess": ("spen.config", "spen.data.preprocess"),
     "pretrain_tlm": ("spen.config", "spen.data.prepared", "spen.training.tag_lm"),
-    "train": ("spen.config", "spen.data.prepared", "spen.training.loop"),
+    "train": ("spen.config", "spen.data.prepared", "spen.training.loop", "spen.tuning"),
+    "tune_select": ("spen.tuning",),
     "decode": (
         "spen.data.prepared",
         "spen.evaluation.decode",
@@ -284,8 +286,8 @@ def code_deps(step: str, root: Path = PACKAGE_ROOT) -> list[str]:
         todo.extend(_spen_imports(path))
     deps = set()
     for module in seen:
-        parts = module.split(".")
-        deps.add(f"spen/{parts[1]}" if len(parts) > 2 else f"spen/{parts[1]}.py")
+        top = module.split(".")[1]
+        deps.add(f"spen/{top}" if (root / top).is_dir() else f"spen/{top}.py")
     return sorted(deps)
 
 
@@ -401,7 +403,12 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
         "params": _params_list(
             reads("train", "${item.task}", "${item.model}", "${item.setting}", "${profile}")
         ),
-        "outs": [run.path(CHECKPOINT), run.path(TRAIN_LOG), run.path(TRAIN_SUMMARY)],
+        "outs": [
+            run.path(CHECKPOINT),
+            run.path(TRAIN_LOG),
+            run.path(TRAIN_SUMMARY),
+            {run.path(TIMINGS): _NO_CACHE},  # wall-clock figures: the one output that varies
+        ],
     }
     stages = {
         "fetch": {
@@ -450,7 +457,8 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
                     {"params/tuning.yaml": ["seed", "optimizers", "grids"]},
                 ],
                 "outs": [
-                    f"{point_dir}/{name}" for name in ("best.pt", "metrics.jsonl", "train.json")
+                    *(f"{point_dir}/{name}" for name in ("best.pt", "metrics.jsonl", "train.json")),
+                    {f"{point_dir}/timings.json": _NO_CACHE},
                 ],
             },
         }
@@ -466,7 +474,8 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
                 "deps": [
                     TUNE_POINTS.format(
                         task="${item.task}", model="${item.model}", setting="${item.setting}"
-                    )
+                    ),
+                    *code_deps("tune_select"),
                 ],
                 "outs": [{"${item.path}": _NO_CACHE}],
             },
@@ -682,6 +691,10 @@ def aggregate(
         key = f"{run.task}/{run.variant}/seed{run.seed}"
         test = json.loads(Path(path).read_text(encoding="utf-8"))
         history, from_log = run_history(root, run)
+        timings_path = root / run.path(TIMINGS)
+        timings = read_json(timings_path) if timings_path.is_file() else None
+        if timings is not None:
+            history = with_timings(history, timings)
         best = max(history, key=lambda r: r["dev"])
         train = {
             "best_epoch": best["epoch"],
@@ -695,6 +708,10 @@ def aggregate(
             entry["train_json"] = read_json(train_json)
         elif "train_json" in earlier.get(key, {}):
             entry["train_json"] = earlier[key]["train_json"]
+        if timings is not None:
+            entry["timings"] = {k: timings.get(k) for k in ("seconds_per_epoch", "peak_rss_mb")}
+        elif "timings" in earlier.get(key, {}):
+            entry["timings"] = earlier[key]["timings"]
         per_run[key] = entry
         groups.setdefault(f"{run.task}/{run.variant}", []).append(entry)
         if curves and from_log:
@@ -711,6 +728,13 @@ def aggregate(
             "train": _stats(e["train"] for e in entries),
         }
     return {"groups": summary_groups, "runs": per_run}
+
+
+def with_timings(history: list[dict[str, Any]], timings: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-epoch records with each epoch's wall-clock figures (a run's `timings.json`)
+    merged in: what the learning curves and the report's speed tables read."""
+    by_epoch = {t["epoch"]: t for t in timings.get("epochs", [])}
+    return [{**record, **by_epoch.get(record["epoch"], {})} for record in history]
 
 
 def _stats(tables: Iterable[dict[str, Any]]) -> dict[str, dict[str, float | None]]:

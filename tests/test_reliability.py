@@ -90,6 +90,12 @@ def test_same_seed_same_weights_other_seed_other_weights(pos_project: Path) -> N
     first, second = finish("a"), finish("b")
     assert first["weights_sha256"] == second["weights_sha256"]
     assert dev_curve("a") == dev_curve("b")
+    # the same bytes: every output but the wall-clock figures (what DVC hashes stays put)
+    for name in ("best.pt", "metrics.jsonl", "train.json"):
+        assert Path("a", name).read_bytes() == Path("b", name).read_bytes(), name
+    timings = json.loads(Path("a", "timings.json").read_text())
+    assert [t["epoch"] for t in timings["epochs"]] == list(range(1, EPOCHS + 1))
+    assert timings["peak_rss_mb"] > 0
     other = subprocess.run([*train_command("c"), "--seed", "2"], capture_output=True, text=True)
     assert json.loads(other.stdout)["weights_sha256"] != first["weights_sha256"]
 

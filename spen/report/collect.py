@@ -4,7 +4,9 @@
 mean/std per TASK/MODEL-SETTING. The report reads the rest from the run directories itself,
 because the summary does not carry it:
 
-    models/TASK/MODEL-SETTING/seedK/train.json        parameter count, peak memory (optional;
+    models/TASK/MODEL-SETTING/seedK/train.json        parameter count (optional; else the
+                                                      summary's copy, if any)
+    models/TASK/MODEL-SETTING/seedK/timings.json      wall-clock figures, peak memory (optional;
                                                       else the summary's copy, if any)
     results/TASK/MODEL-SETTING/seedK/learning_curve.json   dev score by epoch (aggregate writes it;
     models/TASK/MODEL-SETTING/seedK/metrics.jsonl          the training log is the fallback)
@@ -34,7 +36,15 @@ import yaml
 
 from spen.config import Params, ParamsError, load_params
 from spen.io import read_json
-from spen.pipeline import CURVE, TRAIN_LOG, TRAIN_SUMMARY, Run, read_history
+from spen.pipeline import (
+    CURVE,
+    TIMINGS,
+    TRAIN_LOG,
+    TRAIN_SUMMARY,
+    Run,
+    read_history,
+    with_timings,
+)
 
 PAPER_FILE = Path(__file__).with_name("paper.yaml")
 ANALYSIS = "results/{task}/{model}-{setting}/seed{seed}/analysis.json"
@@ -119,13 +129,21 @@ def load_runs(summary: dict[str, Any], root: Path, warnings: list[str]) -> dict[
     for key, entry in sorted(summary["runs"].items()):
         run = Run(entry["task"], entry["model"], entry["setting"], int(entry["seed"]))
         data = RunData(run, entry["test"])
-        train_json = root / run.path(TRAIN_SUMMARY)
+        train_json, timings = root / run.path(TRAIN_SUMMARY), root / run.path(TIMINGS)
         data.train = read_json(train_json) if train_json.is_file() else entry.get("train_json")
+        # peak memory and seconds per epoch: timings.json (train.json before it existed)
+        timing = read_json(timings) if timings.is_file() else None
+        figures = dict(entry.get("timings") or {})
+        if timing is not None:
+            figures.update({k: timing.get(k) for k in ("seconds_per_epoch", "peak_rss_mb")})
+        if figures:
+            data.train = {**(data.train or {}), **figures}
         curve, log = root / run.path(CURVE), root / run.path(TRAIN_LOG)
         if curve.is_file():
             data.history = read_json(curve)
         elif log.is_file():
-            data.history = read_history(log)
+            history = read_history(log)
+            data.history = history if timing is None else with_timings(history, timing)
         else:
             warnings.append(f"{run.path(TRAIN_LOG)}: missing (no learning curve for {key})")
         analysis = root / run.path(ANALYSIS)

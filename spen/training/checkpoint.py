@@ -12,15 +12,17 @@ import numpy as np
 import torch
 
 from spen.data.vocab import Vocabularies
-from spen.io import atomic_path
+from spen.io import atomic_open
 from spen.models.build import build_model
 from spen.training.learners import Learner, build_learner
 
 
 def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
-    """Write `state` with torch.save to a temporary name, then rename it onto `path`."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    """Write `state` with torch.save to a temporary name, then rename it onto `path`. Saved
+    through a file object, so the archive's inner name never carries the temporary name: the
+    same state gives the same bytes."""
+    with atomic_open(path, "wb") as handle:
+        torch.save(state, handle)
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:

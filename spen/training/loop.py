@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from spen.data.batches import make_batches
 from spen.data.prepared import PreparedTask
@@ -39,11 +38,15 @@ class NumericalFaultError(RuntimeError):
 
 @dataclass(frozen=True)
 class RunPaths:
-    """Where a training run writes: the best model, the per-epoch log, the resume state."""
+    """Where a training run writes: the best model, the per-epoch log, the summary, the
+    wall-clock figures, the resume state. All but the timings (and the resume state) are a
+    function of the configuration, the data and the seed alone: the same run twice gives the
+    same bytes."""
 
     best: Path
     metrics: Path
     summary: Path
+    timings: Path
     resume: Path
 
     @classmethod
@@ -53,6 +56,7 @@ class RunPaths:
             best=directory / "best.pt",
             metrics=directory / "metrics.jsonl",
             summary=directory / "train.json",
+            timings=directory / "timings.json",
             resume=directory / "resume" / "last.pt",
         )
 
@@ -96,16 +100,19 @@ def train(
 
     fingerprint = task.fingerprint()
     history: list[dict[str, Any]] = []
+    timings: list[dict[str, Any]] = []
     fault = None
     best_model = copy.deepcopy(model.state_dict())
     if paths.resume.is_file():
-        history, best_model = _resume(learner, paths.resume, config, fingerprint, best_model)
+        history, timings, best_model = _resume(
+            learner, paths.resume, config, fingerprint, best_model
+        )
     for epoch in range(len(history) + 1, config["max_epochs"] + 1):
         if _patience_spent(history, config["patience"]):
             break
         learner.start_epoch(epoch)
         try:
-            record = _run_epoch(learner, config, train_split, chars, epoch, paths, device)
+            record, timing = _run_epoch(learner, config, train_split, chars, epoch, paths, device)
         except NumericalFaultError as err:
             if not stop_on_fault:
                 raise
@@ -120,6 +127,7 @@ def train(
         if not history or record["dev"] > max(r["dev"] for r in history):
             best_model = copy.deepcopy(model.state_dict())
         history.append(record)
+        timings.append(timing)
         save_checkpoint(
             paths.resume,
             {
@@ -128,10 +136,41 @@ def train(
                 "best_model": best_model,
                 "data_fingerprint": fingerprint,
                 "rng": rng_state(),
+                "timings": timings,
             },
         )
         _write_history(paths.metrics, history)  # to follow a run; rewritten at the end
+        _report_epoch(config, history, timing)
+    write_json(paths.timings, _timings_summary(timings))
     return _write_outputs(paths, _base_state(config, task, best_model, history), model, fault)
+
+
+def _report_epoch(
+    config: dict[str, Any], history: list[dict[str, Any]], timing: dict[str, Any]
+) -> None:
+    """One line on stderr per epoch: epoch i/N, the training losses, dev, best so far."""
+    record = history[-1]
+    losses = " ".join(
+        f"{k.removeprefix('train_')} {v:.4g}" for k, v in record.items() if k.startswith("train_")
+    )
+    best = max(history, key=lambda r: r["dev"])
+    print(
+        f"{config['task']}/{config['model']}-{config['setting']} seed {config['seed']}: "
+        f"epoch {record['epoch']}/{config['max_epochs']} {losses} dev {record['dev']:.2f} "
+        f"best {best['dev']:.2f} (epoch {best['epoch']}) {timing['seconds']:.1f} s",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _timings_summary(timings: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run's wall-clock figures: per epoch, their mean, the process's peak memory."""
+    seconds = [t["seconds"] for t in timings]
+    return {
+        "epochs": timings,
+        "seconds_per_epoch": sum(seconds) / len(seconds) if seconds else None,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def _write_outputs(
@@ -149,11 +188,7 @@ def _write_outputs(
         **({"stopped": f"numerical fault: {fault}"} if fault else {}),
         "parameters": count_parameters(model),
         "test_time_parameters": count_test_time_parameters(model),
-        "seconds_per_epoch": (
-            sum(r["seconds"] for r in history) / len(history) if history else None
-        ),
         "weights_sha256": weights_sha256(best_state["model"]),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     write_json(paths.summary, summary)
     return summary
@@ -167,14 +202,14 @@ def _run_epoch(
     epoch: int,
     paths: RunPaths,
     device: torch.device,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Train one epoch; its record (losses) and its wall-clock timing."""
     rng = np.random.default_rng([config["seed"], epoch])
     batches = make_batches(split, config["batch_size"], chars, rng)
     learner.model.train()
     totals: dict[str, float] = {}
     start = time.perf_counter()
-    label = f"{config['task']}/{config['model']}-{config['setting']} epoch {epoch}"
-    for number, batch in enumerate(tqdm(batches, desc=label, leave=False, mininterval=5), start=1):
+    for number, batch in enumerate(batches, start=1):
         losses = learner.train_step(batch.to(device))
         for name, value in losses.items():
             value = float(value)
@@ -185,12 +220,9 @@ def _run_epoch(
                 )
             totals[name] = totals.get(name, 0.0) + value
     seconds = time.perf_counter() - start
-    return {
-        "epoch": epoch,
-        **{f"train_{k}": v / len(batches) for k, v in totals.items()},
-        "seconds": seconds,
-        "sentences_per_second": len(split) / seconds,
-    }
+    record = {"epoch": epoch, **{f"train_{k}": v / len(batches) for k, v in totals.items()}}
+    timing = {"epoch": epoch, "seconds": seconds, "sentences_per_second": len(split) / seconds}
+    return record, timing
 
 
 def _patience_spent(history: list[dict[str, Any]], patience: int) -> bool:
@@ -221,18 +253,19 @@ def _resume(
     config: dict[str, Any],
     fingerprint: str,
     best_model: dict[str, torch.Tensor],
-) -> tuple[list[dict[str, Any]], dict[str, torch.Tensor]]:
-    """Restore the learner from a resume state saved for this configuration and data."""
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, torch.Tensor]]:
+    """Restore the learner from a resume state saved for this configuration and data: the
+    epochs' records and timings so far, and the best model."""
     state = load_checkpoint(path)
     if state["config"] != config or state.get("data_fingerprint") != fingerprint:
-        tqdm.write(f"{path}: saved for other settings or data; starting afresh", file=sys.stderr)
-        return [], best_model
+        print(f"{path}: saved for other settings or data; starting afresh", file=sys.stderr)
+        return [], [], best_model
     learner.model.load_state_dict(state["model"])
     for name, optimizer in learner.optimizers.items():
         optimizer.load_state_dict(state["optimizers"][name])
     set_rng_state(state["rng"])
-    tqdm.write(f"{path}: resuming after epoch {len(state['history'])}", file=sys.stderr)
-    return list(state["history"]), state["best_model"]
+    print(f"{path}: resuming after epoch {len(state['history'])}", file=sys.stderr)
+    return list(state["history"]), list(state.get("timings", [])), state["best_model"]
 
 
 def _write_history(path: Path, history: list[dict[str, Any]]) -> None:

@@ -35,6 +35,7 @@ rule train:
         best=pipeline.CHECKPOINT,
         metrics=pipeline.TRAIN_LOG,
         summary=pipeline.TRAIN_SUMMARY,
+        timings=pipeline.TIMINGS,
     params:
         # The resolved configuration: a change to any level of it (the tuning record's choice
         # included) reruns this run only.

@@ -12,6 +12,7 @@ rule tune_train:
         summary=pipeline.TUNE_SUMMARY,
         best=f"{pipeline.TUNE_DIR}/best.pt",
         metrics=f"{pipeline.TUNE_DIR}/metrics.jsonl",
+        timings=f"{pipeline.TUNE_DIR}/timings.json",
     params:
         run=point_config,
         seed=PARAMS.tuning["seed"],
