@@ -27,7 +27,7 @@ from spen.evaluation.decode import learner_uses_chars
 from spen.inference.gradient_descent import GradientDescentOptions, minimise_relaxed
 from spen.inference.linear_chain import sequence_score, viterbi
 from spen.models.build import build_model, count_parameters, count_test_time_parameters
-from spen.training.learners import build_learner
+from spen.training.build import build_learner
 
 Decoder = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -173,14 +173,6 @@ def _measure(
     }
 
 
-def _untrained_global_energy(config: dict[str, Any]) -> dict[str, Any]:
-    """`config` with its global energy's tag LM untrained (no `spen pretrain-tlm` needed; the
-    same computation and the same parameter count)."""
-    if not config.get("global_energy"):
-        return config
-    return {**config, "global_energy": {**config["global_energy"], "pretrained": None}}
-
-
 def parameter_counts(
     task: PreparedTask, configs: dict[tuple[str, str], dict[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -189,7 +181,6 @@ def parameter_counts(
     embeddings = torch.from_numpy(task.embeddings)
     counts = []
     for (name, setting), config in configs.items():
-        config = _untrained_global_energy(config)
         model = build_model(config, task.vocabs, embeddings)
         counts.append(
             {
@@ -230,7 +221,6 @@ def training_benchmark(
     embeddings = torch.from_numpy(task.embeddings)
     results = []
     for name, config in configs.items():
-        config = _untrained_global_energy(config)
         torch.manual_seed(0)
         learner = build_learner(config, build_model(config, task.vocabs, embeddings))
         chars = task.vocabs.chars if learner_uses_chars(learner) else None

@@ -92,3 +92,30 @@ def test_spen_decoders_and_analysis_agree(project: Path) -> None:
     assert analysis["decoders"]["viterbi"]["energy_gap_mean"] == pytest.approx(0.0, abs=1e-4)
     assert analysis["energy_gap_relaxed_mean"] >= 0.0
     assert analysis["sentences"] == 100
+
+
+def test_a_global_energy_checkpoint_tags_on_its_own(
+    project: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A GE(c) run's best.pt, copied alone into an empty folder (no tag LM, no data, no
+    params), tags: the checkpoint carries every weight."""
+    add_profile(project, "e2e", {"max_epochs": 1, "train_limit": 100, "dev_limit": 50})
+    run("fetch", "pos")
+    run("preprocess", "pos")
+    lm = "models/pos/tlm/tlm_c-paper.pt"
+    run("pretrain-tlm", "pos", "--kind", "tlm_c", "--profile", "e2e", "--out", lm)
+    run("train", "pos", "compound_stacked_ge_c", "paper", "--profile", "e2e", "--out", "run")
+    alone = tmp_path_factory.mktemp("alone")
+    (alone / "best.pt").write_bytes(Path("run/best.pt").read_bytes())
+    here = run("tag", "run/best.pt", "--device", "cpu", input="going to the game tonight\n")
+    monkeypatch.chdir(alone)
+    assert sorted(p.name for p in alone.iterdir()) == ["best.pt"]
+    there = run("tag", "best.pt", "--device", "cpu", input="going to the game tonight\n")
+    assert there == here
+    assert [line.split("\t")[0] for line in there.splitlines() if line] == [
+        "going",
+        "to",
+        "the",
+        "game",
+        "tonight",
+    ]

@@ -18,7 +18,7 @@ from spen.data.vocab import Tagset, Vocab, Vocabularies
 from spen.models.build import build_model, count_parameters
 from spen.models.inference_networks import PARAMETERIZATIONS
 from spen.models.local import LocalTagger
-from spen.training.learners import build_learner
+from spen.training.build import build_learner
 from spen.training.objectives import (
     compound_energy_loss,
     compound_inference_loss,

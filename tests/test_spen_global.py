@@ -13,8 +13,13 @@ from spen.models.build import build_model
 from spen.models.encoders import reverse_padded
 from spen.models.global_energy import TagLanguageModel
 from spen.models.spen import SpenModel
-from spen.training.learners import build_learner
-from spen.training.tag_lm import load_tag_lm_state, pretrain_tag_lm, save_tag_lm
+from spen.training.build import build_learner
+from spen.training.tag_lm import (
+    load_pretrained_parts,
+    load_tag_lm_state,
+    pretrain_tag_lm,
+    save_tag_lm,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 POS = REPO / "data" / "pos"
@@ -88,11 +93,13 @@ def test_frozen_global_term_is_added_and_never_trained(tmp_path: Path) -> None:
     path = tmp_path / "tlm.pt"
     save_tag_lm(path, tlm, {"note": "untrained"})
     spec = {"kind": "tlm_a", "weight": 0.5, "hidden": 4, "pretrained": str(path)}
-    learner = build_learner(
-        config := tiny_config(global_energy=spec),
-        build_model(config, vocabs(), torch.randn(VOCAB, 6)),
-    )
-    model = learner.model
+    config = tiny_config(global_energy=spec)
+    # building reads no file: a missing pretrained path is no obstacle to building
+    missing = {**spec, "pretrained": str(tmp_path / "missing.pt")}
+    build_model(tiny_config(global_energy=missing), vocabs(), torch.randn(VOCAB, 6))
+    model = build_model(config, vocabs(), torch.randn(VOCAB, 6))
+    load_pretrained_parts(model, config)
+    learner = build_learner(config, model)
     loaded = model.global_energy.model
     pairs = zip(loaded.state_dict().values(), tlm.state_dict().values(), strict=True)
     assert all(torch.equal(a, b) for a, b in pairs)

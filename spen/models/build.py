@@ -1,8 +1,9 @@
-"""Building a run's model from its configuration."""
+"""Building a run's model from its configuration. Building never reads a file: a pretrained
+global energy is loaded by the training step (`spen.training.tag_lm.load_pretrained_parts`),
+and a checkpoint carries every weight, so a checkpoint alone rebuilds its model."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -74,24 +75,11 @@ def tag_language_model(
     return TagLanguageModel(kind, len(vocabs.tags), hidden, words)
 
 
-def tag_lm_path(spec: dict[str, Any], config: dict[str, Any]) -> Path | None:
-    """Where the pretrained tag LM of `spec` lies (`{task}` and `{setting}` filled in)."""
-    pretrained = spec.get("pretrained")
-    if not pretrained:
-        return None
-    return Path(pretrained.format(task=config.get("task", ""), setting=config.get("setting", "")))
-
-
 def build_global_energy(
     spec: dict[str, Any], config: dict[str, Any], vocabs: Vocabularies, embeddings: torch.Tensor
 ) -> GlobalEnergy:
-    """The weighted global energy term of `spec`, its pretrained weights loaded if it has any."""
+    """The weighted global energy term of `spec`, freshly initialised."""
     model = tag_language_model(spec["kind"], spec.get("hidden", 200), config, vocabs, embeddings)
-    path = tag_lm_path(spec, config)
-    if path is not None:
-        from spen.training.tag_lm import load_tag_lm_state
-
-        model.load_state_dict(load_tag_lm_state(path, model.spec()))
     return GlobalEnergy(model, spec["weight"], spec.get("trainable", False))
 
 

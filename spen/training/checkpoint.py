@@ -14,7 +14,8 @@ import torch
 from spen.data.vocab import Vocabularies
 from spen.io import atomic_open
 from spen.models.build import build_model
-from spen.training.learners import Learner, build_learner
+from spen.training.build import build_learner
+from spen.training.learners import Learner
 
 
 def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> None:

@@ -79,14 +79,3 @@ class SupervisedLearner(Learner):
         loss = self.model.loss(batch)
         self.step("model", loss, self.params)
         return {"loss": loss.detach()}
-
-
-def build_learner(config: dict[str, Any], model: nn.Module) -> Learner:
-    """The learner that trains `model` as `config["kind"]` says."""
-    if config["kind"] in {"local", "crf"}:
-        return SupervisedLearner(model, config)
-    if config["kind"] == "spen":
-        from spen.training.spen_learner import SpenLearner
-
-        return SpenLearner(model, config)  # type: ignore[arg-type]
-    raise ValueError(f"unknown model kind '{config['kind']}'")

@@ -21,6 +21,7 @@ from spen.evaluation.decode import learner_uses_chars, predict_split
 from spen.evaluation.metrics import score
 from spen.io import atomic_open, write_json
 from spen.models.build import build_model, count_parameters, count_test_time_parameters
+from spen.training.build import build_learner
 from spen.training.checkpoint import (
     learner_state,
     load_checkpoint,
@@ -29,7 +30,8 @@ from spen.training.checkpoint import (
     set_rng_state,
     weights_sha256,
 )
-from spen.training.learners import Learner, build_learner
+from spen.training.learners import Learner
+from spen.training.tag_lm import load_pretrained_parts
 
 
 class NumericalFaultError(RuntimeError):
@@ -92,7 +94,9 @@ def train(
     device = choose_device(config["device"])
     torch.manual_seed(config["seed"])
     embeddings = torch.from_numpy(task.embeddings)
-    model = build_model(config, task.vocabs, embeddings).to(device)
+    model = build_model(config, task.vocabs, embeddings)
+    load_pretrained_parts(model, config)
+    model = model.to(device)
     learner = build_learner(config, model)
     train_split = task.split("train", config.get("train_limit"))
     dev_split = task.split("dev", config.get("dev_limit"))

@@ -2,8 +2,9 @@
 
 The model is trained on the training set's gold tag sequences (and words, for the kinds that
 read them) by next-tag cross-entropy, the end symbol included; the epoch with the lowest dev
-cross-entropy per predicted symbol is kept. A SPEN run loads it through its
-``global_energy.pretrained`` path (see :func:`spen.models.build.build_global_energy`).
+cross-entropy per predicted symbol is kept. A SPEN run's training loads it from its
+``global_energy.pretrained`` path (:func:`load_pretrained_parts`); the run's checkpoints then
+carry its weights, so decoding and tagging never read that file.
 """
 
 from __future__ import annotations
@@ -153,3 +154,23 @@ def load_tag_lm_state(
     if saved.get("spec") != spec:
         raise ValueError(f"{path}: tag LM {saved.get('spec')} does not match the run's {spec}")
     return saved["state"]
+
+
+def tag_lm_path(spec: dict[str, Any], config: dict[str, Any]) -> Path | None:
+    """Where the pretrained tag LM of `spec` lies (`{task}` and `{setting}` filled in)."""
+    pretrained = spec.get("pretrained")
+    if not pretrained:
+        return None
+    return Path(pretrained.format(task=config.get("task", ""), setting=config.get("setting", "")))
+
+
+def load_pretrained_parts(model: torch.nn.Module, config: dict[str, Any]) -> None:
+    """Load into a freshly built model the pretrained weights its configuration names: the
+    tag LM of a global energy with a `pretrained` path (nothing for other models)."""
+    spec = config.get("global_energy") or {}
+    path = tag_lm_path(spec, config)
+    global_energy = getattr(model, "global_energy", None)
+    if path is None or global_energy is None:
+        return
+    tag_lm = global_energy.model
+    tag_lm.load_state_dict(load_tag_lm_state(path, tag_lm.spec()))
