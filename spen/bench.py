@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import platform
 import resource
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -108,19 +109,25 @@ def _timed(run: Callable[[], Any], repeats: int) -> float:
 
 
 def decode_benchmark(
-    task: PreparedTask, hidden: int, batch_sizes: list[int], repeats: int = 3
+    task: PreparedTask,
+    hidden: int,
+    batch_sizes: list[int],
+    repeats: int = 3,
+    limit: int | None = None,
 ) -> dict[str, Any]:
-    """Tokens per second of each decoder on the test split, at each batch size."""
+    """Tokens per second of each decoder on the test split (its first `limit` sentences), at
+    each batch size."""
     torch.manual_seed(0)
     config = {"kind": "local", "hidden": hidden, "finetune_embeddings": False, "char_cnn": None}
     embeddings = torch.from_numpy(task.embeddings)
     tagger = build_model(config, task.vocabs, embeddings).eval()
     energy = build_model({**config, "kind": "crf"}, task.vocabs, embeddings).eval()
-    split = task.split("test")
+    split = task.split("test", limit)
     tokens = sum(len(t) for t in split.token_ids)
     rows: list[dict[str, Any]] = []
     with torch.no_grad():
         for size in batch_sizes:
+            print(f"bench: decoding at batch size {size}", file=sys.stderr, flush=True)
             batches = make_batches(split, size)
             scores = [(energy.emissions(b), b.mask) for b in batches]
             rows.append(_measure(size, batches, scores, tagger, energy, tokens, repeats))
@@ -221,6 +228,7 @@ def training_benchmark(
     embeddings = torch.from_numpy(task.embeddings)
     results = []
     for name, config in configs.items():
+        print(f"bench: training throughput of {name}", file=sys.stderr, flush=True)
         torch.manual_seed(0)
         learner = build_learner(config, build_model(config, task.vocabs, embeddings))
         chars = task.vocabs.chars if learner_uses_chars(learner) else None

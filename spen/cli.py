@@ -15,6 +15,7 @@ import typer
 from spen.config import ParamsError, load_params
 from spen.data.readers import DataFormatError
 from spen.data.sources import ChecksumError, MissingDataError, RawFile, find_and_fetch
+from spen.io import OutputError, check_output_dir, check_output_file
 
 if TYPE_CHECKING:  # heavy imports stay out of the command line's start-up
     import torch
@@ -33,6 +34,8 @@ USER_ERRORS = (
     ChecksumError,
     FileNotFoundError,
     ValueError,
+    OutputError,
+    OSError,  # a full disk, a read-only mount, a missing permission: named, with the cause
 )
 
 ParamsDir = Annotated[Path, typer.Option("--params", help="Directory of the params YAML files.")]
@@ -54,10 +57,21 @@ def user_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except (*USER_ERRORS, NumericalFaultError) as err:
-            typer.echo(f"spen {func.__name__.replace('_', '-')}: error: {err}", err=True)
+            message = " ".join(_describe(err).split("\n"))  # one line, whatever the message
+            typer.echo(f"spen {func.__name__.replace('_', '-')}: error: {message}", err=True)
             raise typer.Exit(2) from err
 
     return wrapper  # type: ignore[return-value]
+
+
+def _describe(err: Exception) -> str:
+    """The error as `PATH: what is wrong`: an OSError the OS raised shows its file and cause."""
+    if isinstance(err, OSError) and err.filename is not None and err.strerror:
+        from spen.io import os_reason
+
+        names = [str(err.filename)] + ([str(err.filename2)] if err.filename2 else [])
+        return f"{' -> '.join(names)}: {os_reason(err)}"
+    return str(err)
 
 
 def _print_json(obj: Any) -> None:
@@ -104,7 +118,11 @@ def preprocess(
     params = load_params(params_dir)
     spec = params.task(task)
     summary = run(
-        spec, raw / spec["dir"], out or Path("data") / task, params.data["embeddings"]["source"]
+        spec,
+        raw / spec["dir"],
+        out or Path("data") / task,
+        params.data["embeddings"]["source"],
+        base=params.root,
     )
     _print_json(summary)
 
@@ -151,6 +169,9 @@ def train(
     if device:
         config["device"] = device
     out = out or Path("models") / task / f"{model}-{setting}" / f"seed{seed}"
+    # before any work: a file in the way or an unwritable place would fail only at the first
+    # checkpoint, an epoch later
+    check_output_dir(out, ("best.pt", "metrics.jsonl", "train.json", "resume/last.pt"))
     summary = run(
         config,
         load_prepared(data or Path("data") / task),
@@ -243,14 +264,14 @@ def score(
     ] = None,
 ) -> None:
     """Score a predictions file: token accuracy; entity P/R/F1 when the tags are BIOES."""
-    from spen.data.vocab import Tagset
-    from spen.evaluation.decode import read_predictions
+    from spen.evaluation.decode import read_prediction_file, scores_entities
     from spen.evaluation.metrics import score as run
     from spen.io import write_json
 
-    gold, pred = read_predictions(predictions)
-    entities = Tagset(tuple({t for s in gold for t in s})).is_bioes
-    scores = run(gold, pred, entities)
+    if out:
+        check_output_file(out)
+    found = read_prediction_file(predictions)
+    scores = run(found.gold, found.pred, scores_entities(found, predictions))
     if out:
         write_json(out, scores)
     _print_json(scores)
@@ -270,15 +291,21 @@ def tag(
 ) -> None:
     """Tag raw text (whitespace-separated tokens) and print `token<TAB>tag` lines.
 
-    An empty input line gives an empty output sentence, so outputs stay aligned with inputs.
+    Each input line (lines end at LF only) gives one output sentence, ended by a blank line;
+    an empty input line gives an empty output sentence, so outputs stay aligned with inputs.
     """
+    from spen.data.text import read_token_lines
     from spen.tagging import tag_lines
 
-    lines = _read_text(text)
-    for sentence in tag_lines(checkpoint, lines, decoder, device):
-        for token, label in sentence:
-            typer.echo(f"{token}\t{label}")
-        typer.echo("")
+    sentences = read_token_lines(text, None if text else sys.stdin.buffer)
+    tagged = tag_lines(checkpoint, [" ".join(tokens) for tokens in sentences], decoder, device)
+    output = "".join(
+        "".join(f"{token}\t{label}\n" for token, label in sentence) + "\n" for sentence in tagged
+    )
+    # written whole, as UTF-8 bytes: `typer.echo` would strip ANSI escapes from tokens
+    sys.stdout.flush()
+    sys.stdout.buffer.write(output.encode("utf-8"))
+    sys.stdout.buffer.flush()
 
 
 @app.command()
@@ -364,10 +391,12 @@ def bench(
     out: Annotated[
         Path | None, typer.Option(help="Default reports/bench/decode-TASK.json.")
     ] = None,
+    profile: Profile = None,
 ) -> None:
     """Decoding throughput on TASK's test set (inference network, our Viterbi and peers),
     training throughput of every model of the experiment list, in one process, and each
-    model's parameter count in each input setting."""
+    model's parameter count in each input setting. The run profile's `test_limit` and
+    `train_limit` size it (the smoke profile's bench takes seconds)."""
     from spen.bench import (
         decode_benchmark,
         equal_step_variants,
@@ -378,15 +407,22 @@ def bench(
     from spen.io import write_json
 
     params = load_params(params_dir)
+    profile = profile or params.experiments["profile"]
+    limits = params.profile(profile)["overrides"]
     hidden = params.run_config(task, "bilstm", "paper", 1, "paper")["hidden"]
     prepared = load_prepared(data or Path("data") / task)
-    result = decode_benchmark(prepared, hidden, batch_sizes or [1, 32, 256], repeats)
+    result = decode_benchmark(
+        prepared, hidden, batch_sizes or [1, 32, 256], repeats, limits.get("test_limit")
+    )
+    result["profile"] = profile
     configs = {
         model: params.run_config(task, model, "paper", 1, "paper")
         for model in params.experiments["models"]
     }
     configs.update(equal_step_variants(configs, [1, 10]))
-    result["training"] = training_benchmark(prepared, configs)
+    result["training"] = training_benchmark(
+        prepared, configs, min(200, limits.get("train_limit") or 200)
+    )
     result["parameters"] = parameter_counts(
         prepared,
         {
@@ -413,16 +449,6 @@ def pipeline_time(
     result = {"name": name, **summarise_log(log)}
     write_json(out, result)
     _print_json(result)
-
-
-def _read_text(path: Path | None) -> list[str]:
-    try:
-        if path is None:
-            return sys.stdin.buffer.read().decode("utf-8-sig").splitlines()
-        return path.read_bytes().decode("utf-8-sig").splitlines()
-    except UnicodeDecodeError as err:
-        name = path or "<stdin>"
-        raise DataFormatError(name, None, f"byte {err.start} is not UTF-8", "UTF-8 text") from err
 
 
 @app.command()

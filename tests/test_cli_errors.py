@@ -123,10 +123,11 @@ def test_bad_params_name_the_key(project: Path, file: str, edit, key: str) -> No
     assert key in message
 
 
-def test_tag_rejects_non_utf8(tmp_path: Path) -> None:
+def test_tag_rejects_non_utf8_naming_the_line(tmp_path: Path) -> None:
     text = tmp_path / "in.txt"
-    text.write_bytes(b"caf\xe9 ok\n")
-    assert "not UTF-8" in fail("tag", str(tmp_path / "missing.pt"), str(text))
+    text.write_bytes(b"fine\ncaf\xe9 ok\n")
+    message = fail("tag", str(tmp_path / "missing.pt"), str(text))
+    assert f"{text}:2: invalid UTF-8 byte 0xe9 at byte offset 8" in message
 
 
 def test_decode_missing_checkpoint(tmp_path: Path) -> None:

@@ -236,6 +236,67 @@ def test_conll_only_docstart_is_empty(tmp_path: Path) -> None:
     expect_error(read_conll2003, path, None)
 
 
+def test_lone_cr_is_refused_naming_the_line(tmp_path: Path) -> None:
+    err = expect_error(read_twitter_pos, write(tmp_path, "a\tN\r\nb\tV\rc\tN\n"), 2)
+    assert "carriage return (CR) inside the line, at character 4" in str(err)
+    assert "expected LF or CRLF line ends" in str(err)
+
+
+@pytest.mark.parametrize("reader", [read_twitter_pos, read_conll2003])
+def test_nul_is_refused_naming_the_line(tmp_path: Path, reader) -> None:
+    text = "a\tN\n\nb\x00\tV\n" if reader is read_twitter_pos else "a N N O\n\nb\x00 N N O\n"
+    err = expect_error(reader, write(tmp_path, text), 3)
+    assert "a NUL character at character 2 of the line" in str(err)
+
+
+@pytest.mark.parametrize("sep", ["\x0c", "\x0b", "\x1c", "\x85", "\u2028", "\u2029"])
+def test_only_lf_ends_a_line(tmp_path: Path, sep: str) -> None:
+    """str.splitlines() would end a line at each of these; the readers keep them in the token."""
+    sentences = read_twitter_pos(write(tmp_path, f"a{sep}b\tN\nc\tV\n"))
+    assert sentences == [Sentence((f"a{sep}b", "c"), ("N", "V"), 1)]
+    sentences = read_conll2003(write(tmp_path, f"a{sep}b NN I-NP O\n", "ner"))
+    assert sentences[0].tokens == (f"a{sep}b",)
+
+
+def test_tab_inside_a_conll_column_is_refused(tmp_path: Path) -> None:
+    err = expect_error(read_conll2003, write(tmp_path, "EU NNP I-NP S-ORG\na\tb NN I-NP O\n"), 2)
+    assert "a tab inside the token column" in str(err)
+
+
+def test_token_length_limit(tmp_path: Path) -> None:
+    from spen.data.text import MAX_TOKEN_CHARS
+
+    longest = "x" * MAX_TOKEN_CHARS
+    assert read_twitter_pos(write(tmp_path, f"{longest}\tN\n"))[0].tokens == (longest,)
+    err = expect_error(read_twitter_pos, write(tmp_path, f"a\tN\n{longest}y\tN\n"), 2)
+    assert "a token column of 1,001 characters" in str(err)
+    err = expect_error(read_conll2003, write(tmp_path, f"a NN I-NP {longest}y\n"), 1)
+    assert "a tag column of 1,001 characters" in str(err)
+
+
+def test_line_length_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import spen.data.text
+
+    monkeypatch.setattr(spen.data.text, "MAX_LINE_BYTES", 16)
+    assert read_twitter_pos(write(tmp_path, "a\tN\n" + "b" * 14 + "\tV\n"))  # 16 bytes
+    err = expect_error(read_twitter_pos, write(tmp_path, "a\tN\n" + "b" * 15 + "\tV\n"), 2)
+    assert "a line longer than 16 bytes" in str(err)
+
+
+def test_a_file_that_cannot_be_read_is_named_with_its_reason(tmp_path: Path) -> None:
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    assert "is a folder; expected a file" in str(expect_error(read_twitter_pos, folder, None))
+    missing = tmp_path / "missing"
+    err = expect_error(read_twitter_pos, missing, None)
+    assert "missing (No such file or directory)" in str(err)
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    assert "symbolic-link loop" in str(expect_error(read_twitter_pos, loop, None))
+    with pytest.raises(DataFormatError, match="run spen fetch"):
+        read_corpus(missing, "twpos", "run spen fetch")
+
+
 def test_error_is_a_value_error_and_pickles(tmp_path: Path) -> None:
     err = DataFormatError(tmp_path / "f", 7, "found x", "y")
     assert isinstance(err, ValueError)

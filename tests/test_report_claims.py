@@ -257,3 +257,10 @@ def test_without_params_nothing_counts(tmp_path: Path) -> None:
     warnings: list[str] = []
     assert load_project_params(tmp_path, warnings) is None
     assert len(warnings) == 1 and "no claim on test scores is checked" in warnings[0]
+
+
+def test_main_table_marks_figures_from_before_the_protocol(report: dict[str, str]) -> None:
+    html = report["html"]
+    # POS paper: compound-stacked has its tuning record; POS plus has none
+    assert _cell(html, "main:compound_stacked:pos-paper:pos:ours") == "90.00 ± 1.41 n=2"
+    assert _cell(html, "main:compound_stacked:pos-plus:none:ours") == "91.00 ± 1.41 † n=2"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,11 @@ from spen.data.normalize import normalize_token
 from spen.data.prepared import SPLITS
 from spen.data.readers import Sentence, check_bioes, check_tagset, read_corpus
 from spen.data.vocab import Tagset, Vocab, Vocabularies
-from spen.io import atomic_path, write_json
+from spen.io import atomic_dir, atomic_path, check_output_dir, write_json
+
+#: what `preprocess` writes into its output folder
+OUTPUTS = (*(f"{name}.arrow" for name in SPLITS), "vocab.json", "embeddings.npy", "summary.json")
+MISSING_RAW = "the raw file here: run `spen fetch` for this task first"
 
 
 def build_vocabularies(
@@ -39,9 +44,7 @@ def read_task(task: dict[str, Any], raw_dir: Path) -> dict[str, list[Sentence]]:
     splits: dict[str, list[Sentence]] = {}
     for name in SPLITS:
         path = raw_dir / task["splits"][name]
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: missing; run `spen fetch` for this task first")
-        splits[name] = read_corpus(path, task["format"])
+        splits[name] = read_corpus(path, task["format"], MISSING_RAW)
         if task["format"] == "conll2003":
             check_bioes(splits[name], path)
     tagset = {t for s in splits["train"] for t in s.tags}
@@ -51,21 +54,24 @@ def read_task(task: dict[str, Any], raw_dir: Path) -> dict[str, list[Sentence]]:
 
 
 def preprocess(
-    task: dict[str, Any], raw_dir: Path, out_dir: Path, embeddings: str
+    task: dict[str, Any],
+    raw_dir: Path,
+    out_dir: Path,
+    embeddings: str,
+    base: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Write `out_dir/{train,dev,test}.arrow`, `vocab.json`, `embeddings.npy`, `summary.json`.
 
-    Returns the summary: sentence and token counts, vocabulary sizes, embedding coverage.
+    `out_dir` is checked before any work and written as a whole (`spen.io.atomic_dir`): a
+    failure leaves it as it was. A relative embeddings path is taken from `base` (default:
+    the current directory). Returns the summary: sentence and token counts, vocabulary
+    sizes, embedding coverage.
     """
+    check_output_dir(out_dir, OUTPUTS, replace=True)
     splits = read_task(task, raw_dir)
-    vectors = load_vectors(embeddings)
+    vectors = load_vectors(embeddings, base)
     vocabs = build_vocabularies(splits, task["normalize"], vectors.index)
     matrix, found = embedding_matrix(vocabs.words, vectors)
-    for name, sentences in splits.items():
-        write_table(encode_sentences(sentences, vocabs), out_dir / f"{name}.arrow")
-    vocabs.save(out_dir / "vocab.json")
-    with atomic_path(out_dir / "embeddings.npy") as tmp, open(tmp, "wb") as handle:
-        np.save(handle, matrix)
     summary = {
         "sentences": {name: len(s) for name, s in splits.items()},
         "tokens": {name: sum(len(x.tokens) for x in s) for name, s in splits.items()},
@@ -76,5 +82,11 @@ def preprocess(
         "embedding_dim": int(matrix.shape[1]),
         "embeddings": embeddings,
     }
-    write_json(out_dir / "summary.json", summary)
+    with atomic_dir(out_dir) as tmp:
+        for name, sentences in splits.items():
+            write_table(encode_sentences(sentences, vocabs), tmp / f"{name}.arrow")
+        vocabs.save(tmp / "vocab.json")
+        with atomic_path(tmp / "embeddings.npy") as path, open(path, "wb") as handle:
+            np.save(handle, matrix)
+        write_json(tmp / "summary.json", summary)
     return summary

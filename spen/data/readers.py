@@ -6,9 +6,12 @@ Formats (see ``../shared/data/README.md``):
 - CoNLL-2003 (``conll2003``): four space-separated columns ``token POS chunk tag``, a blank
   line between sentences, ``-DOCSTART-`` lines between documents (dropped).
 
-Both readers decode strictly as UTF-8, accept a UTF-8 byte-order mark and CRLF line ends,
-strip trailing whitespace and treat whitespace-only lines as blank. Anything else that does
-not fit the format raises :class:`DataFormatError`, which names the file and the line.
+Both read their lines through :mod:`spen.data.text`, the layer under every text input (strict
+UTF-8, a byte-order mark and CRLF line ends accepted, lines ending at LF only, no lone CR, no
+NUL, no token longer than ``MAX_TOKEN_CHARS``), strip trailing whitespace and treat
+whitespace-only lines as blank. No column may be empty, and no CoNLL column may hold a tab (a
+predictions file separates its columns with tabs). Anything else that does not fit the format
+raises :class:`DataFormatError`, which names the file and the line.
 
 Sentences are runs of consecutive non-blank lines, so token ``i`` of a sentence sits on
 line ``sentence.line + i``.
@@ -16,41 +19,14 @@ line ``sentence.line + i``.
 
 from __future__ import annotations
 
-import codecs
-import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-PathLike = str | os.PathLike[str]
+from spen.data.text import DataFormatError, PathLike, check_token, iter_lines, shown
 
 DOCSTART = "-DOCSTART-"
 _BIOES_TAG = re.compile(r"^([BIES])-(\S+)$")
-_MAX_SHOWN = 80
-
-
-class DataFormatError(ValueError):
-    """A raw data file does not have the expected format.
-
-    ``path`` is the file, ``line`` the 1-based line at fault (None when the fault is the
-    file as a whole), ``expected`` what should have been there (None when ``message``
-    already says so). ``message`` says what was found and what was expected.
-    """
-
-    def __init__(
-        self, path: PathLike, line: int | None, found: str, expected: str | None = None
-    ) -> None:
-        super().__init__(path, line, found, expected)
-        self.path = os.fspath(path)
-        self.line = line
-        self.found = found
-        self.expected = expected
-        self.message = found if expected is None else f"{found}; expected {expected}"
-
-    def __str__(self) -> str:
-        where = self.path if self.line is None else f"{self.path}:{self.line}"
-        return f"{where}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -84,45 +60,25 @@ _TWPOS = _Layout(("token", "tag"), "\t", "tab")
 _CONLL = _Layout(("token", "POS", "chunk", "tag"), " ", "space")
 
 
-def _shown(text: str) -> str:
-    """``repr`` of a line, shortened for error messages."""
-    if len(text) > _MAX_SHOWN:
-        text = text[:_MAX_SHOWN] + "..."
-    return repr(text)
-
-
-def _decode_error(path: PathLike, data: bytes, pos: int) -> DataFormatError:
-    """Error for an invalid UTF-8 byte at file offset ``pos``."""
-    line = data.count(b"\n", 0, pos) + 1
-    column = pos - (data.rfind(b"\n", 0, pos) + 1) + 1
-    found = (
-        f"invalid UTF-8 byte 0x{data[pos]:02x} at byte offset {pos} of the file "
-        f"(byte {column} of the line)"
-    )
-    return DataFormatError(path, line, found, "a UTF-8 encoded text file")
-
-
-def read_lines(path: PathLike) -> list[str]:
-    """The lines of a UTF-8 text file, BOM removed, trailing whitespace (and CR) stripped."""
-    data = Path(path).read_bytes()
-    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-    try:
-        text = data[start:].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _decode_error(path, data, start + exc.start) from None
-    return [line.rstrip() for line in text.split("\n")]
+def read_lines(path: PathLike, missing: str | None = None) -> list[str]:
+    """The lines of a text file (see :mod:`spen.data.text`), trailing whitespace stripped."""
+    return [line.rstrip() for _, line in iter_lines(path, missing)]
 
 
 def _split_line(line: str, lineno: int, layout: _Layout, path: PathLike) -> list[str]:
     """The fields of one non-blank line; checks their count and that none is empty."""
     fields = line.split(layout.separator)
     if len(fields) != len(layout.columns):
-        found = f"{len(fields)} column(s) in line {_shown(line)}"
+        found = f"{len(fields)} column(s) in line {shown(line)}"
         raise DataFormatError(path, lineno, found, layout.describe())
     for name, value in zip(layout.columns, fields, strict=True):
         if not value:
-            found = f"empty {name} column in line {_shown(line)}"
+            found = f"empty {name} column in line {shown(line)}"
             raise DataFormatError(path, lineno, found, layout.describe() + ", none empty")
+        if "\t" in value:
+            found = f"a tab inside the {name} column in line {shown(line)}"
+            raise DataFormatError(path, lineno, found, layout.describe() + ", no tab in any")
+        check_token(value, path, lineno, f"{name} column")
     return fields
 
 
@@ -159,40 +115,47 @@ def _group(
 
 
 def _read(
-    path: PathLike, layout: _Layout, is_separator: Callable[[str], bool] | None = None
+    path: PathLike,
+    layout: _Layout,
+    is_separator: Callable[[str], bool] | None = None,
+    missing: str | None = None,
 ) -> list[Sentence]:
     """Read one file in ``layout``; refuses a file without any sentence."""
-    sentences = _group(read_lines(path), path, layout, is_separator)
+    sentences = _group(read_lines(path, missing), path, layout, is_separator)
     if not sentences:
         found = "no sentences (the file is empty or holds only blank or -DOCSTART- lines)"
         raise DataFormatError(path, None, found, "sentences of " + layout.describe())
     return sentences
 
 
-def read_twitter_pos(path: PathLike) -> list[Sentence]:
-    """Read a Twitter POS file (``token<TAB>tag`` per line, blank line between tweets)."""
-    return _read(path, _TWPOS)
+def read_twitter_pos(path: PathLike, missing: str | None = None) -> list[Sentence]:
+    """Read a Twitter POS file (``token<TAB>tag`` per line, blank line between tweets).
+
+    ``missing``: what the error for an absent file advises."""
+    return _read(path, _TWPOS, missing=missing)
 
 
-def read_conll2003(path: PathLike) -> list[Sentence]:
-    """Read a CoNLL-2003 file, keeping token and NER tag and dropping ``-DOCSTART-`` lines."""
-    return _read(path, _CONLL, _is_docstart)
+def read_conll2003(path: PathLike, missing: str | None = None) -> list[Sentence]:
+    """Read a CoNLL-2003 file, keeping token and NER tag and dropping ``-DOCSTART-`` lines.
+
+    ``missing``: what the error for an absent file advises."""
+    return _read(path, _CONLL, _is_docstart, missing)
 
 
-READERS: dict[str, Callable[[PathLike], list[Sentence]]] = {
+READERS: dict[str, Callable[..., list[Sentence]]] = {
     "twpos": read_twitter_pos,
     "conll2003": read_conll2003,
 }
 
 
-def read_corpus(path: PathLike, fmt: str) -> list[Sentence]:
+def read_corpus(path: PathLike, fmt: str, missing: str | None = None) -> list[Sentence]:
     """Read ``path`` in format ``fmt`` (one of ``READERS``: "twpos", "conll2003")."""
     try:
         reader = READERS[fmt]
     except KeyError:
         allowed = ", ".join(repr(name) for name in READERS)
         raise ValueError(f"unknown corpus format {fmt!r}; allowed: {allowed}") from None
-    return reader(path)
+    return reader(path, missing)
 
 
 def check_tagset(sentences: Iterable[Sentence], tagset: Iterable[str], path: PathLike) -> None:
@@ -204,6 +167,11 @@ def check_tagset(sentences: Iterable[Sentence], tagset: Iterable[str], path: Pat
                 found = f"tag {tag!r} on token {token!r}, which the training tagset lacks"
                 expected = f"one of the {len(known)} known tags: {', '.join(sorted(known))}"
                 raise DataFormatError(path, sentence.line + i, found, expected)
+
+
+def is_bioes_tag(tag: str) -> bool:
+    """Whether ``tag`` is ``O`` or a BIOES prefix and an entity type (``B-PER``, ``S-LOC``)."""
+    return _parse_bioes(tag) is not None
 
 
 def _parse_bioes(tag: str) -> tuple[str, str] | None:

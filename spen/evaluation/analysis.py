@@ -13,8 +13,8 @@ from spen.data.batches import make_batches
 from spen.data.vocab import Vocabularies
 from spen.evaluation.decode import learner_uses_chars
 from spen.evaluation.metrics import score
+from spen.evaluation.predictor import Predictor
 from spen.inference.linear_chain import one_hot
-from spen.training.learners import Learner
 
 #: the decoders compared, in report order (spen.training.spen_learner.SpenLearner.predict)
 COMPARED = ("test_time", "viterbi", "gradient_descent", "gradient_descent_from_test_time")
@@ -22,7 +22,7 @@ COMPARED = ("test_time", "viterbi", "gradient_descent", "gradient_descent_from_t
 
 @torch.no_grad()
 def exact_vs_amortised(
-    learner: Learner, split: Split, vocabs: Vocabularies, batch_size: int, device: torch.device
+    learner: Predictor, split: Split, vocabs: Vocabularies, batch_size: int, device: torch.device
 ) -> dict[str, Any]:
     """Scores of A_Ψ, of Viterbi and of gradient-descent inference on the energy, with each
     one's energy gap E(output) − E(viterbi(x)).

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
 
 from spen.data.arrow import Split
 from spen.data.batches import make_batches
-from spen.data.readers import DataFormatError
+from spen.data.readers import is_bioes_tag
+from spen.data.text import DataFormatError, check_token, iter_lines, shown
 from spen.data.vocab import Vocabularies
+from spen.evaluation.predictor import Predictor
 from spen.io import atomic_open
-from spen.training.learners import Learner
 
 
 @torch.no_grad()
 def predict_split(
-    learner: Learner,
+    learner: Predictor,
     split: Split,
     vocabs: Vocabularies,
     batch_size: int,
@@ -37,7 +38,7 @@ def predict_split(
     return predicted
 
 
-def learner_uses_chars(learner: Learner) -> bool:
+def learner_uses_chars(learner: Predictor) -> bool:
     """Whether any encoder of the learner's model reads characters."""
     return any(getattr(m, "uses_chars", False) for m in learner.model.modules())
 
@@ -56,31 +57,70 @@ def write_predictions(
             handle.write("\n")
 
 
-def read_predictions(path: str | os.PathLike[str]) -> tuple[list[list[str]], list[list[str]]]:
-    """Gold and predicted tags from a file `write_predictions` wrote."""
+@dataclass(frozen=True)
+class Predictions:
+    """A predictions file: gold and predicted tags per sentence, and each token's line."""
+
+    gold: list[list[str]]
+    pred: list[list[str]]
+    lines: list[list[int]]
+
+
+_COLUMNS = "3 tab-separated columns (token<TAB>gold<TAB>predicted)"
+
+
+def read_prediction_file(path: str | os.PathLike[str]) -> Predictions:
+    """Read a file `write_predictions` wrote, as every text input is read (`spen.data.text`):
+    `token<TAB>gold<TAB>predicted` lines, none empty, a blank line between sentences; trailing
+    whitespace is dropped. Anything else is a DataFormatError naming the file and line."""
     gold: list[list[str]] = [[]]
     pred: list[list[str]] = [[]]
-    with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                if gold[-1]:
-                    gold.append([])
-                    pred.append([])
-                continue
-            fields = line.split("\t")
-            if len(fields) != 3:
-                raise DataFormatError(
-                    Path(path),
-                    line_no,
-                    f"found {len(fields)} tab-separated columns",
-                    "3 (token, gold tag, predicted tag)",
-                )
-            gold[-1].append(fields[1])
-            pred[-1].append(fields[2])
+    lines: list[list[int]] = [[]]
+    for line_no, text in iter_lines(path, "a predictions file written by `spen decode`"):
+        line = text.rstrip()
+        if not line:
+            if gold[-1]:
+                gold.append([])
+                pred.append([])
+                lines.append([])
+            continue
+        fields = line.split("\t")
+        if len(fields) != 3:
+            found = f"{len(fields)} column(s) in line {shown(line)}"
+            raise DataFormatError(path, line_no, found, _COLUMNS)
+        for name, value in zip(("token", "gold tag", "predicted tag"), fields, strict=True):
+            if not value:
+                found = f"empty {name} column in line {shown(line)}"
+                raise DataFormatError(path, line_no, found, _COLUMNS + ", none empty")
+            check_token(value, path, line_no, f"{name} column")
+        gold[-1].append(fields[1])
+        pred[-1].append(fields[2])
+        lines[-1].append(line_no)
     if not gold[-1]:
         gold.pop()
         pred.pop()
+        lines.pop()
     if not gold:
-        raise DataFormatError(Path(path), None, "expected predictions, found an empty file")
-    return gold, pred
+        found = "no predictions (the file is empty or holds only blank lines)"
+        raise DataFormatError(path, None, found, "sentences of " + _COLUMNS)
+    return Predictions(gold, pred, lines)
+
+
+def read_predictions(path: str | os.PathLike[str]) -> tuple[list[list[str]], list[list[str]]]:
+    """Gold and predicted tags from a file `write_predictions` wrote."""
+    found = read_prediction_file(path)
+    return found.gold, found.pred
+
+
+def scores_entities(found: Predictions, path: str | os.PathLike[str]) -> bool:
+    """Whether entity scores apply: every gold tag is a BIOES tag (`O`, `B-PER`, ...). Then
+    every predicted tag must be one too (a DataFormatError at the first that is not)."""
+    if not all(is_bioes_tag(tag) for sentence in found.gold for tag in sentence):
+        return False
+    for tags, lines in zip(found.pred, found.lines, strict=True):
+        for tag, line in zip(tags, lines, strict=True):
+            if not is_bioes_tag(tag):
+                found_text = f"predicted tag {tag!r} is no BIOES tag, while every gold tag is one"
+                expected = "'O', or B-/I-/E-/S- and an entity type (e.g. 'B-PER')"
+                raise DataFormatError(path, line, found_text, expected)
+    return True

@@ -197,6 +197,15 @@ class Results:
         leader = tuning.leader(params, model) if params is not None else None
         return None if leader is None else self.inputs.tuning.get((task, leader, setting))
 
+    def predates_protocol(self, task: str, model: str, setting: str) -> bool:
+        """Whether the model has runs here that params/ shows to predate the tuning protocol
+        (a tuned row, or a follower, without its tuning record); False without params/."""
+        return (
+            self.inputs.params is not None
+            and self.group(task, model, setting) is not None
+            and not self.under_protocol(task, model, setting)
+        )
+
     def under_protocol(self, task: str, model: str, setting: str) -> bool:
         """Whether the model's runs can count under the tuning protocol: params/ is at hand and
         the model is untuned (a fixed control) or its tuning record exists."""
@@ -243,6 +252,10 @@ GLOBAL_COLUMNS = (
 )
 
 
+#: marks a figure whose runs predate the tuning protocol (no tuning record for its row yet)
+BEFORE_PROTOCOL = "†"
+
+
 def comparison_table(
     res: Results,
     table_id: str,
@@ -254,6 +267,7 @@ def comparison_table(
     """Rows of models, per column our mean ± std beside the paper's figure and the difference.
 
     A column without a paper figure shows ours alone, one without our setting the paper's alone.
+    Our figure is marked † when its runs predate the tuning protocol.
     """
     header, groups = _grouped_header(columns, ["ours", "paper", "Δ"])
     rows = []
@@ -275,6 +289,9 @@ def comparison_table(
                 continue
             ours = res.group_stat(col.task, model, col.setting, col.metric)
             ours.key = f"{key}:ours"
+            if res.predates_protocol(col.task, model, col.setting):
+                ours.text += f" {BEFORE_PROTOCOL}"
+                ours.title = "run before the tuning protocol (docs/CHOICES.md)"
             if col.paper_key is None:
                 row.append(ours)
                 continue
@@ -316,6 +333,9 @@ def main_table(res: Results) -> Table:
         "paper's NER+) with NER+. POS+ is our `plus` setting on POS: the paper has no such "
         "column.",
         "BiLSTM-CRF (exact inference by Viterbi) is our reference; the paper has no such row.",
+        f"{BEFORE_PROTOCOL}: runs made before the tuning protocol (each row's optimizer chosen "
+        "on its own, gradients clipped at 5, separated with k = 1), kept until that row, task "
+        "and setting are rerun under it; section 3 counts no such run.",
     ]
     return table
 

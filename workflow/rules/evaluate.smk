@@ -59,6 +59,7 @@ rule aggregate:
     input:
         scores=run_files(pipeline.SCORES),
         metrics=run_files(pipeline.TRAIN_LOG),
+        timings=run_files(pipeline.TIMINGS),
     output:
         summary=pipeline.SUMMARY,
         curves=run_files(pipeline.CURVE),

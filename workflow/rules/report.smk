@@ -10,6 +10,7 @@ rule bench:
         pipeline.BENCH,
     params:
         reads=reads("bench"),
+        profile=PROFILE,
     log:
         "logs/bench/{task}.log",
     threads: 1
@@ -17,7 +18,7 @@ rule bench:
         mem_mb=4000,
         runtime=30,
     shell:
-        "OMP_NUM_THREADS={threads} spen bench {wildcards.task} --out {output} > {log} 2>&1"
+        "OMP_NUM_THREADS={threads} spen bench {wildcards.task} --profile {params.profile} --out {output} > {log} 2>&1"
 
 
 rule report:

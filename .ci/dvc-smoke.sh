@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# CI: DVC used for real on the smoke profile, as a new user would, in a temporary repository.
+#
+#   bash .ci/dvc-smoke.sh          (after scripts/install.sh)
+#
+# 1. A git repository made from the working tree (tracked and untracked files, not ignored
+#    ones), its outputs removed, the experiment list cut to POS x {BiLSTM-CRF, compound
+#    separated} x paper, dvc.yaml rendered for the smoke profile, a local DVC remote.
+# 2. `dvc repro` builds everything; dvc.lock and the small results are committed.
+# 3. One value of params/ changes (models.compound_separated.ce_weight): `dvc repro` must rerun
+#    exactly the stages that read it (the separated row's tuning, training, decoding, scoring,
+#    analysis; the benchmark, which times every model; aggregate and report), then `dvc push`.
+# 4. A second clone `dvc pull`s; `dvc status` must report nothing to do, and `spen report`
+#    renders from the pulled outputs.
+# Environment: SPEN_PYTHON (default .venv/bin/python), KEEP_WORK=1 keeps the temporary folder.
+set -euo pipefail
+
+SRC="$(cd "$(dirname "$0")/.." && pwd)"
+PY="${SPEN_PYTHON:-$SRC/.venv/bin/python}"
+BIN="$(dirname "$PY")"
+export PATH="$BIN:$PATH"
+T0="$(date +%s)"
+log() { echo "[dvc-smoke] $*" >&2; }
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/spen-dvc-smoke.XXXXXX")"
+OK=0
+cleanup() {
+    local rc=$?
+    if [[ $OK == 1 && "${KEEP_WORK:-0}" != 1 ]]; then rm -rf "$WORK"; else log "kept $WORK"; fi
+    log "wall time $(($(date +%s) - T0)) s"
+    exit "$rc"
+}
+trap cleanup EXIT
+
+mkdir -p "$WORK/repo"
+git -C "$SRC" ls-files -z --cached --others --exclude-standard |
+    tar -C "$SRC" --null -T - --ignore-failed-read -cf - 2>/dev/null |
+    tar -C "$WORK/repo" -xf -
+ln -s "$(cd "$SRC/../shared" && pwd)" "$WORK/shared" # params/data.yaml's ../shared/data
+cd "$WORK/repo"
+rm -rf data models results logs .snakemake dvc.lock reports/bench reports/index.* reports/*.svg
+export PYTHONPATH="$WORK/repo"
+
+"$PY" - <<'PYEOF'
+import yaml
+path = "params/experiments.yaml"
+exp = yaml.safe_load(open(path))
+exp.update(profile="smoke", tasks=["pos"], models=["bilstm_crf", "compound_separated"],
+           settings=["paper"])
+yaml.safe_dump(exp, open(path, "w"), sort_keys=False)
+PYEOF
+spen dvc-yaml
+git init -q && git add -A && git -c user.name=ci -c user.email=ci@localhost commit -qm base
+dvc remote add -q -d -f storage "$WORK/remote"
+commit() { git add -A && git -c user.name=ci -c user.email=ci@localhost commit -qm "$1"; }
+
+ran() { sed -n "s/^Running stage '\(.*\)':$/\1/p" "$1" | sort; }
+
+log "dvc repro: everything"
+dvc repro >"$WORK/repro1.log" 2>&1 || { tail -n 60 "$WORK/repro1.log"; exit 1; }
+log "stages run: $(ran "$WORK/repro1.log" | wc -l)"
+commit "first reproduction"
+
+log "change: params/models.yaml models.compound_separated.ce_weight 1 -> 2"
+"$PY" - <<'PYEOF'
+import re
+path = "params/models.yaml"
+text = open(path).read()
+head, sep, tail = text.partition("  compound_separated:")
+tail, n = re.subn(r"(\n    ce_weight:) 1\b", r"\1 2", tail, count=1)
+assert sep and n == 1, "models.compound_separated.ce_weight not found"
+open(path, "w").write(head + sep + tail)
+PYEOF
+dvc repro >"$WORK/repro2.log" 2>&1 || { tail -n 60 "$WORK/repro2.log"; exit 1; }
+ran "$WORK/repro2.log" >"$WORK/rerun.txt"
+dvc stage list --name-only | grep -E -- '-compound_separated-|^(aggregate|report|bench@pos)$' |
+    sort >"$WORK/expected.txt"
+log "stages rerun: $(tr '\n' ' ' <"$WORK/rerun.txt")"
+if ! diff -u "$WORK/expected.txt" "$WORK/rerun.txt" >&2; then
+    log "the rerun is not the set of stages that read the changed value"
+    exit 1
+fi
+commit "ce_weight 2 for compound-separated"
+dvc push -q
+log "pushed $(find "$WORK/remote" -type f | wc -l) files to the remote"
+
+git clone -q "$WORK/repo" "$WORK/clone"
+cd "$WORK/clone"
+export PYTHONPATH="$WORK/clone"
+dvc pull -q
+status="$(dvc status)"
+log "second clone, after dvc pull: dvc status: $status"
+[[ "$status" == *"Data and pipelines are up to date."* ]] || exit 1
+spen report --summary results/summary.json --bench reports/bench --out "$WORK/report" >/dev/null
+test -s "$WORK/report/index.html"
+log "report rendered from the pulled outputs: $WORK/report/index.html"
+OK=1
