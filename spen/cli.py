@@ -197,6 +197,7 @@ def tune_select(
     from spen.io import write_json
     from spen.tuning import selection
 
+    check_output_file(out)
     params = load_params(params_dir)
     record = selection(
         params, task, model, setting, profile or params.experiments["profile"], summaries
@@ -222,6 +223,7 @@ def decode(
     """Tag SPLIT with a trained CHECKPOINT and write the predictions in CoNLL format."""
     from spen.evaluation.decode import predict_split, write_predictions
 
+    check_output_file(out)
     run = _restore(checkpoint, split, data, device)
     pred = predict_split(run.learner, run.rows, run.vocabs, run.batch_size, run.device, decoder)
     write_predictions(out, run.rows.tokens, run.rows.tags, pred)
@@ -332,6 +334,7 @@ def analyze(
 
     given = {"steps": gd_steps, "lr": gd_lr}
     options = GradientDescentOptions(**{k: v for k, v in given.items() if v is not None})
+    check_output_file(out)
     run = _restore(checkpoint, split, data, device)
     if hasattr(run.learner, "gradient_descent"):
         run.learner.gradient_descent = options
@@ -361,6 +364,9 @@ def pretrain_tlm(
     from spen.training.loop import choose_device
     from spen.training.tag_lm import pretrain_tag_lm, save_tag_lm
 
+    name = kind if kind == "tlm_a" else f"{kind}-{setting}"
+    out = out or Path("models") / task / "tlm" / f"{name}.pt"
+    check_output_file(out)
     params = load_params(params_dir)
     overrides = params.profile(profile or params.experiments["profile"])["overrides"]
     spec = params.models["settings"][setting] if kind != "tlm_a" else None
@@ -373,8 +379,7 @@ def pretrain_tlm(
         train_limit=overrides.get("train_limit"),
         dev_limit=overrides.get("dev_limit"),
     )
-    name = kind if kind == "tlm_a" else f"{kind}-{setting}"
-    save_tag_lm(out or Path("models") / task / "tlm" / f"{name}.pt", model, summary)
+    save_tag_lm(out, model, summary)
     _print_json(summary)
 
 
@@ -406,6 +411,8 @@ def bench(
     from spen.data.prepared import load_prepared
     from spen.io import write_json
 
+    out = out or Path("reports") / "bench" / f"decode-{task}.json"
+    check_output_file(out)
     params = load_params(params_dir)
     profile = profile or params.experiments["profile"]
     limits = params.profile(profile)["overrides"]
@@ -431,7 +438,7 @@ def bench(
             for setting in params.experiments["settings"]
         },
     )
-    write_json(out or Path("reports") / "bench" / f"decode-{task}.json", result)
+    write_json(out, result)
     _print_json(result)
 
 
@@ -474,6 +481,7 @@ def aggregate(
     from spen.io import read_json, write_json
     from spen.pipeline import aggregate as run
 
+    check_output_file(out)
     files = scores or sorted(Path("results").glob("*/*/seed*/test.json"))
     if not files:
         raise FileNotFoundError("results/: no */*/seed*/test.json to aggregate; score runs first")
@@ -527,5 +535,6 @@ def report(
     """Render the results beside the paper's figures: OUT/index.html and OUT/index.md."""
     from spen.report.build import build_report
 
+    check_output_dir(out, ("index.html", "index.md"))
     for path in build_report(summary, bench, out, root):
         typer.echo(str(path))
