@@ -189,16 +189,25 @@ class TagLM:
         return f"{self.task}-{Path(self.path).stem}"
 
 
-def tag_lm(params: Params, task: str, model: str, setting: str) -> TagLM | None:
-    """The pretrained tag LM a run of MODEL in SETTING on TASK reads, if it reads one.
-
-    Its path is the model's `global_energy.pretrained` with `{task}` and `{setting}` filled in;
-    `spen pretrain-tlm` builds it when the file name is `KIND.pt` or `KIND-SETTING.pt`.
-    """
+def pretrained_file(params: Params, task: str, model: str, setting: str) -> str | None:
+    """The pretrained tag LM file a run of MODEL in SETTING on TASK reads, if any: the model's
+    `global_energy.pretrained` with `{task}` and `{setting}` filled in."""
     spec = params.models["models"][model].get("global_energy") or {}
     if not spec.get("pretrained"):
         return None
-    path = spec["pretrained"].format(task=task, setting=setting)
+    return str(spec["pretrained"].format(task=task, setting=setting))
+
+
+def tag_lm(params: Params, task: str, model: str, setting: str) -> TagLM | None:
+    """The tag LM the pipeline pretrains for a run of MODEL in SETTING on TASK, if any.
+
+    `spen pretrain-tlm` builds `models/TASK/tlm/KIND.pt` or `KIND-SETTING.pt`; a `pretrained`
+    file anywhere else is the user's own, read as it is and never rebuilt (nor overwritten).
+    """
+    path = pretrained_file(params, task, model, setting)
+    if path is None or Path(path).parent != Path(TAG_LM.format(task=task, name="x")).parent:
+        return None
+    spec = params.models["models"][model]["global_energy"]
     kind, _, named_setting = Path(path).stem.partition("-")
     if kind != spec["kind"] or named_setting not in ("", setting):
         raise ParamsError(
@@ -336,7 +345,7 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
             f"params/models.yaml: tasks: no entry for {', '.join(missing)}; DVC tracks "
             "`tasks.TASK` for every task of params/experiments.yaml (an empty {} will do)"
         )
-    lm_of = {r: tag_lm(params, r.task, r.model, r.setting) for r in run_list}
+    lm_of = {r: pretrained_file(params, r.task, r.model, r.setting) for r in run_list}
     tuned_of = {r: tuning_record(params, r.task, r.model, r.setting) for r in run_list}
     untuned = sorted({r.model for r, lm in lm_of.items() if lm is not None and not tuned_of[r]})
     if untuned:
@@ -386,7 +395,7 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
             if record is not None and lm_of[r] is None
         },
         "global_runs": {
-            r.name: {**asdict(r), "tag_lm": lm.path, "tuned": tuned_of[r]}
+            r.name: {**asdict(r), "tag_lm": lm, "tuned": tuned_of[r]}
             for r, lm in lm_of.items()
             if lm is not None
         },

@@ -92,7 +92,7 @@ def _stage_name(
         run = pipeline.Run(
             wildcards["task"], wildcards["model"], wildcards["setting"], int(wildcards["seed"])
         )
-        if rule == "train" and pipeline.tag_lm(params, run.task, run.model, run.setting):
+        if rule == "train" and pipeline.pretrained_file(params, run.task, run.model, run.setting):
             return f"train_global@{run.name}"
         if rule == "train" and pipeline.tuning_record(params, run.task, run.model, run.setting):
             return f"train_tuned@{run.name}"
@@ -321,3 +321,18 @@ def test_aggregate_without_checkpoints_reads_the_versioned_curve(tmp_path: Path)
 def test_aggregate_rejects_a_path_outside_the_layout(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="results/TASK/MODEL-SETTING/seedK/test.json"):
         pipeline.run_of_scores(tmp_path / "pos" / "test.json")
+
+
+def test_a_users_own_pretrained_tag_lm_is_read_never_rebuilt() -> None:
+    """Only models/TASK/tlm/KIND[-SETTING].pt gets a pretrain step; a file elsewhere is read
+    by the runs as it is (so no step can overwrite it)."""
+    params = load_params(REPO / "params")
+    ge_c = "compound_stacked_ge_c"
+    assert pipeline.tag_lm(params, "ner", ge_c, "plus").path == "models/ner/tlm/tlm_c-plus.pt"
+    models = json.loads(json.dumps(params.models))
+    models["models"][ge_c]["global_energy"]["pretrained"] = "mine/{task}-tlm_c.pt"
+    own = Params(**{**vars(params), "models": models})
+    assert pipeline.tag_lm(own, "ner", ge_c, "plus") is None
+    assert pipeline.pretrained_file(own, "ner", ge_c, "plus") == "mine/ner-tlm_c.pt"
+    runs = [pipeline.Run("ner", ge_c, "plus", 1)]
+    assert pipeline.tag_lms(own, runs) == []

@@ -114,9 +114,10 @@ def reads(step):
 
 
 def tag_lm_input(wildcards):
-    """The pretrained tag LM the run's global energy reads, if any (rule pretrain_tlm)."""
-    lm = pipeline.tag_lm(PARAMS, wildcards.task, wildcards.model, wildcards.setting)
-    return [] if lm is None else [lm.path]
+    """The pretrained tag LM the run's global energy reads, if any (rule pretrain_tlm builds
+    the pipeline's own; a file elsewhere is the user's)."""
+    lm = pipeline.pretrained_file(PARAMS, wildcards.task, wildcards.model, wildcards.setting)
+    return [] if lm is None else [lm]
 
 
 def base_config(wildcards):
