@@ -474,6 +474,9 @@ def aggregate(
     curves: Annotated[
         bool, typer.Option(help="Also write each run's learning_curve.json for `dvc plots`.")
     ] = True,
+    profile: Annotated[
+        str | None, typer.Option(help="The run profile the runs were made with (recorded).")
+    ] = None,
 ) -> None:
     """Collect finished runs' test scores and training logs: mean and std over seeds. Without
     the checkpoint directories (a fresh clone), a run's versioned learning curve stands in for
@@ -487,6 +490,8 @@ def aggregate(
         raise FileNotFoundError("results/: no */*/seed*/test.json to aggregate; score runs first")
     previous = read_json(out) if out.is_file() else None
     summary = run(files, curves, previous)
+    if profile:
+        summary["profile"] = profile
     write_json(out, summary)
     typer.echo(f"{out}: {len(summary['runs'])} runs in {len(summary['groups'])} groups")
 

@@ -146,6 +146,26 @@ def active_profile(params: Params, override: str | None = None) -> str:
     return name
 
 
+def check_no_overwrite(params: Params, profile: str, root: Path) -> None:
+    """Refuse to let `profile` overwrite results another profile made: the profile recorded in
+    results/summary.json and in the tuning records, when its overrides differ from `profile`'s
+    (`paper` and `paper_seed1` share their outputs; `smoke` shares none)."""
+    mine = params.profile(profile)["overrides"]
+    records = sorted((root / "results" / "tuning").glob("*/*.json"))
+    for path in [root / SUMMARY, *records]:
+        if not path.is_file():
+            continue
+        theirs = read_json(path).get("profile")
+        if theirs and theirs != profile and (
+            theirs not in params.profiles or params.profile(theirs)["overrides"] != mine
+        ):
+            raise ParamsError(
+                f"{path.relative_to(root)} holds results of run profile '{theirs}'; profile "
+                f"'{profile}' trains otherwise and would overwrite them: run it in a copy "
+                "(`git worktree add ../spen-" + profile + "`) or pass --config overwrite=true"
+            )
+
+
 def runs(params: Params, profile: str) -> list[Run]:
     """Every run of params/experiments.yaml, with the seeds of `profile`."""
     exp = params.experiments
@@ -567,7 +587,9 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
                 "outs": [{path: _NO_CACHE} for path in REPORT],
             },
             "aggregate": {
-                "cmd": " ".join(["spen aggregate", *scores, "--out", SUMMARY]),
+                "cmd": " ".join(
+                    ["spen aggregate", *scores, "--profile", "${profile}", "--out", SUMMARY]
+                ),
                 "deps": [
                     *scores,
                     *(r.path(TRAIN_LOG) for r in run_list),

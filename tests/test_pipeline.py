@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from spen import pipeline
-from spen.config import Params, load_params
+from spen.config import Params, ParamsError, load_params
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -245,6 +245,28 @@ def test_unknown_run_profile_on_the_command_line_fails(workflow_copy: Path) -> N
     assert done.returncode != 0
     output = done.stdout + done.stderr
     assert "run profile 'nightly'" in output and "params/profiles.yaml" in output
+
+
+@needs_tools
+def test_a_profile_never_overwrites_another_profiles_results(workflow_copy: Path) -> None:
+    """results/ made by `paper` stop a `smoke` run before any job (unless overwrite=true); the
+    same check reads the tuning records, and `paper_seed1` (same overrides) may go on."""
+    summary = workflow_copy / pipeline.SUMMARY
+    summary.parent.mkdir(parents=True)
+    summary.write_text(json.dumps({"groups": {}, "runs": {}, "profile": "paper"}))
+    done = _dry_run(workflow_copy, "--config", "profile=smoke")
+    output = done.stdout + done.stderr
+    assert done.returncode != 0 and "Job stats" not in output
+    assert "results/summary.json holds results of run profile 'paper'" in output, output
+    assert _dry_run(workflow_copy, "--config", "profile=smoke", "overwrite=true").returncode == 0
+    params = load_params(workflow_copy / "params")
+    pipeline.check_no_overwrite(params, "paper_seed1", workflow_copy)
+    summary.unlink()
+    record = workflow_copy / "results/tuning/pos/bilstm-paper.json"
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"profile": "smoke"}))
+    with pytest.raises(ParamsError, match="bilstm-paper.json holds results of run profile 'smoke'"):
+        pipeline.check_no_overwrite(params, "paper", workflow_copy)
 
 
 # --- aggregate ------------------------------------------------------------------------------

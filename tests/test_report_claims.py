@@ -11,6 +11,7 @@ hand, not by the report's code.
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
 from pathlib import Path
@@ -264,3 +265,20 @@ def test_main_table_marks_figures_from_before_the_protocol(report: dict[str, str
     # POS paper: compound-stacked has its tuning record; POS plus has none
     assert _cell(html, "main:compound_stacked:pos-paper:pos:ours") == "90.00 ± 1.41 n=2"
     assert _cell(html, "main:compound_stacked:pos-plus:none:ours") == "91.00 ± 1.41 † n=2"
+
+
+def test_a_smoke_report_says_so(tmp_path: Path) -> None:
+    """The report names the run profile; one that overrides training is flagged as no
+    measurement (a smoke run's verdicts mean nothing)."""
+    summary = _project(tmp_path)
+    write_json(summary, {**json.loads(summary.read_text()), "profile": "smoke"})
+    build_report(summary, None, tmp_path / "reports")
+    for name in ("index.html", "index.md"):
+        text = (tmp_path / "reports" / name).read_text()
+        assert "Run profile: smoke." in text
+        assert "smoke&#39; overrides" in text or "'smoke' overrides" in text
+        assert "overrides the training settings (max_epochs 1" in text
+    write_json(summary, {**json.loads(summary.read_text()), "profile": "paper"})
+    build_report(summary, None, tmp_path / "reports")
+    text = (tmp_path / "reports" / "index.md").read_text()
+    assert "Run profile: paper." in text and "overrides the training settings" not in text

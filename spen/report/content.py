@@ -1291,7 +1291,19 @@ def choices(inputs: Inputs) -> tuple[str, str] | None:
 def status(inputs: Inputs) -> dict[str, Any]:
     summary = inputs.summary
     runs = list(inputs.runs.values())
+    profile = summary.get("profile")
+    profiles = inputs.params.profiles if inputs.params is not None else {}
+    overrides = profiles.get(profile, {}).get("overrides") if profile else None
     return {
+        "profile": profile or "not recorded",
+        "profile_warning": (
+            f"Run profile '{profile}' overrides the training settings ("
+            + ", ".join(f"{k} {v}" for k, v in overrides.items())
+            + "): a check that the pipeline runs, not a measurement. Its figures and verdicts "
+            "say nothing about the method."
+            if overrides
+            else ""
+        ),
         "summary": str(inputs.summary_path),
         "runs": len(summary["runs"]),
         "groups": len(summary["groups"]),

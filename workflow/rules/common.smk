@@ -15,7 +15,10 @@ from spen.config import PARAM_FILES, ParamsError, load_params
 # `spen` is the one installed beside the Python running Snakemake (no need to activate it).
 os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
 
-CONFIG_KEYS = {"profile": "run profile of params/profiles.yaml (default: params/experiments.yaml)"}
+CONFIG_KEYS = {
+    "profile": "run profile of params/profiles.yaml (default: params/experiments.yaml)",
+    "overwrite": "true: let this profile overwrite results another profile made",
+}
 unknown = sorted(set(config) - set(CONFIG_KEYS))
 if unknown:
     raise WorkflowError(
@@ -29,6 +32,11 @@ try:
     PROFILE = pipeline.active_profile(PARAMS, config.get("profile"))
 except ParamsError as err:
     raise WorkflowError(f"invalid params: {err}") from None
+if str(config.get("overwrite", "false")).lower() != "true":
+    try:
+        pipeline.check_no_overwrite(PARAMS, PROFILE, Path.cwd())
+    except ParamsError as err:
+        raise WorkflowError(str(err)) from None
 
 # The same schemas through Snakemake's validator (honours --skip-validation hooks of modules).
 for name in PARAM_FILES:

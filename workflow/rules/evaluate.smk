@@ -63,6 +63,8 @@ rule aggregate:
     output:
         summary=pipeline.SUMMARY,
         curves=run_files(pipeline.CURVE),
+    params:
+        profile=PROFILE,
     log:
         "logs/aggregate.log",
     threads: 1
@@ -70,4 +72,5 @@ rule aggregate:
         mem_mb=2000,
         runtime=10,
     shell:
-        "spen aggregate {input.scores} --out {output.summary} > {log} 2>&1"
+        "spen aggregate {input.scores} --profile {params.profile} --out {output.summary}"
+        " > {log} 2>&1"
