@@ -156,8 +156,10 @@ def check_no_overwrite(params: Params, profile: str, root: Path) -> None:
         if not path.is_file():
             continue
         theirs = read_json(path).get("profile")
-        if theirs and theirs != profile and (
-            theirs not in params.profiles or params.profile(theirs)["overrides"] != mine
+        if (
+            theirs
+            and theirs != profile
+            and (theirs not in params.profiles or params.profile(theirs)["overrides"] != mine)
         ):
             raise ParamsError(
                 f"{path.relative_to(root)} holds results of run profile '{theirs}'; profile "
