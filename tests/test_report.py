@@ -55,7 +55,13 @@ Intro with `code` and **bold**.
   continued here.
 - second <b>bullet</b>
 
+After the list.
+
     indented code
+
+| task | SGD | Adam |
+|---|---|---|
+| POS | 80.98 | 77.31 |
 """
 
 
@@ -266,6 +272,7 @@ def test_ner_types_strict_and_other_sections(rendered: dict) -> None:
     # project choices: Markdown rendered, raw HTML escaped
     assert "<h3>Data</h3>" in html and "<strong>Splits.</strong>" in html
     assert "&lt;b&gt;bullet&lt;/b&gt;" in html and "<pre><code>indented code" in html
+    assert "<table>" in html and "<td>80.98</td>" in html  # a table renders as a table
     assert "\n### Data\n" in rendered["md"]
 
 
@@ -346,7 +353,11 @@ def test_helpers() -> None:
     assert chart.startswith("<svg") and "a&lt;b" in chart and "<polyline" in chart
     assert "no finished runs" in svg.line_chart([], title="t", x_label="x", y_label="y")
     assert markdown.inline("`a*b*` *c*") == "<code>a*b*</code> <em>c</em>"
-    assert markdown.to_html("1. one\n2. two") == "<ol><li>one</li><li>two</li></ol>"
+    assert markdown.to_html("1. one\n2. two") == "<ol>\n<li>one</li>\n<li>two</li>\n</ol>"
+    # a table (docs/CHOICES.md has them) renders as one; raw HTML is shown as text
+    table = markdown.to_html("| a | b |\n|---|---|\n| 1 | <i>2</i> |")
+    assert "<table>" in table and "<td>1</td>" in table and "&lt;i&gt;2&lt;/i&gt;" in table
+    assert markdown.to_html("# T\n###### deep", heading_offset=1) == "<h2>T</h2>\n<h6>deep</h6>"
 
 
 # ---------------------------------------------------------------------------------------------
