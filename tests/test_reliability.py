@@ -100,9 +100,9 @@ def test_same_seed_same_weights_other_seed_other_weights(pos_project: Path) -> N
     assert json.loads(other.stdout)["weights_sha256"] != first["weights_sha256"]
 
 
-def test_nan_loss_stops_training_and_keeps_last_good_checkpoint(
-    pos_project: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def nan_at_epoch_2_batch_3(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The BiLSTM's loss turns NaN at the 3rd batch of the 2nd epoch (60 batches an epoch)."""
     calls = {"n": 0}
     original = LocalTagger.loss
 
@@ -112,6 +112,11 @@ def test_nan_loss_stops_training_and_keeps_last_good_checkpoint(
         return loss * float("nan") if calls["n"] == 60 + 3 else loss  # epoch 2, batch 3
 
     monkeypatch.setattr(LocalTagger, "loss", poisoned)
+
+
+def test_nan_loss_stops_training_and_keeps_last_good_checkpoint(
+    pos_project: Path, nan_at_epoch_2_batch_3: None
+) -> None:
     result = CliRunner().invoke(
         app, ["train", "pos", "bilstm", "paper", "--profile", "short", "--out", "run"]
     )
@@ -123,19 +128,10 @@ def test_nan_loss_stops_training_and_keeps_last_good_checkpoint(
 
 
 def test_a_diverging_grid_point_stops_and_records_why(
-    pos_project: Path, monkeypatch: pytest.MonkeyPatch
+    pos_project: Path, nan_at_epoch_2_batch_3: None
 ) -> None:
     """In a tuning run (`--point`) a NaN loss is an outcome: training ends, the epochs before
     it stand, and train.json says why it stopped (exit 0)."""
-    calls = {"n": 0}
-    original = LocalTagger.loss
-
-    def poisoned(self: LocalTagger, batch):  # noqa: ANN001
-        calls["n"] += 1
-        loss = original(self, batch)
-        return loss * float("nan") if calls["n"] == 60 + 3 else loss  # epoch 2, batch 3
-
-    monkeypatch.setattr(LocalTagger, "loss", poisoned)
     args = ["train", "pos", "bilstm", "paper", "--profile", "short", "--point", "sgd"]
     result = CliRunner().invoke(app, [*args, "--out", "point"])
     assert result.exit_code == 0, result.output
