@@ -6,7 +6,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -149,6 +149,13 @@ def train(
     tuned: Annotated[
         Path | None, typer.Option(help="Tuning record whose chosen settings to train with.")
     ] = None,
+    probe: Annotated[
+        Path | None,
+        typer.Option(help="With --point: train the pruning rule's probe epochs; summary here."),
+    ] = None,
+    pruning: Annotated[
+        Path | None, typer.Option(help="With --point: the pruning record (stop if pruned).")
+    ] = None,
 ) -> None:
     """Train MODEL in input SETTING on TASK; resumes from the run's last checkpoint if any."""
     from spen import tuning
@@ -160,6 +167,8 @@ def train(
     profile = profile or params.experiments["profile"]
     if point and tuned:
         raise ValueError("--point and --tuned exclude each other: a grid point or the choice")
+    if (probe or pruning) and not point:
+        raise ValueError("--probe and --pruning train a grid point: give --point too")
     overrides = tuning.chosen_overrides(tuned) if tuned else None
     if point:
         base = params.run_config(task, model, setting, seed, profile)
@@ -172,14 +181,50 @@ def train(
     # before any work: a file in the way or an unwritable place would fail only at the first
     # checkpoint, an epoch later
     check_output_dir(out, ("best.pt", "metrics.jsonl", "train.json", "resume/last.pt"))
+    paths, stop_after = RunPaths.under(out), None
+    if probe:
+        rule = tuning.pruning(params, task, model, profile)
+        if rule is None:
+            raise ValueError(f"--probe: no pruning rule applies to {task}/{model}'s grid")
+        paths = replace(paths, summary=probe)
+        stop_after = (rule["probe_epochs"], f"probe: {rule['probe_epochs']} epochs")
+    elif pruning and point:
+        epochs = tuning.pruned_after(pruning, point)
+        if epochs is not None:
+            stop_after = (epochs, f"pruned after {epochs} epochs ({pruning})")
     summary = run(
         config,
         load_prepared(data or Path("data") / task),
         params.task(task)["metric"],
-        RunPaths.under(out),
+        paths,
         stop_on_fault=point is not None,
+        stop_after=stop_after,
     )
     _print_json(summary)
+
+
+@app.command("tune-prune")
+@user_errors
+def tune_prune(
+    task: str,
+    model: str,
+    setting: str,
+    probes: Annotated[list[Path], typer.Argument(help="Each grid point's probe.json.")],
+    out: Annotated[Path, typer.Option(help="The pruning record (JSON).")],
+    profile: Profile = None,
+    params_dir: ParamsDir = Path("params"),
+) -> None:
+    """Keep the best grid points after their probe epochs (the task's pruning rule)."""
+    from spen.io import write_json
+    from spen.tuning import pruning_record
+
+    check_output_file(out)
+    params = load_params(params_dir)
+    record = pruning_record(
+        params, task, model, setting, profile or params.experiments["profile"], probes
+    )
+    write_json(out, record)
+    typer.echo(f"{task}/{model}-{setting}: kept {', '.join(record['kept'])}")
 
 
 @app.command("tune-select")

@@ -176,6 +176,8 @@ def _check_tuning(params: Params) -> None:
     for name, axes in tuning["grids"].items():
         for value in axes.get("optimizer", []):
             _pick(tuning["optimizers"], value, f"{where}: grids.{name}.optimizer")
+    for task in tuning["pruning"]:
+        _pick(params.data["tasks"], task, f"{where}: pruning")
 
 
 def check_paths(params: Params, params_dir: str | Path = "params") -> None:

@@ -75,6 +75,8 @@ ANALYSIS = f"results/{RUN_DIR}/analysis.json"
 TUNE_POINTS = "models/{task}/{model}-{setting}/tune"
 TUNE_DIR = f"{TUNE_POINTS}/{{point}}"
 TUNE_SUMMARY = f"{TUNE_DIR}/train.json"
+TUNE_PROBE = "models/{task}/{model}-{setting}/probe/{point}.json"
+PRUNING = "results/tuning/{task}/pruning/{model}-{setting}.json"
 TUNING = "results/tuning/{task}/{model}-{setting}.json"
 SUMMARY = "results/summary.json"
 BENCH = "reports/bench/decode-{task}.json"
@@ -188,12 +190,22 @@ def tuning_records(params: Params, run_list: Iterable[Run]) -> list[str]:
     return sorted(path for path in found if path is not None)
 
 
-def grid_summaries(params: Params, task: str, model: str, setting: str, profile: str) -> list[str]:
-    """The `train.json` of every grid point of a tuned MODEL in SETTING on TASK."""
+def grid_summaries(
+    params: Params, task: str, model: str, setting: str, profile: str, pattern: str = TUNE_SUMMARY
+) -> list[str]:
+    """The `train.json` (or, with `pattern` TUNE_PROBE, the probe summary) of every grid point
+    of a tuned MODEL in SETTING on TASK."""
     return [
-        TUNE_SUMMARY.format(task=task, model=model, setting=setting, point=p.name)
+        pattern.format(task=task, model=model, setting=setting, point=p.name)
         for p in tuning.grid(params, model, profile)
     ]
+
+
+def pruning_record(params: Params, task: str, model: str, setting: str, profile: str) -> str | None:
+    """The pruning record the grid of a tuned MODEL in SETTING on TASK goes by, if pruned."""
+    if tuning.pruning(params, task, model, profile) is None:
+        return None
+    return PRUNING.format(task=task, model=model, setting=setting)
 
 
 @dataclass(frozen=True, order=True)
@@ -398,7 +410,33 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
                 "point": name,
             }
             for task, model, setting in map(_record_fields, records)
+            if not pruning_record(params, task, model, setting, profile)
             for name in (p.name for p in tuning.grid(params, model, profile))
+        },
+        "pruned_points": {
+            f"{task}-{model}-{setting}-{name}": {
+                "task": task,
+                "model": model,
+                "setting": setting,
+                "point": name,
+                "pruning": pruning,
+            }
+            for task, model, setting in map(_record_fields, records)
+            if (pruning := pruning_record(params, task, model, setting, profile))
+            for name in (p.name for p in tuning.grid(params, model, profile))
+        },
+        "pruning_records": {
+            f"{task}-{model}-{setting}": {
+                "task": task,
+                "model": model,
+                "setting": setting,
+                "path": pruning,
+                "probe_args": " ".join(
+                    grid_summaries(params, task, model, setting, profile, TUNE_PROBE)
+                ),
+            }
+            for task, model, setting in map(_record_fields, records)
+            if (pruning := pruning_record(params, task, model, setting, profile))
         },
         "tuning_records": {
             f"{task}-{model}-{setting}": {
@@ -477,25 +515,67 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
             setting="${item.setting}",
             point="${item.point}",
         )
-        stages["tune_train"] = {
-            "foreach": "${grid_points}",
-            "do": {
-                **train,
-                "cmd": (
-                    "spen train ${item.task} ${item.model} ${item.setting} --seed "
-                    f"{params.tuning['seed']} --point ${{item.point}} --profile ${{profile}} "
-                    f"--out {point_dir}"
-                ),
-                "params": [
-                    *train["params"],
-                    {"params/tuning.yaml": ["seed", "optimizers", "grids"]},
-                ],
-                "outs": [
-                    *(f"{point_dir}/{name}" for name in ("best.pt", "metrics.jsonl", "train.json")),
-                    f"{point_dir}/timings.json",
-                ],
-            },
+        point_cmd = (
+            "spen train ${item.task} ${item.model} ${item.setting} --seed "
+            f"{params.tuning['seed']} --point ${{item.point}} --profile ${{profile}} "
+            f"--out {point_dir}"
+        )
+        point_params = [
+            *train["params"],
+            {"params/tuning.yaml": ["seed", "optimizers", "grids", "pruning"]},
+        ]
+        tune_train = {
+            **train,
+            "cmd": point_cmd,
+            "params": point_params,
+            "outs": [
+                f"{point_dir}/{name}"
+                for name in ("best.pt", "metrics.jsonl", "train.json", "timings.json")
+            ],
         }
+        if variables["grid_points"]:
+            stages["tune_train"] = {"foreach": "${grid_points}", "do": tune_train}
+        if variables["pruned_points"]:
+            probe = TUNE_PROBE.format(
+                task="${item.task}",
+                model="${item.model}",
+                setting="${item.setting}",
+                point="${item.point}",
+            )
+            stages["tune_probe"] = {
+                "foreach": "${pruned_points}",
+                "do": {
+                    **train,
+                    "cmd": point_cmd.replace(" --out ", f" --probe {probe} --out "),
+                    "params": point_params,
+                    "outs": [probe],
+                },
+            }
+            stages["tune_prune"] = {
+                "foreach": "${pruning_records}",
+                "do": {
+                    "cmd": (
+                        "spen tune-prune ${item.task} ${item.model} ${item.setting} "
+                        "${item.probe_args} --profile ${profile} --out ${item.path}"
+                    ),
+                    # the probes' directory: DVC joins it to every tune_probe stage writing inside
+                    "deps": [
+                        str(Path(TUNE_PROBE).parent).format(
+                            task="${item.task}", model="${item.model}", setting="${item.setting}"
+                        ),
+                        *code_deps("tune_select"),
+                    ],
+                    "outs": [{"${item.path}": _NO_CACHE}],
+                },
+            }
+            stages["tune_train_pruned"] = {
+                "foreach": "${pruned_points}",
+                "do": {
+                    **tune_train,
+                    "cmd": point_cmd.replace(" --out ", " --pruning ${item.pruning} --out "),
+                    "deps": [*tune_train["deps"], "${item.pruning}"],
+                },
+            }
         stages["tune_select"] = {
             "foreach": "${tuning_records}",
             "do": {

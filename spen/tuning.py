@@ -1,8 +1,10 @@
-"""The tuning protocol (params/tuning.yaml): grid points, and the choice among them on dev.
+"""The tuning protocol (params/tuning.yaml): grid points, pruning, the choice on dev.
 
-Every tuned model trains each point of its grid once (the protocol's seed); `choose` picks the
-point with the best dev score and `chosen_overrides` hands its settings to the main runs of
-that model and of the models that follow it. Nothing here reads a test score.
+Every tuned model trains each point of its grid once (the protocol's seed). Where the task has
+a pruning rule, every point first trains its probe epochs and `prune` keeps the best few to go
+on. `choose` picks the point with the best dev score and `chosen_overrides` hands its settings
+to the main runs of that model and of the models that follow it. Nothing here reads a test
+score.
 """
 
 from __future__ import annotations
@@ -115,6 +117,52 @@ def choose(points: dict[str, dict[str, Any]]) -> str:
     if not best_name:
         raise ValueError("no grid point to choose from: every one diverged or none was given")
     return best_name
+
+
+def pruning(params: Params, task: str, model: str, profile: str) -> dict[str, int] | None:
+    """The task's pruning rule (`probe_epochs`, `keep`) for `model`'s grid, or None when the
+    task has none or the grid has no more than `keep` points."""
+    rule = params.tuning["pruning"].get(task)
+    if rule is None or len(grid(params, model, profile)) <= rule["keep"]:
+        return None
+    return dict(rule)
+
+
+def prune(probes: dict[str, float | None], keep: int) -> list[str]:
+    """The `keep` points (in `probes`' order) with the best probe dev scores, the earlier point
+    of the grid first among equals; a point that diverged in its probe (None) comes last."""
+    order = {name: i for i, name in enumerate(probes)}
+    ranked = sorted(probes, key=lambda n: (probes[n] is None, -(probes[n] or 0.0), order[n]))
+    kept = set(ranked[:keep])
+    return [name for name in probes if name in kept]
+
+
+def pruning_record(
+    params: Params, task: str, model: str, setting: str, profile: str, probes: list[Path]
+) -> dict[str, Any]:
+    """Which points of MODEL's grid go on after the probe: every point's probe dev score and
+    the kept ones. `probes` are the points' probe summaries, each named after its point."""
+    rule = pruning(params, task, model, profile)
+    if rule is None:
+        raise ValueError(f"{task}/{model}-{setting}: no pruning rule applies to this grid")
+    by_name = {path.stem: path for path in probes}
+    scores: dict[str, float | None] = {}
+    for grid_point in grid(params, model, profile):
+        if grid_point.name not in by_name:
+            raise FileNotFoundError(
+                f"grid point '{grid_point.name}' of {task}/{model}-{setting}: no probe given"
+            )
+        scores[grid_point.name] = read_json(by_name[grid_point.name])["dev"]
+    return {**rule, "probe_dev": scores, "kept": prune(scores, rule["keep"])}
+
+
+def pruned_after(record_path: Path, point: str) -> int | None:
+    """The epochs after which `point` stops, by a pruning record: its probe epochs if it was
+    pruned, None if it goes on."""
+    record = read_json(record_path)
+    if point not in record.get("probe_dev", {}):
+        raise ValueError(f"{record_path}: no grid point '{point}' in this pruning record")
+    return None if point in record["kept"] else int(record["probe_epochs"])
 
 
 def selection(

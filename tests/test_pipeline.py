@@ -83,11 +83,14 @@ def _stage_name(
         return f"bench@{wildcards['task']}"
     if rule == "pretrain_tlm":
         return f"pretrain_tlm@{wildcards['task']}-{wildcards['name']}"
-    if rule == "tune_train":
+    if rule in ("tune_train", "tune_probe"):
         w = wildcards
-        return f"tune_train@{w['task']}-{w['model']}-{w['setting']}-{w['point']}"
-    if rule == "tune_select":
-        return f"tune_select@{wildcards['task']}-{wildcards['model']}-{wildcards['setting']}"
+        profile = dvc_profile(REPO)
+        pruned = pipeline.pruning_record(params, w["task"], w["model"], w["setting"], profile)
+        stage = "tune_train_pruned" if rule == "tune_train" and pruned else rule
+        return f"{stage}@{w['task']}-{w['model']}-{w['setting']}-{w['point']}"
+    if rule in ("tune_select", "tune_prune"):
+        return f"{rule}@{wildcards['task']}-{wildcards['model']}-{wildcards['setting']}"
     if rule in ("train", "decode", "score", "analyze"):
         run = pipeline.Run(
             wildcards["task"], wildcards["model"], wildcards["setting"], int(wildcards["seed"])

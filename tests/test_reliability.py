@@ -140,3 +140,41 @@ def test_a_diverging_grid_point_stops_and_records_why(
     assert "numerical fault: epoch 2, batch 3" in summary["stopped"]
     config = load_checkpoint("point/best.pt")["config"]
     assert config["optimizer"] == {"name": "sgd", "lr": 0.05, "momentum": 0.9}
+
+
+def test_pruning_probes_then_stops_the_pruned_and_continues_the_kept_exactly(
+    pos_project: Path,
+) -> None:
+    """A pruning rule on a 2-point grid keeping 1: both points probe 1 epoch, one is pruned
+    (its train.json: 1 epoch, says so), the other goes on from its probe's resume state to the
+    very weights of an uninterrupted run."""
+    path = pos_project / "params" / "tuning.yaml"
+    spec = yaml.safe_load(path.read_text())
+    spec["pruning"]["pos"] = {"probe_epochs": 1, "keep": 1}
+    path.write_text(yaml.safe_dump(spec))
+    base = ["train", "pos", "bilstm", "paper", "--profile", "short"]
+    for point in ("sgd", "adam"):
+        probe = [*base, "--point", point, "--probe", f"probe/{point}.json", "--out", point]
+        result = CliRunner().invoke(app, probe)
+        assert result.exit_code == 0, result.output
+        assert json.loads(Path(f"probe/{point}.json").read_text())["epochs"] == 1
+    prune = ["tune-prune", "pos", "bilstm", "paper", "probe/sgd.json", "probe/adam.json"]
+    result = CliRunner().invoke(app, [*prune, "--profile", "short", "--out", "pruning.json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(Path("pruning.json").read_text())
+    (kept,) = record["kept"]
+    (pruned,) = {"sgd", "adam"} - {kept}
+    devs = record["probe_dev"]
+    assert devs[kept] >= devs[pruned]
+    for point in (pruned, kept):
+        args = [*base, "--point", point, "--pruning", "pruning.json", "--out", point]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+    stopped = json.loads(Path(pruned, "train.json").read_text())
+    assert stopped["epochs"] == 1 and stopped["stopped"].startswith("pruned after 1 epochs")
+    went_on = json.loads(Path(kept, "train.json").read_text())
+    assert went_on["epochs"] == EPOCHS and "stopped" not in went_on
+    whole = [*base, "--point", kept, "--out", "whole"]
+    assert CliRunner().invoke(app, whole).exit_code == 0
+    reference = json.loads(Path("whole", "train.json").read_text())
+    assert went_on["weights_sha256"] == reference["weights_sha256"]

@@ -130,3 +130,27 @@ def test_params_refuse_a_follower_of_an_untuned_model(project: Path) -> None:
         ParamsError, match=r"follows\.control_ce_stacked: unknown name 'bilstm_sgd'"
     ):
         load_params(project / "params")
+
+
+def test_pruning_keeps_the_best_probes_grid_order_on_ties_diverged_last() -> None:
+    probes = {"a": 70.0, "b": None, "c": 75.0, "d": 70.0, "e": 60.0}
+    assert tuning.prune(probes, 2) == ["a", "c"]  # c best; a before d (grid order) on the tie
+    assert tuning.prune(probes, 4) == ["a", "c", "d", "e"]  # b diverged: last
+    assert tuning.prune({"x": None}, 1) == ["x"]
+
+
+def test_the_pruning_rule_applies_per_task_and_only_to_larger_grids(params) -> None:  # noqa: ANN001
+    assert tuning.pruning(params, "pos", "compound_stacked", "paper") is None  # POS: no rule
+    rule = tuning.pruning(params, "ner", "compound_stacked", "paper")
+    assert rule == params.tuning["pruning"]["ner"] and rule["keep"] < 12
+    assert tuning.pruning(params, "ner", "bilstm", "paper") is None  # 2 points <= keep
+
+
+def test_a_pruning_record_says_who_stops_when(tmp_path: Path) -> None:
+    path = tmp_path / "pruning.json"
+    path.write_text(
+        json.dumps({"probe_epochs": 3, "probe_dev": {"a": 1.0, "b": 2.0}, "kept": ["b"]})
+    )
+    assert tuning.pruned_after(path, "a") == 3 and tuning.pruned_after(path, "b") is None
+    with pytest.raises(ValueError, match="no grid point 'c'"):
+        tuning.pruned_after(path, "c")

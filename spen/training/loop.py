@@ -83,13 +83,16 @@ def train(
     metric: str,
     paths: RunPaths,
     stop_on_fault: bool = False,
+    stop_after: tuple[int, str] | None = None,
 ) -> dict[str, Any]:
     """Train one run to the end of its budget (resuming if a resume state exists).
 
     Returns the summary of the best dev epoch. A NaN or infinite loss raises
     `NumericalFaultError`, or with `stop_on_fault` (a tuning grid point, where diverging is an
     outcome) ends training there: the summary keeps the epochs finished before and says why it
-    stopped (`dev` is None when none finished).
+    stopped (`dev` is None when none finished). `stop_after` (epochs, why): end after that many
+    epochs, saying why in the summary; the resume state stays, so a later call without it goes
+    on exactly as an uninterrupted run (the tuning protocol's probe and pruning).
     """
     device = choose_device(config["device"])
     torch.manual_seed(config["seed"])
@@ -111,7 +114,8 @@ def train(
         history, timings, best_model = _resume(
             learner, paths.resume, config, fingerprint, best_model
         )
-    for epoch in range(len(history) + 1, config["max_epochs"] + 1):
+    last = config["max_epochs"] if stop_after is None else min(stop_after[0], config["max_epochs"])
+    for epoch in range(len(history) + 1, last + 1):
         if _patience_spent(history, config["patience"]):
             break
         learner.start_epoch(epoch)
@@ -146,7 +150,13 @@ def train(
         _write_history(paths.metrics, history)  # to follow a run; rewritten at the end
         _report_epoch(config, history, timing)
     write_json(paths.timings, _timings_summary(timings))
-    return _write_outputs(paths, _base_state(config, task, best_model, history), model, fault)
+    stopped = f"numerical fault: {fault}" if fault else None
+    ended_early = len(history) < config["max_epochs"] and not _patience_spent(
+        history, config["patience"]
+    )
+    if stopped is None and stop_after is not None and ended_early:
+        stopped = stop_after[1]
+    return _write_outputs(paths, _base_state(config, task, best_model, history), model, stopped)
 
 
 def _report_epoch(
@@ -178,9 +188,10 @@ def _timings_summary(timings: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _write_outputs(
-    paths: RunPaths, best_state: dict[str, Any], model: torch.nn.Module, fault: str | None
+    paths: RunPaths, best_state: dict[str, Any], model: torch.nn.Module, stopped: str | None
 ) -> dict[str, Any]:
-    """Write the best model, the per-epoch log and the summary, each atomically."""
+    """Write the best model, the per-epoch log and the summary (with why training stopped
+    before its budget, if it did), each atomically."""
     history = best_state["history"]
     save_checkpoint(paths.best, best_state)
     _write_history(paths.metrics, history)
@@ -189,7 +200,7 @@ def _write_outputs(
         "best_epoch": best["epoch"],
         "dev": best["dev"],
         "epochs": len(history),
-        **({"stopped": f"numerical fault: {fault}"} if fault else {}),
+        **({"stopped": stopped} if stopped else {}),
         "parameters": count_parameters(model),
         "test_time_parameters": count_test_time_parameters(model),
         "weights_sha256": weights_sha256(best_state["model"]),
