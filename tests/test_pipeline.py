@@ -252,16 +252,17 @@ def test_unknown_run_profile_on_the_command_line_fails(workflow_copy: Path) -> N
 
 @needs_tools
 def test_a_profile_never_overwrites_another_profiles_results(workflow_copy: Path) -> None:
-    """results/ made by `paper` stop a `smoke` run before any job (unless overwrite=true); the
-    same check reads the tuning records, and `paper_seed1` (same overrides) may go on."""
+    """results/ made by `paper` stop a real `smoke` run before its first job (a dry run may
+    look; overwrite=true forces); the same check reads the tuning records, and `paper_seed1`
+    (same overrides) may go on."""
     summary = workflow_copy / pipeline.SUMMARY
     summary.parent.mkdir(parents=True)
     summary.write_text(json.dumps({"groups": {}, "runs": {}, "profile": "paper"}))
-    done = _dry_run(workflow_copy, "--config", "profile=smoke")
+    assert _dry_run(workflow_copy, "--config", "profile=smoke").returncode == 0
+    done = _run([SNAKEMAKE, "--cores", "1", "--config", "profile=smoke"], workflow_copy)
     output = done.stdout + done.stderr
-    assert done.returncode != 0 and "Job stats" not in output
+    assert done.returncode != 0 and not (workflow_copy / "data").exists(), output
     assert "results/summary.json holds results of run profile 'paper'" in output, output
-    assert _dry_run(workflow_copy, "--config", "profile=smoke", "overwrite=true").returncode == 0
     params = load_params(workflow_copy / "params")
     pipeline.check_no_overwrite(params, "paper_seed1", workflow_copy)
     summary.unlink()

@@ -32,11 +32,17 @@ try:
     PROFILE = pipeline.active_profile(PARAMS, config.get("profile"))
 except ParamsError as err:
     raise WorkflowError(f"invalid params: {err}") from None
-if str(config.get("overwrite", "false")).lower() != "true":
-    try:
-        pipeline.check_no_overwrite(PARAMS, PROFILE, Path.cwd())
-    except ParamsError as err:
-        raise WorkflowError(str(err)) from None
+
+
+onstart:
+    # Before the first job of a real run (a dry run writes nothing, so it may look): never
+    # overwrite the results another run profile made.
+    if str(config.get("overwrite", "false")).lower() != "true":
+        try:
+            pipeline.check_no_overwrite(PARAMS, PROFILE, Path.cwd())
+        except ParamsError as err:
+            raise WorkflowError(str(err)) from None
+
 
 # The same schemas through Snakemake's validator (honours --skip-validation hooks of modules).
 for name in PARAM_FILES:
