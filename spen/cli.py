@@ -209,21 +209,15 @@ def tune_prune(
     task: str,
     model: str,
     setting: str,
-    probes: Annotated[list[Path], typer.Argument(help="Each grid point's probe.json.")],
+    probes: Annotated[list[Path], typer.Argument(help="Each grid point's probe summary.")],
     out: Annotated[Path, typer.Option(help="The pruning record (JSON).")],
     profile: Profile = None,
     params_dir: ParamsDir = Path("params"),
 ) -> None:
     """Keep the best grid points after their probe epochs (the task's pruning rule)."""
-    from spen.io import write_json
     from spen.tuning import pruning_record
 
-    check_output_file(out)
-    params = load_params(params_dir)
-    record = pruning_record(
-        params, task, model, setting, profile or params.experiments["profile"], probes
-    )
-    write_json(out, record)
+    record = _tuning_file(pruning_record, task, model, setting, probes, out, profile, params_dir)
     typer.echo(f"{task}/{model}-{setting}: kept {', '.join(record['kept'])}")
 
 
@@ -239,16 +233,30 @@ def tune_select(
     params_dir: ParamsDir = Path("params"),
 ) -> None:
     """Choose MODEL's grid point on TASK's dev scores; write each point's figures and the choice."""
-    from spen.io import write_json
     from spen.tuning import selection
+
+    record = _tuning_file(selection, task, model, setting, summaries, out, profile, params_dir)
+    typer.echo(f"{task}/{model}-{setting}: chose {record['chosen']}")
+
+
+def _tuning_file(
+    build: Callable[..., dict[str, Any]],
+    task: str,
+    model: str,
+    setting: str,
+    inputs: list[Path],
+    out: Path,
+    profile: str | None,
+    params_dir: Path,
+) -> dict[str, Any]:
+    """Write what `build` (a spen.tuning record maker) makes of the grid points' `inputs`."""
+    from spen.io import write_json
 
     check_output_file(out)
     params = load_params(params_dir)
-    record = selection(
-        params, task, model, setting, profile or params.experiments["profile"], summaries
-    )
+    record = build(params, task, model, setting, profile or params.experiments["profile"], inputs)
     write_json(out, record)
-    typer.echo(f"{task}/{model}-{setting}: chose {record['chosen']}")
+    return record
 
 
 @app.command()
