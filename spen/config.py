@@ -12,6 +12,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+#: where `spen pretrain-tlm` builds the tag LMs of the global energies (KIND[-SETTING].pt)
+TAG_LM_DIR = "models/{task}/tlm"
 PARAM_FILES = ("data", "models", "profiles", "experiments", "tuning")
 SCHEMA_DIR = Path("workflow") / "schemas"
 #: the `embeddings.source` (params/data.yaml) that names the Python package of GloVe 6B 50-d;
@@ -259,7 +261,8 @@ def _check_tag_lm(root: Path, where: str, spec: dict[str, Any], task: str, setti
             f"{where}: '{pattern}' cannot be filled in ({type(err).__name__}: {err}); "
             "expected a path in which only {task} and {setting} are replaced"
         ) from None
-    built = [f"models/{task}/tlm/{kind}.pt", f"models/{task}/tlm/{kind}-{setting}.pt"]
+    folder = TAG_LM_DIR.format(task=task)
+    built = [f"{folder}/{kind}.pt", f"{folder}/{kind}-{setting}.pt"]
     relative = Path(os.path.normpath(path))
     if relative.is_absolute() and relative.is_relative_to(root):
         relative = relative.relative_to(root)

@@ -43,7 +43,7 @@ from typing import Any
 import yaml
 
 from spen import tuning
-from spen.config import Params, ParamsError
+from spen.config import TAG_LM_DIR, Params, ParamsError
 from spen.io import atomic_open, read_json, write_json
 
 RAW_DIR = "data/raw/{rawdir}"
@@ -61,7 +61,7 @@ PREPARED_FILES = (
 TRAIN_READS = ("train.arrow", "dev.arrow", "vocab.json", "embeddings.npy")
 DECODE_READS = ("test.arrow", "vocab.json", "embeddings.npy")
 
-TAG_LM = "models/{task}/tlm/{name}.pt"
+TAG_LM = f"{TAG_LM_DIR}/{{name}}.pt"
 DEFAULT_TAG_LM_SETTING = "paper"  # `spen pretrain-tlm`'s default; a tlm_a never reads it
 RUN_DIR = "{task}/{model}-{setting}/seed{seed}"
 CHECKPOINT = f"models/{RUN_DIR}/best.pt"
@@ -75,7 +75,8 @@ ANALYSIS = f"results/{RUN_DIR}/analysis.json"
 TUNE_POINTS = "models/{task}/{model}-{setting}/tune"
 TUNE_DIR = f"{TUNE_POINTS}/{{point}}"
 TUNE_SUMMARY = f"{TUNE_DIR}/train.json"
-TUNE_PROBE = "models/{task}/{model}-{setting}/probe/{point}.json"
+TUNE_PROBES = "models/{task}/{model}-{setting}/probe"
+TUNE_PROBE = f"{TUNE_PROBES}/{{point}}.json"
 PRUNING = "results/tuning/{task}/pruning/{model}-{setting}.json"
 TUNING = "results/tuning/{task}/{model}-{setting}.json"
 SUMMARY = "results/summary.json"
@@ -184,10 +185,18 @@ def tuning_record(params: Params, task: str, model: str, setting: str) -> str | 
     return None if leader is None else TUNING.format(task=task, model=leader, setting=setting)
 
 
+def tuned_grids(params: Params, run_list: Iterable[Run]) -> list[tuple[str, str, str]]:
+    """(TASK, MODEL, SETTING) of every grid `run_list` takes its settings from, each once."""
+    found = {(r.task, tuning.leader(params, r.model), r.setting) for r in run_list}
+    return sorted((task, model, setting) for task, model, setting in found if model)
+
+
 def tuning_records(params: Params, run_list: Iterable[Run]) -> list[str]:
     """The tuning records `run_list` reads, each once, in order."""
-    found = {tuning_record(params, r.task, r.model, r.setting) for r in run_list}
-    return sorted(path for path in found if path is not None)
+    return [
+        TUNING.format(task=task, model=model, setting=setting)
+        for task, model, setting in tuned_grids(params, run_list)
+    ]
 
 
 def grid_summaries(
@@ -239,7 +248,7 @@ def tag_lm(params: Params, task: str, model: str, setting: str) -> TagLM | None:
     file anywhere else is the user's own, read as it is and never rebuilt (nor overwritten).
     """
     path = pretrained_file(params, task, model, setting)
-    if path is None or Path(path).parent != Path(TAG_LM.format(task=task, name="x")).parent:
+    if path is None or Path(path).parent != Path(TAG_LM_DIR.format(task=task)):
         return None
     spec = params.models["models"][model]["global_energy"]
     kind, _, named_setting = Path(path).stem.partition("-")
@@ -389,7 +398,7 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
         )
     reads_lm = {r.model for r, lm in lm_of.items() if lm is not None}
     reads_tuning = {r.model for r, record in tuned_of.items() if record is not None}
-    records = tuning_records(params, run_list)
+    grids = tuned_grids(params, run_list)
     variables = {
         "profile": profile,
         "raw": {task: {"dir": params.task(task)["dir"]} for task in exp["tasks"]},
@@ -409,7 +418,7 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
                 "setting": setting,
                 "point": name,
             }
-            for task, model, setting in map(_record_fields, records)
+            for task, model, setting in grids
             if not pruning_record(params, task, model, setting, profile)
             for name in (p.name for p in tuning.grid(params, model, profile))
         },
@@ -421,7 +430,7 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
                 "point": name,
                 "pruning": pruning,
             }
-            for task, model, setting in map(_record_fields, records)
+            for task, model, setting in grids
             if (pruning := pruning_record(params, task, model, setting, profile))
             for name in (p.name for p in tuning.grid(params, model, profile))
         },
@@ -435,7 +444,7 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
                     grid_summaries(params, task, model, setting, profile, TUNE_PROBE)
                 ),
             }
-            for task, model, setting in map(_record_fields, records)
+            for task, model, setting in grids
             if (pruning := pruning_record(params, task, model, setting, profile))
         },
         "tuning_records": {
@@ -443,11 +452,10 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
                 "task": task,
                 "model": model,
                 "setting": setting,
-                "path": path,
+                "path": TUNING.format(task=task, model=model, setting=setting),
                 "summary_args": " ".join(grid_summaries(params, task, model, setting, profile)),
             }
-            for path in records
-            for task, model, setting in [_record_fields(path)]
+            for task, model, setting in grids
         },
         "tuned_runs": {
             r.name: {**asdict(r), "tuned": record}
@@ -508,7 +516,7 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
         "cmd": train["cmd"].replace(" --out ", " --tuned ${item.tuned} --out "),
         "deps": [*train["deps"], "${item.tuned}"],
     }
-    if records:
+    if grids:
         point_dir = TUNE_DIR.format(
             task="${item.task}",
             model="${item.model}",
@@ -560,7 +568,7 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
                     ),
                     # the probes' directory: DVC joins it to every tune_probe stage writing inside
                     "deps": [
-                        str(Path(TUNE_PROBE).parent).format(
+                        TUNE_PROBES.format(
                             task="${item.task}", model="${item.model}", setting="${item.setting}"
                         ),
                         *code_deps("tune_select"),
@@ -696,13 +704,6 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
 
 
 _NO_CACHE = {"cache": False}
-
-
-def _record_fields(path: str) -> tuple[str, str, str]:
-    """TASK, MODEL, SETTING of a `results/tuning/TASK/MODEL-SETTING.json` path."""
-    task, variant = Path(path).parent.name, Path(path).stem
-    model, _, setting = variant.rpartition("-")
-    return task, model, setting
 
 
 def _params_list(keys: dict[str, list[str]]) -> list[dict[str, list[str]]]:
