@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from spen.data.text import MAX_TOKEN_CHARS
@@ -264,6 +264,7 @@ def expected_lines(data: bytes) -> list[list[str]]:
 
 @FUZZ
 @given(TAG_FILES)
+@example(b"\xef\xbb\xbf")  # found by CI-style fuzzing: the byte-order mark alone, no line
 def test_fuzz_tag_input(fuzz_project: Path, data: bytes) -> None:
     model = fuzz_project / "run" / "best.pt"
     with example_dir(fuzz_project) as where:

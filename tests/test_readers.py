@@ -448,3 +448,12 @@ def test_real_conll2003_counts() -> None:
         check_bioes(sentences, paths[split])
     entities = sum(tag[:2] in ("B-", "S-") for s in splits["test"] for tag in s.tags)
     assert entities == 5648
+
+
+def test_a_file_of_the_byte_order_mark_alone_has_no_line(tmp_path: Path) -> None:
+    """The mark is no content: like an empty file, no line (not one empty line)."""
+    from spen.data.text import iter_lines, read_token_lines
+
+    alone = write(tmp_path, b"\xef\xbb\xbf", "bom-only")
+    assert list(iter_lines(alone)) == [] and read_token_lines(alone) == []
+    assert read_token_lines(write(tmp_path, b"\xef\xbb\xbf\n", "bom-lf")) == [[]]

@@ -134,7 +134,8 @@ def decode_line(raw: bytes, path: PathLike, line: int, offset: int = 0) -> str:
 def iter_stream(handle: BinaryIO, path: PathLike) -> Iterator[tuple[int, str]]:
     """``(line number, text)`` of every line of an open binary stream (see the module doc).
 
-    A file ending in LF has no empty last line; an empty file has no line at all.
+    A file ending in LF has no empty last line; an empty file (or one holding only the UTF-8
+    byte-order mark) has no line at all.
     """
     offset = 0
     number = 0
@@ -148,6 +149,8 @@ def iter_stream(handle: BinaryIO, path: PathLike) -> Iterator[tuple[int, str]]:
         if number == 1 and raw.startswith(codecs.BOM_UTF8):
             raw = raw[len(codecs.BOM_UTF8) :]
             start += len(codecs.BOM_UTF8)
+            if not raw:  # the mark alone: an empty file
+                return
         if raw.endswith(b"\n"):
             raw = raw[:-1]
         elif len(raw) > MAX_LINE_BYTES:
