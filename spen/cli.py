@@ -42,6 +42,13 @@ ParamsDir = Annotated[Path, typer.Option("--params", help="Directory of the para
 DataDir = Annotated[Path | None, typer.Option(help="Preprocessed data (default data/TASK).")]
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
 Split = Annotated[str, typer.Option(help="train, dev or test.")]
+FeaturesDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--features",
+        help="Encoder features of a setting that reads them (default data/features/TASK/SETTING).",
+    ),
+]
 Profile = Annotated[
     str | None, typer.Option(help="Run profile (default: params/experiments.yaml).")
 ]
@@ -129,6 +136,42 @@ def preprocess(
 
 @app.command()
 @user_errors
+def featurize(
+    task: str,
+    setting: Annotated[str, typer.Option(help="Input setting whose `features` to compute.")],
+    profile: Profile = None,
+    params_dir: ParamsDir = Path("params"),
+    data: DataDir = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default data/features/TASK/SETTING).")
+    ] = None,
+    device: Device = "cpu",
+) -> None:
+    """Per-word features of TASK's splits from the frozen encoder that input SETTING names,
+    computed once: OUT/{train,dev,test}.arrow and OUT/summary.json (cost and sizes). The run
+    profile's sentence limits apply."""
+    from spen.data.features import FEATURES_DIR
+    from spen.data.featurize import FeatureSpec, featurize_task
+    from spen.data.prepared import SPLITS, load_prepared
+    from spen.io import atomic_dir, write_json
+
+    params = load_params(params_dir)
+    spec = params.models["settings"].get(setting, {}).get("features")
+    if not spec:
+        raise ValueError(f"params/models.yaml: settings.{setting} has no `features` to compute")
+    overrides = params.profile(profile or params.experiments["profile"])["overrides"]
+    out = out or Path(FEATURES_DIR.format(task=task, setting=setting))
+    check_output_dir(out, (*(f"{s}.arrow" for s in SPLITS), "summary.json"), replace=True)
+    prepared = load_prepared(data or Path("data") / task)
+    limits = {name: overrides.get(f"{name}_limit") for name in SPLITS}
+    with atomic_dir(out) as tmp:
+        summary = featurize_task(prepared, FeatureSpec.from_config(spec), tmp, limits, device)
+        write_json(tmp / "summary.json", summary)
+    _print_json(summary)
+
+
+@app.command()
+@user_errors
 def train(
     task: str,
     model: str,
@@ -156,6 +199,7 @@ def train(
     pruning: Annotated[
         Path | None, typer.Option(help="With --point: the pruning record (stop if pruned).")
     ] = None,
+    features: FeaturesDir = None,
 ) -> None:
     """Train MODEL in input SETTING on TASK; resumes from the run's last checkpoint if any."""
     from spen import tuning
@@ -194,7 +238,7 @@ def train(
             stop_after = (epochs, f"pruned after {epochs} epochs ({pruning})")
     summary = run(
         config,
-        load_prepared(data or Path("data") / task),
+        load_prepared(data or Path("data") / task, _features(config, features)),
         params.task(task)["metric"],
         paths,
         stop_on_fault=point is not None,
@@ -272,12 +316,13 @@ def decode(
         str, typer.Option(help="test_time (the model's own) or viterbi.")
     ] = "test_time",
     device: Device = "auto",
+    features: FeaturesDir = None,
 ) -> None:
     """Tag SPLIT with a trained CHECKPOINT and write the predictions in CoNLL format."""
     from spen.evaluation.decode import predict_split, write_predictions
 
     check_output_file(out)
-    run = _restore(checkpoint, split, data, device)
+    run = _restore(checkpoint, split, data, device, features)
     pred = predict_split(run.learner, run.rows, run.vocabs, run.batch_size, run.device, decoder)
     write_predictions(out, run.rows.tokens, run.rows.tags, pred)
 
@@ -293,7 +338,18 @@ class _Restored:
     device: torch.device
 
 
-def _restore(checkpoint: Path, split: str, data: Path | None, device: str) -> _Restored:
+def _features(config: dict[str, Any], override: Path | None) -> Path | None:
+    """The encoder features a run reads, if its input setting has any: `override`, else the
+    setting's default folder."""
+    from spen.data.features import run_features_dir
+
+    default = run_features_dir(config)
+    return None if default is None else (override or default)
+
+
+def _restore(
+    checkpoint: Path, split: str, data: Path | None, device: str, features: Path | None = None
+) -> _Restored:
     """A trained learner and the split it should tag, checked to share its vocabularies."""
     from spen.data.prepared import load_prepared
     from spen.training.checkpoint import load_checkpoint, restore_learner
@@ -303,7 +359,7 @@ def _restore(checkpoint: Path, split: str, data: Path | None, device: str) -> _R
     config = state["config"]
     torch_device = choose_device(device)
     learner, vocabs = restore_learner(state, torch_device)
-    task = load_prepared(data or Path("data") / config["task"])
+    task = load_prepared(data or Path("data") / config["task"], _features(config, features))
     if task.vocabs != vocabs:
         raise ValueError(f"{checkpoint}: trained on other vocabularies than {task.directory}")
     rows = task.split(split, config.get(f"{split}_limit"))
@@ -378,6 +434,7 @@ def analyze(
     gd_lr: Annotated[
         float | None, typer.Option(help="Gradient-descent inference: step size [1.0].")
     ] = None,
+    features: FeaturesDir = None,
 ) -> None:
     """Amortised (A_Ψ), exact (Viterbi) and gradient-descent inference on a SPEN's energy:
     each one's scores and energy gap."""
@@ -388,7 +445,7 @@ def analyze(
     given = {"steps": gd_steps, "lr": gd_lr}
     options = GradientDescentOptions(**{k: v for k, v in given.items() if v is not None})
     check_output_file(out)
-    run = _restore(checkpoint, split, data, device)
+    run = _restore(checkpoint, split, data, device, features)
     if hasattr(run.learner, "gradient_descent"):
         run.learner.gradient_descent = options
     result = exact_vs_amortised(run.learner, run.rows, run.vocabs, run.batch_size, run.device)
@@ -423,8 +480,9 @@ def pretrain_tlm(
     params = load_params(params_dir)
     overrides = params.profile(profile or params.experiments["profile"])["overrides"]
     spec = params.models["settings"][setting] if kind != "tlm_a" else None
+    reads = {"task": task, "setting": setting, **(spec or {})}
     model, summary = pretrain_tag_lm(
-        load_prepared(data or Path("data") / task),
+        load_prepared(data or Path("data") / task, _features(reads, None)),
         kind,
         setting=spec,
         epochs=min(30, overrides.get("max_epochs", 30)),
@@ -534,8 +592,8 @@ def aggregate(
     """Collect finished runs' test scores and training logs: mean and std over seeds. Without
     the checkpoint directories (a fresh clone), a run's versioned learning curve stands in for
     its training log and OUT's earlier copy of its train.json is kept."""
+    from spen.aggregate import aggregate as run
     from spen.io import read_json, write_json
-    from spen.pipeline import aggregate as run
 
     check_output_file(out)
     files = scores or sorted(Path("results").glob("*/*/seed*/test.json"))
@@ -560,7 +618,8 @@ def dvc_yaml(
     ] = False,
 ) -> None:
     """Render dvc.yaml from params/: the experiment list as `vars`, stages iterating over it."""
-    from spen.pipeline import active_profile, render_dvc_yaml, write_dvc_yaml
+    from spen.dvc_yaml import render_dvc_yaml, write_dvc_yaml
+    from spen.layout import active_profile
 
     params = load_params(params_dir)
     text = render_dvc_yaml(params, active_profile(params, profile))

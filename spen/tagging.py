@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from spen.data.arrow import Split, encode_sentences
+from spen.data.features import FeatureTable
+from spen.data.featurize import Encoder, FeatureSpec
 from spen.data.readers import Sentence
 from spen.evaluation.decode import predict_split
 from spen.training.checkpoint import load_checkpoint, restore_learner
@@ -18,10 +20,13 @@ def tag_lines(
     """Tag each line (whitespace-separated tokens); an empty line gives an empty sentence.
 
     Words outside the model's vocabulary are read as `<unk>` (their characters still reach
-    a character CNN when the model has one).
+    a character CNN when the model has one); a model of an input setting with encoder features
+    gets them from the encoder here (the `xfmr` extra must be installed).
     """
     torch_device = choose_device(device)
-    learner, vocabs = restore_learner(load_checkpoint(checkpoint), torch_device)
+    state = load_checkpoint(checkpoint)
+    config = state["config"]
+    learner, vocabs = restore_learner(state, torch_device)
     tokens = [line.split() for line in lines]
     nonempty = [i for i, t in enumerate(tokens) if t]
     placeholder = vocabs.tags.tags[0]
@@ -32,6 +37,10 @@ def tag_lines(
     if not sentences:
         return result
     split = Split.from_table(encode_sentences(sentences, vocabs))
+    spec = config.get("features")
+    if spec:  # the input setting reads encoder features: computed here, as `spen featurize` does
+        encoder = Encoder.load(FeatureSpec.from_config(spec), str(torch_device))
+        split = split.with_features(FeatureTable.of(encoder.sentences(split.tokens)))
     predicted = predict_split(learner, split, vocabs, 64, torch_device, decoder)
     for i, tags in zip(nonempty, predicted, strict=True):
         result[i] = list(zip(tokens[i], tags, strict=True))

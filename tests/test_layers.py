@@ -15,7 +15,7 @@ LAYERS = [
     {"models"},
     {"evaluation"},
     {"training"},
-    {"tagging", "bench", "tuning", "pipeline", "pipeline_log"},
+    {"tagging", "bench", "tuning", "layout", "steps", "dvc_yaml", "aggregate", "pipeline_log"},
     {"report"},
     {"cli", "__main__"},
 ]

@@ -1,7 +1,8 @@
 """The pipeline's two descriptions agree, and bad params stop it before any job.
 
 - Snakemake's job graph (`snakemake -n --forceall`) and DVC's stage graph (`dvc dag --dot`)
-  have the same steps and the same edges, once a job is named as DVC names its stage.
+  have the same steps and the same edges, once a job is named as DVC names its stage, and each
+  job runs the same command line as its stage.
 - dvc.yaml is what `spen dvc-yaml` renders from params/ (it is generated, never hand-edited).
 - A change to one model's params touches only that model's training stages.
 - An invalid params value makes `snakemake -n` fail before any job, naming the key.
@@ -14,14 +15,16 @@ import json
 import re
 import shutil
 import statistics
+import string
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 
-from spen import pipeline
+from spen import aggregate, dvc_yaml, layout, steps
 from spen.config import Params, ParamsError, load_params
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,34 +45,56 @@ def _run(args: list[str | Path], cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def snakemake_graph(cwd: Path, profile: str) -> tuple[set[str], set[tuple[str, str]]]:
-    """Jobs (named as DVC stages) and edges of a forced dry run, from its job listing.
+@dataclass(frozen=True)
+class Job:
+    """A job of a forced dry run, named as DVC names its stage."""
 
-    An edge joins the job writing a file to each job reading it, as DVC joins stages.
-    """
-    done = _run([SNAKEMAKE, "-n", "--forceall", "--nolock", "--config", f"profile={profile}"], cwd)
+    stage: str
+    inputs: frozenset[str]
+    outputs: frozenset[str]
+    command: str  # the shell command without the thread setting and the log redirection
+
+
+def snakemake_jobs(cwd: Path, profile: str) -> list[Job]:
+    """Every job of a forced dry run (`snakemake -n -p --forceall`), from its job listing."""
+    done = _run(
+        [SNAKEMAKE, "-n", "-p", "--forceall", "--nolock", "--config", f"profile={profile}"], cwd
+    )
     assert done.returncode == 0, done.stdout + done.stderr
+    # the root Snakefile is the entry point, and the workflow's default profile still applies
+    assert "workflow specific profile profiles/default" in done.stdout + done.stderr
     params = load_params(cwd / "params")
     task_of_dir = {params.task(t)["dir"]: t for t in params.data["tasks"]}
     jobs = []
     for block in re.split(r"\n(?=(?:local)?(?:rule|checkpoint) \w+:)", done.stdout):
         head = re.match(r"(?:local)?(?:rule|checkpoint) (\w+):", block)
-        if not head or head.group(1) == "all":
+        if not head or head.group(1) in ("all", "tune"):
             continue
-        fields = dict(re.findall(r"^\s+(input|output|wildcards): (.*)$", block, re.M))
+        fields = dict(re.findall(r"^\s*(input|output|wildcards|Shell command): (.*)$", block, re.M))
         wildcards = dict(re.findall(r"(\w+)=([^,\s]+)", fields.get("wildcards", "")))
         files = {k: set(fields.get(k, "").split(", ")) - {""} for k in ("input", "output")}
         if "<TBD>" in files["input"]:
             # a job reading the output of a checkpoint not yet run (tune_select): the dry run
             # cannot name the file; it is the run's tuning record
-            record = pipeline.tuning_record(
+            record = layout.tuning_record(
                 params, wildcards["task"], wildcards["model"], wildcards["setting"]
             )
             files["input"] = (files["input"] - {"<TBD>"}) | {record}
-        jobs.append((_stage_name(head.group(1), wildcards, task_of_dir, params), files))
-    producer = {out: name for name, files in jobs for out in files["output"]}
-    edges = {(producer[f], name) for name, files in jobs for f in files["input"] if f in producer}
-    return {name for name, _ in jobs}, edges
+        shell = re.fullmatch(r"OMP_NUM_THREADS=\d+ (.*) > \S+ 2>&1", fields["Shell command"])
+        assert shell, f"rule {head.group(1)}: not a spen.steps command: {fields['Shell command']}"
+        stage = _stage_name(head.group(1), wildcards, task_of_dir, params)
+        jobs.append(
+            Job(stage, frozenset(files["input"]), frozenset(files["output"]), shell.group(1))
+        )
+    return jobs
+
+
+def snakemake_graph(jobs: list[Job]) -> tuple[set[str], set[tuple[str, str]]]:
+    """Jobs and edges: an edge joins the job writing a file to each job reading it, as DVC
+    joins stages."""
+    producer = {out: job.stage for job in jobs for out in job.outputs}
+    edges = {(producer[f], job.stage) for job in jobs for f in job.inputs if f in producer}
+    return {job.stage for job in jobs}, edges
 
 
 def _stage_name(
@@ -86,18 +111,18 @@ def _stage_name(
     if rule in ("tune_train", "tune_probe"):
         w = wildcards
         profile = dvc_profile(REPO)
-        pruned = pipeline.pruning_record(params, w["task"], w["model"], w["setting"], profile)
+        pruned = layout.pruning_record(params, w["task"], w["model"], w["setting"], profile)
         stage = "tune_train_pruned" if rule == "tune_train" and pruned else rule
         return f"{stage}@{w['task']}-{w['model']}-{w['setting']}-{w['point']}"
     if rule in ("tune_select", "tune_prune"):
         return f"{rule}@{wildcards['task']}-{wildcards['model']}-{wildcards['setting']}"
     if rule in ("train", "decode", "score", "analyze"):
-        run = pipeline.Run(
+        run = layout.Run(
             wildcards["task"], wildcards["model"], wildcards["setting"], int(wildcards["seed"])
         )
-        if rule == "train" and pipeline.pretrained_file(params, run.task, run.model, run.setting):
+        if rule == "train" and layout.pretrained_file(params, run.task, run.model, run.setting):
             return f"train_global@{run.name}"
-        if rule == "train" and pipeline.tuning_record(params, run.task, run.model, run.setting):
+        if rule == "train" and layout.tuning_record(params, run.task, run.model, run.setting):
             return f"train_tuned@{run.name}"
         return f"{rule}@{run.name}"
     assert not wildcards, f"rule {rule} has wildcards {wildcards}: give it a DVC stage name"
@@ -113,6 +138,14 @@ def dvc_graph(cwd: Path) -> tuple[set[str], set[tuple[str, str]]]:
     return nodes, edges
 
 
+def dvc_commands(cwd: Path) -> dict[str, str]:
+    """Each stage's command as DVC resolves it (templates filled), by stage name."""
+    from dvc.repo import Repo
+
+    with Repo(str(cwd)) as repo:
+        return {stage.addressing: stage.cmd for stage in repo.index.stages}
+
+
 def dvc_profile(cwd: Path) -> str:
     return yaml.safe_load((cwd / "dvc.yaml").read_text())["vars"][0]["profile"]
 
@@ -124,12 +157,13 @@ def test_dvc_yaml_is_rendered_from_params() -> None:
 
 
 @needs_tools
-def test_snakemake_and_dvc_have_the_same_graph() -> None:
+def test_snakemake_and_dvc_have_the_same_graph_and_commands() -> None:
     profile = dvc_profile(REPO)
-    sm_nodes, sm_edges = snakemake_graph(REPO, profile)
+    jobs = snakemake_jobs(REPO, profile)
+    sm_nodes, sm_edges = snakemake_graph(jobs)
     dvc_nodes, dvc_edges = dvc_graph(REPO)
     params = load_params(REPO / "params")
-    expected_runs = len(pipeline.runs(params, profile))
+    expected_runs = len(layout.runs(params, profile))
     trains = [n for n in sm_nodes if n.startswith(("train@", "train_tuned@", "train_global@"))]
     assert len(trains) == expected_runs
     # every global-energy run trains after its tag LM is pretrained, in both tools
@@ -137,14 +171,29 @@ def test_snakemake_and_dvc_have_the_same_graph() -> None:
     assert global_runs and global_runs == {b for a, b in sm_edges if a.startswith("pretrain_tlm@")}
     assert sm_nodes == dvc_nodes, sm_nodes ^ dvc_nodes
     assert sm_edges == dvc_edges, sm_edges ^ dvc_edges
+    # each job runs the very command line of its stage (both render spen.steps.COMMANDS)
+    stage_commands = dvc_commands(REPO)
+    differ = {
+        job.stage: (job.command, stage_commands[job.stage])
+        for job in jobs
+        if job.command != stage_commands[job.stage]
+    }
+    assert not differ, list(differ.items())[:3]
+
+
+def test_a_step_command_names_every_field_each_tool_fills() -> None:
+    for step, template in steps.COMMANDS.items():
+        used = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+        assert used <= set(steps.SNAKEMAKE_FIELDS), (step, used - set(steps.SNAKEMAKE_FIELDS))
+        assert used <= set(steps.DVC_FIELDS), (step, used - set(steps.DVC_FIELDS))
 
 
 def _stages_reading(key: str, profile: str) -> set[str]:
     """Names of the dvc.yaml stages (rendered for `profile`) whose params cover `key`."""
     params = load_params(REPO / "params")
-    spec = pipeline.dvc_stages(params, profile)
+    spec = dvc_yaml.dvc_stages(params, profile)
     names = set()
-    for run in pipeline.runs(params, profile):
+    for run in layout.runs(params, profile):
         for step in ("train", "decode", "score"):
             keys = spec["stages"][step].get("params", [])
             resolved = [
@@ -164,15 +213,13 @@ def _stages_reading(key: str, profile: str) -> set[str]:
 
 def test_a_models_key_reaches_only_that_models_training() -> None:
     params = load_params(REPO / "params")
-    profile = pipeline.active_profile(params)
+    profile = layout.active_profile(params)
     model = params.experiments["models"][0]
     touched = _stages_reading(f"models.{model}.patience", profile)
-    expected = {f"train@{r.name}" for r in pipeline.runs(params, profile) if r.model == model}
+    expected = {f"train@{r.name}" for r in layout.runs(params, profile) if r.model == model}
     assert touched == expected
     # A shared key reaches every training run.
-    assert len(_stages_reading("training.batch_size", profile)) == len(
-        pipeline.runs(params, profile)
-    )
+    assert len(_stages_reading("training.batch_size", profile)) == len(layout.runs(params, profile))
 
 
 def test_code_deps_follow_imports_inside_functions(tmp_path: Path) -> None:
@@ -184,13 +231,13 @@ def test_code_deps_follow_imports_inside_functions(tmp_path: Path) -> None:
     (pkg / "sub" / "b.py").write_text("import spen.c\n")
     (pkg / "c.py").write_text("import os\n")
     (pkg / "unused.py").write_text("")
-    entry = dict(pipeline.ENTRY_MODULES)
+    entry = dict(steps.ENTRY_MODULES)
     try:
-        pipeline.ENTRY_MODULES["probe"] = ("spen.a",)
-        assert pipeline.code_deps("probe", pkg) == ["spen/a.py", "spen/c.py", "spen/sub"]
+        steps.ENTRY_MODULES["probe"] = ("spen.a",)
+        assert steps.code_deps("probe", pkg) == ["spen/a.py", "spen/c.py", "spen/sub"]
     finally:
-        pipeline.ENTRY_MODULES.clear()
-        pipeline.ENTRY_MODULES.update(entry)
+        steps.ENTRY_MODULES.clear()
+        steps.ENTRY_MODULES.update(entry)
 
 
 # --- bad params stop Snakemake before any job ------------------------------------------------
@@ -255,7 +302,7 @@ def test_a_profile_never_overwrites_another_profiles_results(workflow_copy: Path
     """results/ made by `paper` stop a real `smoke` run before its first job (a dry run may
     look; overwrite=true forces); the same check reads the tuning records, and `paper_seed1`
     (same overrides) may go on."""
-    summary = workflow_copy / pipeline.SUMMARY
+    summary = workflow_copy / layout.SUMMARY
     summary.parent.mkdir(parents=True)
     summary.write_text(json.dumps({"groups": {}, "runs": {}, "profile": "paper"}))
     assert _dry_run(workflow_copy, "--config", "profile=smoke").returncode == 0
@@ -264,23 +311,23 @@ def test_a_profile_never_overwrites_another_profiles_results(workflow_copy: Path
     assert done.returncode != 0 and not (workflow_copy / "data").exists(), output
     assert "results/summary.json holds results of run profile 'paper'" in output, output
     params = load_params(workflow_copy / "params")
-    pipeline.check_no_overwrite(params, "paper_seed1", workflow_copy)
+    layout.check_no_overwrite(params, "paper_seed1", workflow_copy)
     summary.unlink()
     record = workflow_copy / "results/tuning/pos/bilstm-paper.json"
     record.parent.mkdir(parents=True)
     record.write_text(json.dumps({"profile": "smoke"}))
     with pytest.raises(ParamsError, match="bilstm-paper.json holds results of run profile 'smoke'"):
-        pipeline.check_no_overwrite(params, "paper", workflow_copy)
+        layout.check_no_overwrite(params, "paper", workflow_copy)
 
 
 # --- aggregate ------------------------------------------------------------------------------
 
 
-def _fake_run(root: Path, run: pipeline.Run, test: dict, devs: list[float]) -> Path:
-    scores = root / run.path(pipeline.SCORES)
+def _fake_run(root: Path, run: layout.Run, test: dict, devs: list[float]) -> Path:
+    scores = root / run.path(layout.SCORES)
     scores.parent.mkdir(parents=True)
     scores.write_text(json.dumps(test))
-    log = root / run.path(pipeline.TRAIN_LOG)
+    log = root / run.path(layout.TRAIN_LOG)
     log.parent.mkdir(parents=True)
     records = [{"epoch": i + 1, "dev": d, "seconds": 2.0} for i, d in enumerate(devs)]
     log.write_text("".join(json.dumps(r) + "\n" for r in records))
@@ -288,14 +335,14 @@ def _fake_run(root: Path, run: pipeline.Run, test: dict, devs: list[float]) -> P
 
 
 def test_aggregate_mean_and_std_over_seeds(tmp_path: Path) -> None:
-    runs = [pipeline.Run("ner", "bilstm_crf", "plus", seed) for seed in (1, 2, 3)]
+    runs = [layout.Run("ner", "bilstm_crf", "plus", seed) for seed in (1, 2, 3)]
     f1 = [80.0, 82.0, 87.0]
     files = [
         _fake_run(tmp_path, run, {"f1": f, "accuracy": 90.0, "tokens": 7}, [50.0, 60.0 + i, 55.0])
         for i, (run, f) in enumerate(zip(runs, f1, strict=True))
     ]
-    files.append(_fake_run(tmp_path, pipeline.Run("ner", "bilstm", "plus", 1), {"f1": 1.0}, [1.0]))
-    summary = pipeline.aggregate(files)
+    files.append(_fake_run(tmp_path, layout.Run("ner", "bilstm", "plus", 1), {"f1": 1.0}, [1.0]))
+    summary = aggregate.aggregate(files)
 
     group = summary["groups"]["ner/bilstm_crf-plus"]
     assert group["seeds"] == [1, 2, 3]
@@ -308,45 +355,45 @@ def test_aggregate_mean_and_std_over_seeds(tmp_path: Path) -> None:
     assert group["train"]["seconds"]["mean"] == pytest.approx(6.0)
     assert summary["groups"]["ner/bilstm-plus"]["test"]["f1"] == {"mean": 1.0, "std": None}
     assert summary["runs"]["ner/bilstm_crf-plus/seed2"]["test"]["f1"] == 82.0
-    curve = json.loads((tmp_path / runs[0].path(pipeline.CURVE)).read_text())
+    curve = json.loads((tmp_path / runs[0].path(layout.CURVE)).read_text())
     assert [r["dev"] for r in curve] == [50.0, 60.0, 55.0]
 
 
 def test_aggregate_names_a_missing_training_log(tmp_path: Path) -> None:
-    run = pipeline.Run("pos", "bilstm", "paper", 1)
+    run = layout.Run("pos", "bilstm", "paper", 1)
     scores = _fake_run(tmp_path, run, {"accuracy": 1.0}, [1.0])
-    (tmp_path / run.path(pipeline.TRAIN_LOG)).unlink()
+    (tmp_path / run.path(layout.TRAIN_LOG)).unlink()
     with pytest.raises(FileNotFoundError, match="metrics.jsonl"):
-        pipeline.aggregate([scores])
+        aggregate.aggregate([scores])
 
 
 def test_aggregate_without_checkpoints_reads_the_versioned_curve(tmp_path: Path) -> None:
     """A fresh clone has results/ but not models/: the learning curve stands in for the log,
     and the earlier summary's train.json copy is kept; with models/ the files win."""
-    run = pipeline.Run("pos", "bilstm", "paper", 1)
+    run = layout.Run("pos", "bilstm", "paper", 1)
     scores = _fake_run(tmp_path, run, {"accuracy": 80.0}, [70.0, 75.0, 72.0])
     facts = {"parameters": 1234, "peak_rss_mb": 99.0}
-    (tmp_path / run.path(pipeline.TRAIN_SUMMARY)).write_text(json.dumps(facts))
-    first = pipeline.aggregate([scores])
+    (tmp_path / run.path(layout.TRAIN_SUMMARY)).write_text(json.dumps(facts))
+    first = aggregate.aggregate([scores])
     assert first["runs"]["pos/bilstm-paper/seed1"]["train_json"] == facts
 
     shutil.rmtree(tmp_path / "models")
-    again = pipeline.aggregate([scores], previous=first)
+    again = aggregate.aggregate([scores], previous=first)
     assert again["runs"] == first["runs"]
-    assert "train_json" not in pipeline.aggregate([scores])["runs"]["pos/bilstm-paper/seed1"]
+    assert "train_json" not in aggregate.aggregate([scores])["runs"]["pos/bilstm-paper/seed1"]
 
-    curve = tmp_path / run.path(pipeline.CURVE)
+    curve = tmp_path / run.path(layout.CURVE)
     curve.unlink()
     with pytest.raises(FileNotFoundError, match="metrics.jsonl"):
-        pipeline.aggregate([scores])
+        aggregate.aggregate([scores])
     curve.write_text("{}")
     with pytest.raises(ValueError, match="learning_curve.json: not a learning curve"):
-        pipeline.aggregate([scores])
+        aggregate.aggregate([scores])
 
 
 def test_aggregate_rejects_a_path_outside_the_layout(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="results/TASK/MODEL-SETTING/seedK/test.json"):
-        pipeline.run_of_scores(tmp_path / "pos" / "test.json")
+        aggregate.run_of_scores(tmp_path / "pos" / "test.json")
 
 
 def test_a_users_own_pretrained_tag_lm_is_read_never_rebuilt() -> None:
@@ -354,11 +401,11 @@ def test_a_users_own_pretrained_tag_lm_is_read_never_rebuilt() -> None:
     by the runs as it is (so no step can overwrite it)."""
     params = load_params(REPO / "params")
     ge_c = "compound_stacked_ge_c"
-    assert pipeline.tag_lm(params, "ner", ge_c, "plus").path == "models/ner/tlm/tlm_c-plus.pt"
+    assert layout.tag_lm(params, "ner", ge_c, "plus").path == "models/ner/tlm/tlm_c-plus.pt"
     models = json.loads(json.dumps(params.models))
     models["models"][ge_c]["global_energy"]["pretrained"] = "mine/{task}-tlm_c.pt"
     own = Params(**{**vars(params), "models": models})
-    assert pipeline.tag_lm(own, "ner", ge_c, "plus") is None
-    assert pipeline.pretrained_file(own, "ner", ge_c, "plus") == "mine/ner-tlm_c.pt"
-    runs = [pipeline.Run("ner", ge_c, "plus", 1)]
-    assert pipeline.tag_lms(own, runs) == []
+    assert layout.tag_lm(own, "ner", ge_c, "plus") is None
+    assert layout.pretrained_file(own, "ner", ge_c, "plus") == "mine/ner-tlm_c.pt"
+    runs = [layout.Run("ner", ge_c, "plus", 1)]
+    assert layout.tag_lms(own, runs) == []

@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from spen import pipeline
+from spen import aggregate, layout
 from spen.cli import app
 from spen.io import write_json
-from spen.report import markdown, svg
+from spen.report import build, markdown, svg
 from spen.report.build import build_report
 
 # METHOD.md §7, copied by hand: the report's paper.yaml must agree.
@@ -66,9 +66,9 @@ After the list.
 
 
 def _write_run(root: Path, task: str, model: str, setting: str, seed: int, test: dict) -> None:
-    run = pipeline.Run(task, model, setting, seed)
-    write_json(root / run.path(pipeline.SCORES), test)
-    log = root / run.path(pipeline.TRAIN_LOG)
+    run = layout.Run(task, model, setting, seed)
+    write_json(root / run.path(layout.SCORES), test)
+    log = root / run.path(layout.TRAIN_LOG)
     epochs = [
         {"epoch": e, "dev": 50.0 + 10 * e + seed, "seconds": 2.0, "sentences_per_second": 100.0 * e}
         for e in (1, 2, 3)
@@ -77,7 +77,7 @@ def _write_run(root: Path, task: str, model: str, setting: str, seed: int, test:
     log.write_text("".join(json.dumps(r) + "\n" for r in epochs))
     if seed == 1:
         summary = {"parameters": 166_123, "epochs": 3, "peak_rss_mb": 700.0 + len(model)}
-        write_json(root / run.path(pipeline.TRAIN_SUMMARY), summary)
+        write_json(root / run.path(layout.TRAIN_SUMMARY), summary)
 
 
 def _fake_project(root: Path) -> Path:
@@ -163,8 +163,8 @@ def _fake_project(root: Path) -> Path:
     (root / "docs").mkdir()
     (root / "docs/CHOICES.md").write_text(CHOICES)
     scores = sorted(root.glob("results/*/*/seed*/test.json"))
-    summary = root / pipeline.SUMMARY
-    write_json(summary, pipeline.aggregate(scores))
+    summary = root / layout.SUMMARY
+    write_json(summary, aggregate.aggregate(scores))
     return summary
 
 
@@ -195,11 +195,61 @@ def _expected(values: list[float]) -> str:
 
 def test_writes_both_files(rendered: dict) -> None:
     root = rendered["root"]
-    assert rendered["paths"] == [root / "reports/index.html", root / "reports/index.md"]
+    reports = root / "reports"
+    assert rendered["paths"] == [reports / "index.html", reports / "index.md", reports / "figures"]
     html = rendered["html"]
-    assert "<style>" in html and "<svg" in html
+    assert "<style>" in html and '<object type="image/svg+xml" data="figures/' in html
     assert not re.search(r'<(link|script|img)[^>]+(href|src)="(?!data:)', html), "not standalone"
-    assert not list((root / "reports").glob(".*.tmp")), "temporary files left behind"
+    assert not list(reports.glob(".*.tmp")), "temporary files left behind"
+
+
+TASKS, SETTINGS = ("ner", "pos"), ("paper", "plus")  # the fake project's, sorted
+
+
+def _figure_refs(html: str, md: str) -> tuple[list[str], list[str]]:
+    """The figures the pages show, as the paths they name them by."""
+    return re.findall(r'<object[^>]+data="([^"]+)"', html), re.findall(r"!\[[^]]*\]\(([^)]+)\)", md)
+
+
+def test_figures_are_files_beside_the_pages(rendered: dict) -> None:
+    reports = rendered["root"] / "reports"
+    html, md = rendered["html"], rendered["md"]
+    in_html, in_md = _figure_refs(html, md)
+    files = sorted(p.relative_to(reports).as_posix() for p in (reports / "figures").iterdir())
+    assert files == [
+        f"figures/curves-{task}-{setting}.svg" for task in TASKS for setting in SETTINGS
+    ]
+    assert sorted(in_html) == sorted(in_md) == files  # each shown once by each page
+    for name in files:
+        assert (reports / name).read_text().startswith("<svg xmlns=")
+    assert "data:image" not in md and "data:image" not in html
+    assert "<svg" not in html  # the charts are the files', not inline copies
+
+
+def test_a_render_replaces_the_figures_and_a_failed_one_keeps_them(
+    rendered: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chart the results no longer give goes with the render that drops it; a render that
+    fails writes nothing."""
+    root = tmp_path / "project"
+    shutil.copytree(rendered["root"], root)
+    reports = root / "reports"
+    (reports / "figures/curves-old-setting.svg").write_text("<svg/>")
+    (reports / "figures/README").write_text("not a figure")
+    build_report(root / layout.SUMMARY, reports / "bench", reports)
+    kept = sorted(p.name for p in (reports / "figures").iterdir())
+    assert kept == ["README"] + [f"curves-{t}-{s}.svg" for t in TASKS for s in SETTINGS]
+
+    before = {p: p.read_bytes() for p in reports.rglob("*") if p.is_file()}
+
+    def broken(context: dict) -> dict:
+        raise RuntimeError("template error")
+
+    monkeypatch.setattr(build, "render", broken)
+    with pytest.raises(RuntimeError, match="template error"):
+        build_report(root / layout.SUMMARY, reports / "bench", reports)
+    assert {p: p.read_bytes() for p in reports.rglob("*") if p.is_file()} == before
+    assert not list(reports.glob(".*.tmp"))
 
 
 def test_main_table_means_and_differences(rendered: dict) -> None:
@@ -268,7 +318,8 @@ def test_ner_types_strict_and_other_sections(rendered: dict) -> None:
     assert _cell(html, "pipeline:pipeline-pos.json:jobs") == "45.0"
     assert _cell(html, "pos/compound_stacked-paper/gap-gd") == "2.500 n=1"
     assert _cell(html, "pos/compound_stacked-paper/gd-a") == "not run"
-    assert html.count("<polyline") >= 3  # POS paper: two models; POS plus, NER ...
+    charts = [p.read_text() for p in (rendered["root"] / "reports/figures").glob("curves-*.svg")]
+    assert sum(c.count("<polyline") for c in charts) >= 3  # POS paper: two models; POS plus, ...
     # project choices: Markdown rendered, raw HTML escaped
     assert "<h3>Data</h3>" in html and "<strong>Splits.</strong>" in html
     assert "&lt;b&gt;bullet&lt;/b&gt;" in html and "<pre><code>indented code" in html
@@ -325,7 +376,7 @@ def test_markdown_twin_has_the_same_figures(rendered: dict) -> None:
         f"{PAPER_POS_BILSTM:.1f}",
         f"{mean - PAPER_POS_BILSTM:+.2f}",
     ]
-    assert "data:image/svg+xml;base64," in md
+    assert "](figures/curves-pos-paper.svg)" in md
     tables = [line for line in md.splitlines() if re.fullmatch(r"\|(---\|)+", line)]
     assert len(tables) >= 10
 
@@ -464,17 +515,17 @@ def test_a_clone_without_checkpoints_renders_the_same_run_facts(
     clone = tmp_path / "clone"
     shutil.copytree(rendered["root"], clone)
     shutil.rmtree(clone / "models")
-    build_report(clone / pipeline.SUMMARY, clone / "reports/bench", clone / "reports")
+    build_report(clone / layout.SUMMARY, clone / "reports/bench", clone / "reports")
     html = (clone / "reports/index.html").read_text()
     assert _cell(html, "pos/bilstm-paper/peak-memory") == "706"
     assert "metrics.jsonl: missing" not in html
     assert _cell(html, "params:pos/bilstm-paper") == "166.1K"  # train.json's count wins
 
-    summary = json.loads((clone / pipeline.SUMMARY).read_text())
+    summary = json.loads((clone / layout.SUMMARY).read_text())
     for entry in summary["runs"].values():
         entry.pop("train_json", None)
-    write_json(clone / pipeline.SUMMARY, summary)
-    build_report(clone / pipeline.SUMMARY, clone / "reports/bench", clone / "reports")
+    write_json(clone / layout.SUMMARY, summary)
+    build_report(clone / layout.SUMMARY, clone / "reports/bench", clone / "reports")
     html = (clone / "reports/index.html").read_text()
     assert _cell(html, "params:pos/bilstm-paper") == "150.0K"  # the benchmark's count
     assert _cell(html, "params:pos/bilstm-plus") == "no count"

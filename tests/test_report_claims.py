@@ -10,7 +10,6 @@ hand, not by the report's code.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import shutil
@@ -18,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from spen import pipeline
+from spen import aggregate, layout
 from spen.io import write_json
 from spen.report.build import build_report
+from spen.report.claims import Difference, difference_verdict
 from spen.report.collect import load_project_params, load_tuning
-from spen.report.content import Difference, difference_verdict
 from tests.conftest import REPO
 from tests.test_report import _cell, _write_run
 
@@ -116,8 +115,8 @@ def _project(root: Path) -> Path:
     for record in RECORDS:
         path = f"results/tuning/{record['task']}/{record['model']}-{record['setting']}.json"
         write_json(root / path, record)
-    summary = root / pipeline.SUMMARY
-    write_json(summary, pipeline.aggregate(sorted(root.glob("results/*/*/seed*/test.json"))))
+    summary = root / layout.SUMMARY
+    write_json(summary, aggregate.aggregate(sorted(root.glob("results/*/*/seed*/test.json"))))
     return summary
 
 
@@ -125,9 +124,11 @@ def _project(root: Path) -> Path:
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("claims")
     build_report(_project(root), None, root / "reports")
+    forest = root / "reports/figures/claims-forest.svg"
     return {
         "html": (root / "reports/index.html").read_text(),
         "md": (root / "reports/index.md").read_text(),
+        "forest": forest.read_text() if forest.is_file() else "",
     }
 
 
@@ -227,13 +228,15 @@ def test_forest_plot_has_a_row_per_comparison_with_an_se(report: dict[str, str])
         "claim:compound_stacked-over-margin_rescaled:pos-paper:control_ce_stacked",
         f"{GE_C}:ner-paper:compound_stacked",
     ]
-    forest = html[html.index('<figure class="forest">') : html.index("</figure>")]
+    forest = report["forest"]
     assert re.findall(r'<g data-row="([^"]+)"', forest) == with_se
     assert "Δ = +2.00, SE 1.00; paper +1.0" in forest
     assert forest.count("<polygon") == len(with_se) + 1  # each row's paper Δ, and the legend's
-    uri = re.search(r"!\[The claims[^]]*\]\(data:image/svg\+xml;base64,([^)]+)\)", md)
-    assert uri, "no forest plot in the Markdown"
-    assert base64.b64decode(uri.group(1)).decode().count("<g data-row=") == len(with_se)
+    figure = html[html.index('<figure class="forest">') : html.index("</figure>")]
+    assert 'data="figures/claims-forest.svg"' in figure
+    assert re.search(r"!\[The claims[^]]*\]\(figures/claims-forest\.svg\)", md), (
+        "not in the Markdown"
+    )
 
 
 def test_tuning_records_on_disk(tmp_path: Path) -> None:

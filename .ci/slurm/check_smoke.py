@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from spen import pipeline
+from spen import layout
 from spen.config import load_params
 
 SUBMITTED = re.compile(r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (.+?)\)\.")
@@ -72,10 +72,10 @@ def rule_partitions(profile: Path) -> tuple[str, dict[str, str]]:
 def check(args: argparse.Namespace) -> list[str]:
     errors = []
     params = load_params("params")
-    runs = pipeline.runs(params, args.run_profile)
+    runs = layout.runs(params, args.run_profile)
 
     # The outputs.
-    for path in [run.path(pipeline.SCORES) for run in runs] + [pipeline.SUMMARY]:
+    for path in [run.path(layout.SCORES) for run in runs] + [layout.SUMMARY]:
         p = Path(path)
         if not p.is_file():
             errors.append(f"missing output {path}")
@@ -86,11 +86,11 @@ def check(args: argparse.Namespace) -> list[str]:
                 json.loads(p.read_text())
             except ValueError as err:
                 errors.append(f"{path}: not JSON ({err})")
-    if Path(pipeline.SUMMARY).is_file():
-        groups = json.loads(Path(pipeline.SUMMARY).read_text()).get("groups", {})
+    if Path(layout.SUMMARY).is_file():
+        groups = json.loads(Path(layout.SUMMARY).read_text()).get("groups", {})
         for run in runs:
             if f"{run.task}/{run.variant}" not in groups:
-                errors.append(f"{pipeline.SUMMARY} has no group {run.task}/{run.variant}")
+                errors.append(f"{layout.SUMMARY} has no group {run.task}/{run.variant}")
 
     # The jobs: every one submitted to Slurm, finished there without error.
     log = args.log.read_text()

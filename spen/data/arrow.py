@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from spen.data.features import FeatureTable
 from spen.data.normalize import normalize_token
 from spen.data.readers import Sentence
 from spen.data.vocab import Vocabularies
@@ -28,12 +29,14 @@ SCHEMA = pa.schema(
 
 @dataclass(frozen=True)
 class Split:
-    """One preprocessed split: original tokens, their ids, tags and tag ids, per sentence."""
+    """One preprocessed split: original tokens, their ids, tags and tag ids, per sentence, and
+    the words' encoder features where the input setting reads them."""
 
     tokens: list[list[str]]
     token_ids: list[list[int]]
     tags: list[list[str]]
     tag_ids: list[list[int]]
+    features: FeatureTable | None = None
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -53,8 +56,16 @@ class Split:
         if limit is None:
             return self
         return Split(
-            self.tokens[:limit], self.token_ids[:limit], self.tags[:limit], self.tag_ids[:limit]
+            self.tokens[:limit],
+            self.token_ids[:limit],
+            self.tags[:limit],
+            self.tag_ids[:limit],
+            None if self.features is None else self.features.head(limit),
         )
+
+    def with_features(self, features: FeatureTable) -> Split:
+        """The same sentences carrying `features` (one vector per word, checked by the caller)."""
+        return replace(self, features=features)
 
 
 def encode_sentences(sentences: Sequence[Sentence], vocab: Vocabularies) -> pa.Table:

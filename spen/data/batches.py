@@ -21,7 +21,8 @@ class Batch:
 
     `words`, `tags`: `(batch, seq_len)` long; `mask`: `(batch, seq_len)` bool, a left-aligned
     prefix of True; `chars`: `(batch, seq_len, word_len)` long or None; `index`: each row's
-    position in its split, so that predictions can be put back in order.
+    position in its split, so that predictions can be put back in order; `features`:
+    `(batch, seq_len, dim)` float encoder features of the words, or None.
     """
 
     words: torch.Tensor
@@ -29,6 +30,7 @@ class Batch:
     mask: torch.Tensor
     chars: torch.Tensor | None
     index: tuple[int, ...]
+    features: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.index)
@@ -41,12 +43,14 @@ class Batch:
     def to(self, device: torch.device | str) -> Batch:
         """The same batch on `device`."""
         chars = None if self.chars is None else self.chars.to(device)
+        features = None if self.features is None else self.features.to(device)
         return replace(
             self,
             words=self.words.to(device),
             tags=self.tags.to(device),
             mask=self.mask.to(device),
             chars=chars,
+            features=features,
         )
 
 
@@ -74,7 +78,12 @@ def collate(split: Split, rows: Sequence[int], chars: Vocab | None) -> Batch:
         for b, sent in enumerate(ids):
             for t, word in enumerate(sent):
                 char_tensor[b, t, : len(word)] = torch.tensor(word)
-    return Batch(words, tags, mask, char_tensor, tuple(rows))
+    features = None
+    if split.features is not None:
+        features = torch.zeros(len(rows), width, split.features.dim)
+        for b, (r, n) in enumerate(zip(rows, lengths, strict=True)):
+            features[b, :n] = torch.from_numpy(split.features.sentence(r).astype(np.float32))
+    return Batch(words, tags, mask, char_tensor, tuple(rows), features)
 
 
 def batch_rows(

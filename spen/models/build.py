@@ -21,13 +21,16 @@ from spen.models.spen import SpenModel
 def word_encoder(
     config: dict[str, Any], vocabs: Vocabularies, embeddings: torch.Tensor
 ) -> WordEncoder:
-    """A fresh word encoder (embeddings, optional character CNN) of the run's input setting."""
+    """A fresh word encoder (embeddings, optional character CNN, optional encoder features) of
+    the run's input setting."""
     char_cnn = CharCNNConfig(**config["char_cnn"]) if config.get("char_cnn") else None
+    features = config.get("features")
     return WordEncoder(
         embeddings.clone(),
         finetune=config["finetune_embeddings"],
         num_chars=len(vocabs.chars),
         char_cnn=char_cnn,
+        features_dim=features["dim"] if features else None,
     )
 
 

@@ -39,7 +39,8 @@ class CharCNN(nn.Module):
 
 
 class WordEncoder(nn.Module):
-    """Word vectors (frozen or fine-tuned), optionally joined with character-CNN features."""
+    """Word vectors (frozen or fine-tuned), optionally joined with character-CNN features and
+    with a frozen pretrained encoder's word features (`features_dim` wide, read off the batch)."""
 
     def __init__(
         self,
@@ -47,11 +48,17 @@ class WordEncoder(nn.Module):
         finetune: bool,
         num_chars: int | None = None,
         char_cnn: CharCNNConfig | None = None,
+        features_dim: int | None = None,
     ) -> None:
         super().__init__()
         self.embed = nn.Embedding.from_pretrained(embeddings, freeze=not finetune, padding_idx=0)
         self.char_cnn = CharCNN(num_chars, char_cnn) if char_cnn and num_chars else None
-        self.out_dim = embeddings.shape[1] + (self.char_cnn.out_dim if self.char_cnn else 0)
+        self.features_dim = features_dim
+        self.out_dim = (
+            embeddings.shape[1]
+            + (self.char_cnn.out_dim if self.char_cnn else 0)
+            + (features_dim or 0)
+        )
 
     @property
     def uses_chars(self) -> bool:
@@ -59,12 +66,19 @@ class WordEncoder(nn.Module):
 
     def forward(self, batch: Batch) -> torch.Tensor:
         """Token representations `(batch, seq_len, out_dim)`."""
-        vectors = self.embed(batch.words)
-        if self.char_cnn is None:
-            return vectors
-        if batch.chars is None:
-            raise ValueError("this model reads characters, but the batch carries none")
-        return torch.cat([vectors, self.char_cnn(batch.chars)], dim=-1)
+        parts = [self.embed(batch.words)]
+        if self.char_cnn is not None:
+            if batch.chars is None:
+                raise ValueError("this model reads characters, but the batch carries none")
+            parts.append(self.char_cnn(batch.chars))
+        if self.features_dim is not None:
+            if batch.features is None or batch.features.shape[-1] != self.features_dim:
+                raise ValueError(
+                    f"this model reads {self.features_dim}-d encoder features, but the batch "
+                    "carries none of that size (load the task with its input setting's features)"
+                )
+            parts.append(batch.features)
+        return torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
 
 
 def reversal_index(mask: torch.Tensor) -> torch.Tensor:

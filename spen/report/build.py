@@ -1,22 +1,25 @@
-"""`spen report`: render the collected results into reports/index.html and reports/index.md.
+"""`spen report`: render the collected results into reports/index.html, reports/index.md and
+the charts both show, reports/figures/NAME.svg.
 
-The HTML is one self-contained file (inline CSS, charts as inline SVG); the Markdown twin holds
-the same tables, its charts as SVG data URIs. Both are written atomically.
+The HTML carries its CSS inline; both pages show each chart by its relative path, figures/NAME.svg.
+Everything is rendered before anything is written, so a render that fails leaves the previous
+report as it was; then the figures folder is replaced whole, each page atomically, and the
+charts of an earlier render that this one no longer shows are removed.
 """
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from markupsafe import Markup
 
-from spen.io import atomic_open
+from spen.io import atomic_dir, atomic_open
 from spen.report import markdown
+from spen.report.cells import FIGURES, Chart
 from spen.report.collect import load_inputs
-from spen.report.content import build_context
+from spen.report.context import build_context
 
 TEMPLATES = Path(__file__).with_name("templates")
 OUTPUTS = {"index.html": "index.html.j2", "index.md": "index.md.j2"}
@@ -27,11 +30,8 @@ def _md_cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _svg_data_uri(svg: str) -> str:
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
-
-
 def environment() -> jinja2.Environment:
+    """The Jinja2 environment of the templates: HTML autoescaped, undefined names an error."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=lambda name: bool(name and name.endswith(".html.j2")),
@@ -42,7 +42,6 @@ def environment() -> jinja2.Environment:
     )
     env.filters["inline"] = lambda text: Markup(markdown.inline(text))
     env.filters["mdcell"] = _md_cell
-    env.filters["svg_uri"] = _svg_data_uri
     return env
 
 
@@ -54,15 +53,40 @@ def render(context: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def figures(context: dict[str, Any]) -> dict[str, str]:
+    """The SVG text of every chart in the context (alone or in a list), by file name."""
+    found: dict[str, str] = {}
+    for value in context.values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, Chart):
+                if item.file in found:
+                    raise ValueError(f"two charts of the report are named {item.name}")
+                found[item.file] = item.svg
+    return found
+
+
 def build_report(
     summary: Path, bench: Path | None, out: Path, root: Path | None = None
 ) -> list[Path]:
-    """Render the report of `summary` (and the benchmarks in `bench`) into directory `out`."""
+    """Render the report of `summary` (and the benchmarks in `bench`) into directory `out`:
+    index.html, index.md and the folder of their figures. Returns those three paths."""
     context = build_context(load_inputs(summary, bench, root))
+    pages = render(context)
+    charts = figures(context)
+    folder = out / FIGURES
+    with atomic_dir(folder) as staging:
+        for name, svg in charts.items():
+            with atomic_open(staging / name) as handle:
+                handle.write(svg)
     written = []
-    for name, text in render(context).items():
+    for name, text in pages.items():
         path = out / name
         with atomic_open(path) as handle:
             handle.write(text)
         written.append(path)
-    return written
+    # atomic_dir keeps what the old folder held beyond the new charts: an earlier render's
+    # charts go once the pages that showed them are replaced
+    for stale in folder.glob("*.svg"):
+        if stale.name not in charts:
+            stale.unlink()
+    return [*written, folder]

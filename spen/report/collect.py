@@ -34,17 +34,10 @@ from typing import Any
 
 import yaml
 
+from spen.aggregate import read_history, with_timings
 from spen.config import Params, ParamsError, load_params
 from spen.io import read_json
-from spen.pipeline import (
-    CURVE,
-    TIMINGS,
-    TRAIN_LOG,
-    TRAIN_SUMMARY,
-    Run,
-    read_history,
-    with_timings,
-)
+from spen.layout import CURVE, TIMINGS, TRAIN_LOG, TRAIN_SUMMARY, Run
 
 PAPER_FILE = Path(__file__).with_name("paper.yaml")
 ANALYSIS = "results/{task}/{model}-{setting}/seed{seed}/analysis.json"

@@ -1,4 +1,4 @@
-"""Charts as inline SVG text, with no plotting library: the report's learning curves (line
+"""Charts as SVG text, with no plotting library: the report's learning curves (line
 charts) and its claims (a forest plot)."""
 
 from __future__ import annotations

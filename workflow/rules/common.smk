@@ -1,5 +1,6 @@
 # Configuration and the helpers that turn it into file lists. The runs, paths and params keys
-# come from spen/pipeline.py, which `spen dvc-yaml` uses too: both tools build the same graph.
+# come from spen/layout.py and spen/steps.py, which `spen dvc-yaml` uses too: both tools build the
+# same graph and run the same commands.
 
 import os
 import re
@@ -9,7 +10,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from spen import pipeline, tuning
+from spen import layout, steps, tuning
 from spen.config import PARAM_FILES, ParamsError, load_params
 
 # `spen` is the one installed beside the Python running Snakemake (no need to activate it).
@@ -29,7 +30,7 @@ if unknown:
 try:
     # Every params file against its schema, then the names across files (spen.config).
     PARAMS = load_params("params")
-    PROFILE = pipeline.active_profile(PARAMS, config.get("profile"))
+    PROFILE = layout.active_profile(PARAMS, config.get("profile"))
 except ParamsError as err:
     raise WorkflowError(f"invalid params: {err}") from None
 
@@ -39,7 +40,7 @@ onstart:
     # overwrite the results another run profile made.
     if str(config.get("overwrite", "false")).lower() != "true":
         try:
-            pipeline.check_no_overwrite(PARAMS, PROFILE, Path.cwd())
+            layout.check_no_overwrite(PARAMS, PROFILE, Path.cwd())
         except ParamsError as err:
             raise WorkflowError(str(err)) from None
 
@@ -48,7 +49,7 @@ onstart:
 for name in PARAM_FILES:
     validate(getattr(PARAMS, name), f"../schemas/{name}.schema.yaml")
 
-RUNS = pipeline.runs(PARAMS, PROFILE)
+RUNS = layout.runs(PARAMS, PROFILE)
 TASKS = list(PARAMS.experiments["tasks"])
 TASK_OF_RAWDIR = {PARAMS.task(task)["dir"]: task for task in TASKS}
 
@@ -63,19 +64,19 @@ wildcard_constraints:
 
 
 def run_files(pattern):
-    """`pattern` (a spen.pipeline path) for every run of the active profile."""
+    """`pattern` (a spen.layout path) for every run of the active profile."""
     return [run.path(pattern) for run in RUNS]
 
 
 def raw_dir(wildcards):
     """data/raw/DIR of the job's task."""
-    return pipeline.raw_dir(PARAMS, wildcards.task)
+    return layout.raw_dir(PARAMS, wildcards.task)
 
 
 def tuned_input(wildcards):
     """The tuning record a run takes its settings from, once its checkpoint `tune_select` has
     run ([] for a model the protocol does not tune)."""
-    path = pipeline.tuning_record(PARAMS, wildcards.task, wildcards.model, wildcards.setting)
+    path = layout.tuning_record(PARAMS, wildcards.task, wildcards.model, wildcards.setting)
     if path is None:
         return []
     leader = tuning.leader(PARAMS, wildcards.model)
@@ -115,22 +116,27 @@ def reads(step):
 
     def values(wildcards):
         w = dict(wildcards)
-        keys = pipeline.reads(
+        keys = steps.reads(
             step,
             w.get("task") or TASK_OF_RAWDIR.get(w.get("rawdir"), ""),
             w.get("model", ""),
             w.get("setting") or w.get("name", "").partition("-")[2],  # pretrain_tlm: KIND-SETTING
             PROFILE,
         )
-        return pipeline.param_values(PARAMS, keys)
+        return steps.param_values(PARAMS, keys)
 
     return values
+
+
+def flag(option, value):
+    """` OPTION VALUE` for a command's optional argument, or "" when `value` is empty."""
+    return f" {option} {value}" if value else ""
 
 
 def tag_lm_input(wildcards):
     """The pretrained tag LM the run's global energy reads, if any (rule pretrain_tlm builds
     the pipeline's own; a file elsewhere is the user's)."""
-    lm = pipeline.pretrained_file(PARAMS, wildcards.task, wildcards.model, wildcards.setting)
+    lm = layout.pretrained_file(PARAMS, wildcards.task, wildcards.model, wildcards.setting)
     return [] if lm is None else [lm]
 
 

@@ -4,7 +4,7 @@
 rule fetch:
     """A task's raw files from the search path (or their URL), SHA-256 checked."""
     output:
-        directory(pipeline.RAW_DIR),
+        directory(layout.RAW_DIR),
     params:
         task=lambda w: TASK_OF_RAWDIR[w.rawdir],
         reads=reads("fetch"),
@@ -15,7 +15,7 @@ rule fetch:
         mem_mb=1000,
         runtime=30,
     shell:
-        "spen fetch {params.task} --dest data/raw > {log} 2>&1"
+        steps.snakemake_shell("fetch", task="{params.task}")
 
 
 rule preprocess:
@@ -23,7 +23,7 @@ rule preprocess:
     input:
         raw=raw_dir,
     output:
-        pipeline.prepared("{task}"),
+        layout.prepared("{task}"),
     params:
         reads=reads("preprocess"),
     log:
@@ -33,4 +33,4 @@ rule preprocess:
         mem_mb=4000,
         runtime=30,
     shell:
-        "spen preprocess {wildcards.task} --raw data/raw --out data/{wildcards.task} > {log} 2>&1"
+        steps.snakemake_shell("preprocess")

@@ -4,10 +4,10 @@
 rule decode:
     """Tag the test split with a run's best checkpoint (CoNLL: token, gold, predicted)."""
     input:
-        checkpoint=pipeline.CHECKPOINT,
-        data=lambda w: pipeline.prepared(w.task, pipeline.DECODE_READS),
+        checkpoint=layout.CHECKPOINT,
+        data=lambda w: layout.prepared(w.task, layout.DECODE_READS),
     output:
-        pipeline.PREDICTIONS,
+        layout.PREDICTIONS,
     log:
         "logs/decode/{task}/{model}-{setting}/seed{seed}.log",
     threads: 1
@@ -15,18 +15,17 @@ rule decode:
         mem_mb=4000,
         runtime=30,
     shell:
-        "OMP_NUM_THREADS={threads} spen decode {input.checkpoint} --split test"
-        " --data data/{wildcards.task} --out {output} > {log} 2>&1"
+        steps.snakemake_shell("decode")
 
 
 rule analyze:
     """Exact (Viterbi) versus amortised (A_Ψ) inference and the energy gap of a SPEN run;
     `{"spen": false}` for a model without an inference network."""
     input:
-        checkpoint=pipeline.CHECKPOINT,
-        data=lambda w: pipeline.prepared(w.task, pipeline.DECODE_READS),
+        checkpoint=layout.CHECKPOINT,
+        data=lambda w: layout.prepared(w.task, layout.DECODE_READS),
     output:
-        pipeline.ANALYSIS,
+        layout.ANALYSIS,
     log:
         "logs/analyze/{task}/{model}-{setting}/seed{seed}.log",
     threads: 1
@@ -34,16 +33,15 @@ rule analyze:
         mem_mb=4000,
         runtime=30,
     shell:
-        "OMP_NUM_THREADS={threads} spen analyze {input.checkpoint} --split test"
-        " --data data/{wildcards.task} --out {output} > {log} 2>&1"
+        steps.snakemake_shell("analyze")
 
 
 rule score:
     """Token accuracy, and entity precision/recall/F1 for BIOES tags, of one run's predictions."""
     input:
-        predictions=pipeline.PREDICTIONS,
+        predictions=layout.PREDICTIONS,
     output:
-        pipeline.SCORES,
+        layout.SCORES,
     log:
         "logs/score/{task}/{model}-{setting}/seed{seed}.log",
     threads: 1
@@ -51,18 +49,18 @@ rule score:
         mem_mb=2000,
         runtime=10,
     shell:
-        "spen score {input.predictions} --out {output} > {log} 2>&1"
+        steps.snakemake_shell("score")
 
 
 rule aggregate:
     """Mean and std over seeds per task x model x setting; each run's learning curve."""
     input:
-        scores=run_files(pipeline.SCORES),
-        metrics=run_files(pipeline.TRAIN_LOG),
-        timings=run_files(pipeline.TIMINGS),
+        scores=run_files(layout.SCORES),
+        metrics=run_files(layout.TRAIN_LOG),
+        timings=run_files(layout.TIMINGS),
     output:
-        summary=pipeline.SUMMARY,
-        curves=run_files(pipeline.CURVE),
+        summary=layout.SUMMARY,
+        curves=run_files(layout.CURVE),
     params:
         profile=PROFILE,
     log:
@@ -72,5 +70,4 @@ rule aggregate:
         mem_mb=2000,
         runtime=10,
     shell:
-        "spen aggregate {input.scores} --profile {params.profile} --out {output.summary}"
-        " > {log} 2>&1"
+        steps.snakemake_shell("aggregate")

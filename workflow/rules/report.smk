@@ -5,9 +5,9 @@
 rule bench:
     """Decoding throughput on TASK's test split: inference network, Viterbi and the peers."""
     input:
-        data=lambda w: pipeline.prepared(w.task, pipeline.DECODE_READS),
+        data=lambda w: layout.prepared(w.task, layout.DECODE_READS),
     output:
-        pipeline.BENCH,
+        layout.BENCH,
     params:
         reads=reads("bench"),
         profile=PROFILE,
@@ -18,19 +18,21 @@ rule bench:
         mem_mb=4000,
         runtime=30,
     shell:
-        "OMP_NUM_THREADS={threads} spen bench {wildcards.task} --profile {params.profile} --out {output} > {log} 2>&1"
+        steps.snakemake_shell("bench")
 
 
 rule report:
-    """reports/index.html (self-contained: inline CSS and SVG) and its Markdown twin: our
-    figures beside the paper's (spen/report/paper.yaml), learning curves, speed, environment."""
+    """reports/index.html (inline CSS) and its Markdown twin, both showing the charts in
+    reports/figures/: our figures beside the paper's (spen/report/paper.yaml), the claims'
+    forest plot, learning curves, speed, environment."""
     input:
-        summary=pipeline.SUMMARY,
-        curves=run_files(pipeline.CURVE),
-        others=pipeline.report_inputs(PARAMS, PROFILE),
+        summary=layout.SUMMARY,
+        curves=run_files(layout.CURVE),
+        others=layout.report_inputs(PARAMS, PROFILE),
     output:
         html="reports/index.html",
         md="reports/index.md",
+        figures=directory("reports/figures"),
     log:
         "logs/report.log",
     threads: 1
@@ -38,4 +40,4 @@ rule report:
         mem_mb=2000,
         runtime=10,
     shell:
-        "spen report --summary {input.summary} --bench reports/bench --out reports > {log} 2>&1"
+        steps.snakemake_shell("report")

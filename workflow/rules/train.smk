@@ -6,12 +6,12 @@ rule pretrain_tlm:
     """The tag language model of a global energy, pretrained on the gold tag sequences; NAME is
     KIND (tlm_a) or KIND-SETTING (tlm_b, tlm_c read the words as SETTING encodes them)."""
     input:
-        data=lambda w: pipeline.prepared(w.task, pipeline.TRAIN_READS),
+        data=lambda w: layout.prepared(w.task, layout.TRAIN_READS),
     output:
-        pipeline.TAG_LM,
+        layout.TAG_LM,
     params:
         kind=lambda w: w.name.partition("-")[0],
-        setting=lambda w: w.name.partition("-")[2] or pipeline.DEFAULT_TAG_LM_SETTING,
+        setting=lambda w: w.name.partition("-")[2] or layout.DEFAULT_TAG_LM_SETTING,
         reads=reads("pretrain_tlm"),
         profile=PROFILE,
     log:
@@ -21,28 +21,27 @@ rule pretrain_tlm:
         mem_mb=4000,
         runtime=60,
     shell:
-        "OMP_NUM_THREADS={threads} spen pretrain-tlm {wildcards.task} --kind {params.kind}"
-        " --setting {params.setting} --profile {params.profile} --out {output} > {log} 2>&1"
+        steps.snakemake_shell("pretrain_tlm")
 
 
 rule train:
     """One run: MODEL in input SETTING on TASK with SEED, under the active run profile."""
     input:
-        data=lambda w: pipeline.prepared(w.task, pipeline.TRAIN_READS),
+        data=lambda w: layout.prepared(w.task, layout.TRAIN_READS),
         tag_lm=tag_lm_input,
         tuned=tuned_input,
     output:
-        best=pipeline.CHECKPOINT,
-        metrics=pipeline.TRAIN_LOG,
-        summary=pipeline.TRAIN_SUMMARY,
-        timings=pipeline.TIMINGS,
+        best=layout.CHECKPOINT,
+        metrics=layout.TRAIN_LOG,
+        summary=layout.TRAIN_SUMMARY,
+        timings=layout.TIMINGS,
     params:
         # The resolved configuration: a change to any level of it (the tuning record's choice
         # included) reruns this run only.
         run=run_config,
         profile=PROFILE,
-        tuned=lambda w, input: f"--tuned {input.tuned}" if input.tuned else "",
-        out=lambda w, output: Path(output.best).parent,
+        # the record's path (known before the checkpoint has run, so a dry run prints it)
+        tuned=lambda w: flag("--tuned", layout.tuning_record(PARAMS, w.task, w.model, w.setting)),
     log:
         "logs/train/{task}/{model}-{setting}/seed{seed}.log",
     # One thread: at batch 10 a second thread slows a CPU training down (POS compound-separated,
@@ -53,6 +52,4 @@ rule train:
         runtime=train_minutes,
         gpu=train_gpus,
     shell:
-        "OMP_NUM_THREADS={threads} spen train {wildcards.task} {wildcards.model}"
-        " {wildcards.setting} --seed {wildcards.seed} --profile {params.profile} {params.tuned}"
-        " --out {params.out} > {log} 2>&1"
+        steps.snakemake_shell("train")

@@ -9,15 +9,14 @@ rule tune_probe:
     """A grid point's first epochs (the pruning rule's probe); its resume state stays for
     tune_train to go on from."""
     input:
-        data=lambda w: pipeline.prepared(w.task, pipeline.TRAIN_READS),
+        data=lambda w: layout.prepared(w.task, layout.TRAIN_READS),
         tag_lm=tag_lm_input,
     output:
-        pipeline.TUNE_PROBE,
+        layout.TUNE_PROBE,
     params:
         run=point_config,
         seed=PARAMS.tuning["seed"],
         profile=PROFILE,
-        out=lambda w: pipeline.TUNE_DIR.format(**w),
     log:
         "logs/tune_probe/{task}/{model}-{setting}/{point}.log",
     threads: 1
@@ -26,19 +25,17 @@ rule tune_probe:
         runtime=train_minutes,
         gpu=train_gpus,
     shell:
-        "OMP_NUM_THREADS={threads} spen train {wildcards.task} {wildcards.model}"
-        " {wildcards.setting} --seed {params.seed} --point {wildcards.point} --probe {output}"
-        " --profile {params.profile} --out {params.out} > {log} 2>&1"
+        steps.snakemake_shell("tune_probe")
 
 
 rule tune_prune:
     """The grid points that go on after their probe epochs (the task's pruning rule)."""
     input:
-        lambda w: pipeline.grid_summaries(
-            PARAMS, w.task, w.model, w.setting, PROFILE, pipeline.TUNE_PROBE
+        lambda w: layout.grid_summaries(
+            PARAMS, w.task, w.model, w.setting, PROFILE, layout.TUNE_PROBE
         ),
     output:
-        pipeline.PRUNING,
+        layout.PRUNING,
     params:
         profile=PROFILE,
     log:
@@ -48,28 +45,26 @@ rule tune_prune:
         mem_mb=1000,
         runtime=10,
     shell:
-        "spen tune-prune {wildcards.task} {wildcards.model} {wildcards.setting} {input}"
-        " --profile {params.profile} --out {output} > {log} 2>&1"
+        steps.snakemake_shell("tune_prune")
 
 
 rule tune_train:
     """One grid point of a tuned MODEL in SETTING on TASK: trained and scored on dev only."""
     input:
-        data=lambda w: pipeline.prepared(w.task, pipeline.TRAIN_READS),
+        data=lambda w: layout.prepared(w.task, layout.TRAIN_READS),
         tag_lm=tag_lm_input,
-        pruning=lambda w: pipeline.pruning_record(PARAMS, w.task, w.model, w.setting, PROFILE)
+        pruning=lambda w: layout.pruning_record(PARAMS, w.task, w.model, w.setting, PROFILE)
         or [],
     output:
-        summary=pipeline.TUNE_SUMMARY,
-        best=f"{pipeline.TUNE_DIR}/best.pt",
-        metrics=f"{pipeline.TUNE_DIR}/metrics.jsonl",
-        timings=f"{pipeline.TUNE_DIR}/timings.json",
+        summary=layout.TUNE_SUMMARY,
+        best=f"{layout.TUNE_DIR}/best.pt",
+        metrics=f"{layout.TUNE_DIR}/metrics.jsonl",
+        timings=f"{layout.TUNE_DIR}/timings.json",
     params:
         run=point_config,
         seed=PARAMS.tuning["seed"],
         profile=PROFILE,
-        out=lambda w, output: Path(output.summary).parent,
-        pruning=lambda w, input: f"--pruning {input.pruning}" if input.pruning else "",
+        pruning=lambda w, input: flag("--pruning", input.pruning),
     log:
         "logs/tune/{task}/{model}-{setting}/{point}.log",
     threads: 1
@@ -78,18 +73,16 @@ rule tune_train:
         runtime=train_minutes,
         gpu=train_gpus,
     shell:
-        "OMP_NUM_THREADS={threads} spen train {wildcards.task} {wildcards.model}"
-        " {wildcards.setting} --seed {params.seed} --point {wildcards.point} {params.pruning}"
-        " --profile {params.profile} --out {params.out} > {log} 2>&1"
+        steps.snakemake_shell("tune_train")
 
 
 checkpoint tune_select:
     """The tuning record: every grid point's dev figures and the chosen point (a checkpoint:
     the main runs' settings are known once it exists)."""
     input:
-        lambda w: pipeline.grid_summaries(PARAMS, w.task, w.model, w.setting, PROFILE),
+        lambda w: layout.grid_summaries(PARAMS, w.task, w.model, w.setting, PROFILE),
     output:
-        pipeline.TUNING,
+        layout.TUNING,
     params:
         profile=PROFILE,
     log:
@@ -99,11 +92,10 @@ checkpoint tune_select:
         mem_mb=1000,
         runtime=10,
     shell:
-        "spen tune-select {wildcards.task} {wildcards.model} {wildcards.setting} {input}"
-        " --profile {params.profile} --out {output} > {log} 2>&1"
+        steps.snakemake_shell("tune_select")
 
 
 rule tune:
     """Every tuning record the main runs of the active profile read."""
     input:
-        pipeline.tuning_records(PARAMS, RUNS),
+        layout.tuning_records(PARAMS, RUNS),

@@ -1,0 +1,388 @@
+"""dvc.yaml, rendered from `params/` (`spen dvc-yaml`): one stage per step of `spen.steps`, whose
+commands it takes from there, over the runs and paths of `spen.layout`.
+
+Run profile. Snakemake takes it from `--config profile=NAME`; DVC has no such switch, so
+`spen dvc-yaml [--profile NAME]` bakes it (default: params/experiments.yaml's `profile`) into
+dvc.yaml's `vars`, with the seeds it implies. dvc.yaml is generated: after editing
+params/experiments.yaml or a profile's seeds, rerun `spen dvc-yaml` (`--check` and
+tests/test_pipeline.py catch a stale one). Values inside params/ need no regeneration: DVC
+reads them through each stage's `params:` keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from spen import tuning
+from spen.config import Params, ParamsError
+from spen.io import atomic_open
+from spen.layout import (
+    ANALYSIS,
+    BENCH,
+    CHECKPOINT,
+    CURVE,
+    DECODE_READS,
+    PREDICTIONS,
+    RAW_DIR,
+    REPORT,
+    SCORES,
+    SUMMARY,
+    TIMINGS,
+    TRAIN_LOG,
+    TRAIN_READS,
+    TRAIN_SUMMARY,
+    TUNE_DIR,
+    TUNE_POINTS,
+    TUNE_PROBE,
+    TUNE_PROBES,
+    TUNING,
+    Run,
+    grid_summaries,
+    prepared,
+    pretrained_file,
+    pruning_record,
+    report_inputs,
+    runs,
+    tag_lms,
+    tuned_grids,
+    tuning_record,
+)
+from spen.steps import code_deps, dvc_command, reads
+
+
+def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
+    """The content of dvc.yaml for `profile`: `vars` hold the experiment list, stages iterate.
+
+    fetch/preprocess iterate (`foreach`) over the tasks, train/decode/score take the `matrix`
+    of tasks x models x settings x seeds, so their stages are named `train@pos-bilstm-paper-1`.
+    Runs of a model with a pretrained global energy train in `train_global@RUN` instead (a
+    foreach over those runs), after `pretrain_tlm@TASK-KIND[-SETTING]` built their tag LM.
+    """
+    exp = params.experiments
+    run_list = runs(params, profile)
+    missing = [t for t in exp["tasks"] if t not in params.models["tasks"]]
+    if missing:
+        raise ParamsError(
+            f"params/models.yaml: tasks: no entry for {', '.join(missing)}; DVC tracks "
+            "`tasks.TASK` for every task of params/experiments.yaml (an empty {} will do)"
+        )
+    lm_of = {r: pretrained_file(params, r.task, r.model, r.setting) for r in run_list}
+    tuned_of = {r: tuning_record(params, r.task, r.model, r.setting) for r in run_list}
+    untuned = sorted({r.model for r, lm in lm_of.items() if lm is not None and not tuned_of[r]})
+    if untuned:
+        raise ParamsError(
+            f"params/tuning.yaml: {', '.join(untuned)} read a pretrained global energy but neither "
+            "is tuned nor follows a tuned model; DVC's train_global stages need a tuning record"
+        )
+    reads_lm = {r.model for r, lm in lm_of.items() if lm is not None}
+    reads_tuning = {r.model for r, record in tuned_of.items() if record is not None}
+    grids = tuned_grids(params, run_list)
+    variables = {
+        "profile": profile,
+        "tuning_seed": params.tuning["seed"],
+        "raw": {task: {"dir": params.task(task)["dir"]} for task in exp["tasks"]},
+        "tasks": list(exp["tasks"]),
+        "models": list(exp["models"]),
+        "plain_models": [m for m in exp["models"] if m not in reads_lm | reads_tuning],
+        "settings": list(exp["settings"]),
+        "seeds": [int(s) for s in params.profile(profile)["seeds"]],
+        "tag_lms": {
+            lm.name: {"task": lm.task, "kind": lm.kind, "setting": lm.setting, "path": lm.path}
+            for lm in tag_lms(params, run_list)
+        },
+        "grid_points": {
+            f"{task}-{model}-{setting}-{name}": {
+                "task": task,
+                "model": model,
+                "setting": setting,
+                "point": name,
+            }
+            for task, model, setting in grids
+            if not pruning_record(params, task, model, setting, profile)
+            for name in (p.name for p in tuning.grid(params, model, profile))
+        },
+        "pruned_points": {
+            f"{task}-{model}-{setting}-{name}": {
+                "task": task,
+                "model": model,
+                "setting": setting,
+                "point": name,
+                "pruning": pruning,
+            }
+            for task, model, setting in grids
+            if (pruning := pruning_record(params, task, model, setting, profile))
+            for name in (p.name for p in tuning.grid(params, model, profile))
+        },
+        "pruning_records": {
+            f"{task}-{model}-{setting}": {
+                "task": task,
+                "model": model,
+                "setting": setting,
+                "path": pruning,
+                "probe_args": " ".join(
+                    grid_summaries(params, task, model, setting, profile, TUNE_PROBE)
+                ),
+            }
+            for task, model, setting in grids
+            if (pruning := pruning_record(params, task, model, setting, profile))
+        },
+        "tuning_records": {
+            f"{task}-{model}-{setting}": {
+                "task": task,
+                "model": model,
+                "setting": setting,
+                "path": TUNING.format(task=task, model=model, setting=setting),
+                "summary_args": " ".join(grid_summaries(params, task, model, setting, profile)),
+            }
+            for task, model, setting in grids
+        },
+        "tuned_runs": {
+            r.name: {**asdict(r), "tuned": record}
+            for r, record in tuned_of.items()
+            if record is not None and lm_of[r] is None
+        },
+        "global_runs": {
+            r.name: {**asdict(r), "tag_lm": lm, "tuned": tuned_of[r]}
+            for r, lm in lm_of.items()
+            if lm is not None
+        },
+    }
+    item = {k: "${item." + k + "}" for k in ("task", "model", "setting", "seed")}
+    run = Run(**item)  # type: ignore[arg-type]
+    matrix = {"task": "${tasks}", "model": "${models}", "setting": "${settings}"}
+    matrix["seed"] = "${seeds}"
+    scores = [r.path(SCORES) for r in run_list]
+    curves = [r.path(CURVE) for r in run_list]
+    train = {
+        "cmd": dvc_command("train"),
+        "deps": [*prepared("${item.task}", TRAIN_READS), *code_deps("train")],
+        "params": _params_list(
+            reads("train", "${item.task}", "${item.model}", "${item.setting}", "${profile}")
+        ),
+        "outs": [
+            run.path(CHECKPOINT),
+            run.path(TRAIN_LOG),
+            run.path(TRAIN_SUMMARY),
+            run.path(TIMINGS),  # wall-clock figures: the one output that varies from run to run
+        ],
+    }
+    stages = {
+        "fetch": {
+            "foreach": "${raw}",
+            "do": {
+                "cmd": dvc_command("fetch", task="${key}"),
+                "deps": code_deps("fetch"),
+                "params": _params_list(reads("fetch", "${key}")),
+                "outs": [RAW_DIR.format(rawdir="${item.dir}")],
+            },
+        },
+        "preprocess": {
+            "foreach": "${raw}",
+            "do": {
+                "cmd": dvc_command("preprocess", task="${key}"),
+                "deps": [RAW_DIR.format(rawdir="${item.dir}"), *code_deps("preprocess")],
+                "params": _params_list(reads("preprocess", "${key}")),
+                "outs": prepared("${key}"),
+            },
+        },
+        "train": {**train, "matrix": {**matrix, "model": "${plain_models}"}},
+    }
+    tuned_train = {
+        **train,
+        "cmd": dvc_command("train", tuned=" --tuned ${item.tuned}"),
+        "deps": [*train["deps"], "${item.tuned}"],
+    }
+    if grids:
+        point_dir = TUNE_DIR.format(**item, point="${item.point}")
+        point_params = [
+            *train["params"],
+            {"params/tuning.yaml": ["seed", "optimizers", "grids", "pruning"]},
+        ]
+        tune_train = {
+            **train,
+            "cmd": dvc_command("tune_train"),
+            "params": point_params,
+            "outs": [
+                f"{point_dir}/{name}"
+                for name in ("best.pt", "metrics.jsonl", "train.json", "timings.json")
+            ],
+        }
+        if variables["grid_points"]:
+            stages["tune_train"] = {"foreach": "${grid_points}", "do": tune_train}
+        if variables["pruned_points"]:
+            probe = TUNE_PROBE.format(**item, point="${item.point}")
+            stages["tune_probe"] = {
+                "foreach": "${pruned_points}",
+                "do": {
+                    **train,
+                    "cmd": dvc_command("tune_probe"),
+                    "params": point_params,
+                    "outs": [probe],
+                },
+            }
+            stages["tune_prune"] = {
+                "foreach": "${pruning_records}",
+                "do": {
+                    "cmd": dvc_command("tune_prune"),
+                    # the probes' directory: DVC joins it to every tune_probe stage writing inside
+                    "deps": [
+                        TUNE_PROBES.format(
+                            task="${item.task}", model="${item.model}", setting="${item.setting}"
+                        ),
+                        *code_deps("tune_select"),
+                    ],
+                    "outs": [{"${item.path}": _NO_CACHE}],
+                },
+            }
+            stages["tune_train_pruned"] = {
+                "foreach": "${pruned_points}",
+                "do": {
+                    **tune_train,
+                    "cmd": dvc_command("tune_train", pruning=" --pruning ${item.pruning}"),
+                    "deps": [*tune_train["deps"], "${item.pruning}"],
+                },
+            }
+        stages["tune_select"] = {
+            "foreach": "${tuning_records}",
+            "do": {
+                "cmd": dvc_command("tune_select"),
+                # the points' directory: DVC joins it to every tune_train stage writing inside
+                "deps": [
+                    TUNE_POINTS.format(
+                        task="${item.task}", model="${item.model}", setting="${item.setting}"
+                    ),
+                    *code_deps("tune_select"),
+                ],
+                "outs": [{"${item.path}": _NO_CACHE}],
+            },
+        }
+        stages["train_tuned"] = {"foreach": "${tuned_runs}", "do": tuned_train}
+    if variables["global_runs"]:
+        stages["pretrain_tlm"] = {
+            "foreach": "${tag_lms}",
+            "do": {
+                "cmd": dvc_command("pretrain_tlm"),
+                "deps": [*prepared("${item.task}", TRAIN_READS), *code_deps("pretrain_tlm")],
+                "params": _params_list(
+                    reads(
+                        "pretrain_tlm",
+                        "${item.task}",
+                        setting="${item.setting}",
+                        profile="${profile}",
+                    )
+                ),
+                "outs": ["${item.path}"],
+            },
+        }
+        stages["train_global"] = {
+            "foreach": "${global_runs}",
+            "do": {**tuned_train, "deps": [*tuned_train["deps"], "${item.tag_lm}"]},
+        }
+    stages.update(
+        {
+            "decode": {
+                "matrix": matrix,
+                "cmd": dvc_command("decode"),
+                "deps": [
+                    run.path(CHECKPOINT),
+                    *prepared("${item.task}", DECODE_READS),
+                    *code_deps("decode"),
+                ],
+                "outs": [run.path(PREDICTIONS)],
+            },
+            "score": {
+                "matrix": matrix,
+                "cmd": dvc_command("score"),
+                "deps": [run.path(PREDICTIONS), *code_deps("score")],
+                "metrics": [{run.path(SCORES): _NO_CACHE}],
+            },
+            "analyze": {
+                "matrix": matrix,
+                "cmd": dvc_command("analyze"),
+                "deps": [
+                    run.path(CHECKPOINT),
+                    *prepared("${item.task}", DECODE_READS),
+                    *code_deps("analyze"),
+                ],
+                "outs": [{run.path(ANALYSIS): _NO_CACHE}],
+            },
+            "bench": {
+                "foreach": "${raw}",
+                "do": {
+                    "cmd": dvc_command("bench", task="${key}"),
+                    "deps": [*prepared("${key}", DECODE_READS), *code_deps("bench")],
+                    "params": _params_list(reads("bench", "${key}", profile="${profile}")),
+                    "outs": [{BENCH.format(task="${key}"): _NO_CACHE}],
+                },
+            },
+            "report": {
+                "cmd": dvc_command("report"),
+                "deps": [SUMMARY, *curves, *report_inputs(params, profile), *code_deps("report")],
+                "outs": [{path: _NO_CACHE} for path in REPORT],
+            },
+            "aggregate": {
+                "cmd": dvc_command("aggregate", scores=" ".join(scores)),
+                "deps": [
+                    *scores,
+                    *(r.path(TRAIN_LOG) for r in run_list),
+                    *(r.path(TIMINGS) for r in run_list),
+                    *code_deps("aggregate"),
+                ],
+                "metrics": [{SUMMARY: _NO_CACHE}],
+                "outs": [{curve: _NO_CACHE} for curve in curves],
+            },
+        }
+    )
+    plots = [
+        {
+            "dev score by epoch": {
+                "template": "linear",
+                "x": "epoch",
+                "y": {curve: "dev" for curve in curves},
+            }
+        }
+    ]
+    return {"vars": [variables], "stages": stages, "plots": plots}
+
+
+_NO_CACHE = {"cache": False}
+
+
+def _params_list(keys: dict[str, list[str]]) -> list[dict[str, list[str]]]:
+    return [{file: names} for file, names in keys.items()]
+
+
+DVC_HEADER = """\
+# Generated by `spen dvc-yaml` from params/ for run profile '{profile}': edit params/ and
+# regenerate (`spen dvc-yaml`), never this file. `vars` hold the experiment list; the stages
+# iterate over it (foreach over tasks, matrix over tasks x models x settings x seeds).
+"""
+
+
+def render_dvc_yaml(params: Params, profile: str) -> str:
+    """dvc.yaml as text: the header, then `dvc_stages` as block YAML."""
+    body = yaml.dump(
+        dvc_stages(params, profile),
+        Dumper=_PlainDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        width=10_000,
+    )
+    return DVC_HEADER.format(profile=profile) + body
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """Block YAML without anchors: every stage reads on its own."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def write_dvc_yaml(path: Path, text: str) -> None:
+    """Write dvc.yaml atomically."""
+    with atomic_open(path) as handle:
+        handle.write(text)

@@ -1,0 +1,235 @@
+"""Where every file of the pipeline lives, and which runs `params/` asks for.
+
+Snakemake (`workflow/rules/common.smk`) and `spen dvc-yaml` (`spen.dvc_yaml`) both build on this
+module and on `spen.steps`, so the two tools see the same runs and the same paths.
+
+Paths are patterns whose `{fields}` are Snakemake wildcards and `Run` attributes:
+
+    data/raw/{rawdir}/                               fetch       (DIR of params/data.yaml)
+    data/{task}/{train,dev,test}.arrow, ...           preprocess
+    models/{task}/tlm/{kind}[-{setting}].pt          pretrain-tlm (models with a global energy)
+    models/{task}/{model}-{setting}/tune/{point}/    tune_train  a grid point (params/tuning.yaml)
+    results/tuning/{task}/{model}-{setting}.json     tune_select every point's dev score, the choice
+    models/{task}/{model}-{setting}/seed{seed}/       train       best.pt, metrics.jsonl, train.json
+    results/{task}/{model}-{setting}/seed{seed}/      decode, score: test.conll, test.json
+    results/summary.json, results/.../learning_curve.json         aggregate
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from spen import tuning
+from spen.config import TAG_LM_DIR, Params, ParamsError
+from spen.io import read_json
+
+RAW_DIR = "data/raw/{rawdir}"
+PREPARED = "data/{task}/{name}"
+PREPARED_FILES = (
+    "train.arrow",
+    "dev.arrow",
+    "test.arrow",
+    "vocab.json",
+    "embeddings.npy",
+    "summary.json",
+)
+# What each step reads of a task's prepared directory (spen.data.prepared.load_prepared reads
+# vocab.json and embeddings.npy; each step one or two splits).
+TRAIN_READS = ("train.arrow", "dev.arrow", "vocab.json", "embeddings.npy")
+DECODE_READS = ("test.arrow", "vocab.json", "embeddings.npy")
+
+TAG_LM = f"{TAG_LM_DIR}/{{name}}.pt"
+DEFAULT_TAG_LM_SETTING = "paper"  # `spen pretrain-tlm`'s default; a tlm_a never reads it
+RUN_DIR = "{task}/{model}-{setting}/seed{seed}"
+CHECKPOINT = f"models/{RUN_DIR}/best.pt"
+TRAIN_LOG = f"models/{RUN_DIR}/metrics.jsonl"
+TRAIN_SUMMARY = f"models/{RUN_DIR}/train.json"
+TIMINGS = f"models/{RUN_DIR}/timings.json"
+PREDICTIONS = f"results/{RUN_DIR}/test.conll"
+SCORES = f"results/{RUN_DIR}/test.json"
+CURVE = f"results/{RUN_DIR}/learning_curve.json"
+ANALYSIS = f"results/{RUN_DIR}/analysis.json"
+TUNE_POINTS = "models/{task}/{model}-{setting}/tune"
+TUNE_DIR = f"{TUNE_POINTS}/{{point}}"
+TUNE_SUMMARY = f"{TUNE_DIR}/train.json"
+TUNE_PROBES = "models/{task}/{model}-{setting}/probe"
+TUNE_PROBE = f"{TUNE_PROBES}/{{point}}.json"
+PRUNING = "results/tuning/{task}/pruning/{model}-{setting}.json"
+TUNING = "results/tuning/{task}/{model}-{setting}.json"
+SUMMARY = "results/summary.json"
+BENCH = "reports/bench/decode-{task}.json"
+REPORT = ("reports/index.html", "reports/index.md", "reports/figures")  # figures: NAME.svg
+CHOICES = "docs/CHOICES.md"
+
+
+@dataclass(frozen=True, order=True)
+class Run:
+    """One training run: TASK x MODEL x SETTING x SEED."""
+
+    task: str
+    model: str
+    setting: str
+    seed: int
+
+    @property
+    def name(self) -> str:
+        """`pos-bilstm-paper-1`: how DVC's matrix names the run's stages (`train@...`)."""
+        return f"{self.task}-{self.model}-{self.setting}-{self.seed}"
+
+    @property
+    def variant(self) -> str:
+        """`MODEL-SETTING`, the run's directory under its task."""
+        return f"{self.model}-{self.setting}"
+
+    def path(self, pattern: str) -> str:
+        """`pattern` (e.g. `CHECKPOINT`) filled in for this run."""
+        return pattern.format(**asdict(self))
+
+
+def active_profile(params: Params, override: str | None = None) -> str:
+    """The run profile: `override` if given, else params/experiments.yaml's `profile`."""
+    name = override or params.experiments["profile"]
+    if name not in params.profiles:
+        raise ParamsError(
+            f"run profile '{name}' (asked for on the command line) is not in "
+            f"params/profiles.yaml; allowed: {', '.join(sorted(params.profiles))}"
+        )
+    return name
+
+
+def check_no_overwrite(params: Params, profile: str, root: Path) -> None:
+    """Refuse to let `profile` overwrite results another profile made: the profile recorded in
+    results/summary.json and in the tuning records, when its overrides differ from `profile`'s
+    (`paper` and `paper_seed1` share their outputs; `smoke` shares none)."""
+    mine = params.profile(profile)["overrides"]
+    records = sorted((root / "results" / "tuning").glob("*/*.json"))
+    for path in [root / SUMMARY, *records]:
+        if not path.is_file():
+            continue
+        theirs = read_json(path).get("profile")
+        if (
+            theirs
+            and theirs != profile
+            and (theirs not in params.profiles or params.profile(theirs)["overrides"] != mine)
+        ):
+            raise ParamsError(
+                f"{path.relative_to(root)} holds results of run profile '{theirs}'; profile "
+                f"'{profile}' trains otherwise and would overwrite them: run it in a copy "
+                "(`git worktree add ../spen-" + profile + "`) or pass --config overwrite=true"
+            )
+
+
+def runs(params: Params, profile: str) -> list[Run]:
+    """Every run of params/experiments.yaml, with the seeds of `profile`."""
+    exp = params.experiments
+    seeds = params.profile(profile)["seeds"]
+    product = itertools.product(exp["tasks"], exp["models"], exp["settings"], seeds)
+    return [Run(task, model, setting, int(seed)) for task, model, setting, seed in product]
+
+
+def tuning_record(params: Params, task: str, model: str, setting: str) -> str | None:
+    """The tuning record whose choice the runs of MODEL in SETTING on TASK take, if any."""
+    leader = tuning.leader(params, model)
+    return None if leader is None else TUNING.format(task=task, model=leader, setting=setting)
+
+
+def tuned_grids(params: Params, run_list: Iterable[Run]) -> list[tuple[str, str, str]]:
+    """(TASK, MODEL, SETTING) of every grid `run_list` takes its settings from, each once."""
+    found = {(r.task, tuning.leader(params, r.model), r.setting) for r in run_list}
+    return sorted((task, model, setting) for task, model, setting in found if model)
+
+
+def tuning_records(params: Params, run_list: Iterable[Run]) -> list[str]:
+    """The tuning records `run_list` reads, each once, in order."""
+    return [
+        TUNING.format(task=task, model=model, setting=setting)
+        for task, model, setting in tuned_grids(params, run_list)
+    ]
+
+
+def grid_summaries(
+    params: Params, task: str, model: str, setting: str, profile: str, pattern: str = TUNE_SUMMARY
+) -> list[str]:
+    """The `train.json` (or, with `pattern` TUNE_PROBE, the probe summary) of every grid point
+    of a tuned MODEL in SETTING on TASK."""
+    return [
+        pattern.format(task=task, model=model, setting=setting, point=p.name)
+        for p in tuning.grid(params, model, profile)
+    ]
+
+
+def pruning_record(params: Params, task: str, model: str, setting: str, profile: str) -> str | None:
+    """The pruning record the grid of a tuned MODEL in SETTING on TASK goes by, if pruned."""
+    if tuning.pruning(params, task, model, profile) is None:
+        return None
+    return PRUNING.format(task=task, model=model, setting=setting)
+
+
+@dataclass(frozen=True, order=True)
+class TagLM:
+    """A pretrained tag language model (global energy) that some runs read."""
+
+    task: str
+    kind: str
+    setting: str
+    path: str
+
+    @property
+    def name(self) -> str:
+        """`pos-tlm_c-paper`: its DVC stage name (`pretrain_tlm@...`)."""
+        return f"{self.task}-{Path(self.path).stem}"
+
+
+def pretrained_file(params: Params, task: str, model: str, setting: str) -> str | None:
+    """The pretrained tag LM file a run of MODEL in SETTING on TASK reads, if any: the model's
+    `global_energy.pretrained` with `{task}` and `{setting}` filled in."""
+    spec = params.models["models"][model].get("global_energy") or {}
+    if not spec.get("pretrained"):
+        return None
+    return str(spec["pretrained"].format(task=task, setting=setting))
+
+
+def tag_lm(params: Params, task: str, model: str, setting: str) -> TagLM | None:
+    """The tag LM the pipeline pretrains for a run of MODEL in SETTING on TASK, if any.
+
+    `spen pretrain-tlm` builds `models/TASK/tlm/KIND.pt` or `KIND-SETTING.pt`; a `pretrained`
+    file anywhere else is the user's own, read as it is and never rebuilt (nor overwritten).
+    """
+    path = pretrained_file(params, task, model, setting)
+    if path is None or Path(path).parent != Path(TAG_LM_DIR.format(task=task)):
+        return None
+    spec = params.models["models"][model]["global_energy"]
+    kind, _, named_setting = Path(path).stem.partition("-")
+    if kind != spec["kind"] or named_setting not in ("", setting):
+        raise ParamsError(
+            f"params/models.yaml: models.{model}.global_energy.pretrained: '{path}' must be named "
+            f"{spec['kind']}.pt or {spec['kind']}-{{setting}}.pt for the pipeline to build it"
+        )
+    # a tag-only LM (KIND.pt) reads no words: one file serves every setting
+    return TagLM(task, kind, named_setting or DEFAULT_TAG_LM_SETTING, path)
+
+
+def tag_lms(params: Params, run_list: Iterable[Run]) -> list[TagLM]:
+    """The tag LMs `run_list` reads, each once."""
+    found = {tag_lm(params, r.task, r.model, r.setting) for r in run_list}
+    return sorted(t for t in found if t is not None)
+
+
+def raw_dir(params: Params, task: str) -> str:
+    """`data/raw/DIR` of `task`: where `spen fetch` puts its raw files."""
+    return RAW_DIR.format(rawdir=params.task(task)["dir"])
+
+
+def prepared(task: str, names: Iterable[str] = PREPARED_FILES) -> list[str]:
+    """The files of `data/TASK/` named `names`."""
+    return [PREPARED.format(task=task, name=name) for name in names]
+
+
+def report_inputs(params: Params, profile: str) -> list[str]:
+    """What the report reads besides the summary and curves: analyses, benchmarks, choices."""
+    analyses = [run.path(ANALYSIS) for run in runs(params, profile)]
+    benches = [BENCH.format(task=task) for task in params.experiments["tasks"]]
+    return [*analyses, *benches, CHOICES]

@@ -1,0 +1,147 @@
+"""Section 8, the benchmarks: decoding throughput by method and batch size and training
+throughput by model (`spen bench`), and the pipeline's wall times (`spen pipeline-time`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spen.aggregate import is_number
+from spen.report.cells import DASH, Cell, Table, text_cell
+from spen.report.collect import Inputs
+from spen.report.results import Results, ordered
+
+BENCH_METHODS = {
+    "inference_network": "inference network (BiLSTM + argmax), end to end",
+    "viterbi_end_to_end": "BiLSTM + our Viterbi, end to end",
+    "pytorch_crf_end_to_end": "BiLSTM + pytorch-crf, end to end",
+    "gradient_descent_end_to_end": "BiLSTM + gradient-descent inference, end to end",
+    "viterbi": "our Viterbi, decoder only",
+    "pytorch_crf": "pytorch-crf, decoder only",
+    "torch_struct": "torch-struct, decoder only",
+    "gradient_descent": "gradient-descent inference, decoder only",
+    "argmax": "argmax of unary scores, decoder only",
+}
+
+
+def bench_tables(res: Results) -> list[Table]:
+    """Per benchmark file: decoding tokens/s of each method by batch size, its ratio to
+    pytorch-crf and agreement with Viterbi; then its training throughput table, if any."""
+    tables = []
+    for bench in res.inputs.bench:
+        rows_by_size = bench["rows"]
+        methods = ordered(
+            {m for row in rows_by_size for m in row.get("tokens_per_second", {})},
+            tuple(BENCH_METHODS),
+        )
+        header = ["method"]
+        groups = [("", 1)]
+        for row in rows_by_size:
+            header += ["tokens/s", "× pytorch-crf"]
+            groups.append((f"batch {row['batch_size']}", 2))
+        header.append("agreement with Viterbi")
+        groups.append(("", 1))
+        rows = []
+        for method in methods:
+            cells = [Cell(BENCH_METHODS.get(method, method), "label", title=method)]
+            agreement = []
+            for row in rows_by_size:
+                speed = row.get("tokens_per_second", {}).get(method)
+                ratio = row.get("ratio_to_pytorch_crf", {}).get(method)
+                key = f"bench:{bench['file']}:{row['batch_size']}:{method}"
+                cells.append(Cell(f"{speed:,.0f}", "num", key) if speed else Cell(DASH, "na"))
+                cells.append(
+                    Cell(f"{ratio:.2f}", "num", f"{key}:ratio") if ratio else Cell(DASH, "na")
+                )
+                if method in row.get("agreement_with_viterbi", {}):
+                    agreement.append(row["agreement_with_viterbi"][method])
+            cells.append(
+                Cell(f"{100 * min(agreement):.2f}%", "num") if agreement else Cell(DASH, "na")
+            )
+            rows.append(cells)
+        device = bench.get("device", "cpu")
+        peak = bench.get("peak_rss_mb")
+        note = (
+            f"{bench['file']}: task {bench.get('task', '?')}, device {device}, machine "
+            f"{bench.get('machine', '?')}, {bench.get('threads', '?')} torch threads; "
+            f"{bench.get('sentences', '?')} test sentences, {bench.get('tokens', '?')} tokens"
+            + (f"; peak memory {peak:.0f} MB" if is_number(peak) else "")
+            + _gradient_descent_note(bench.get("gradient_descent"))
+            + ". Best of the timed repetitions; `× pytorch-crf` = tokens/s over pytorch-crf's "
+            "decoder-only tokens/s; agreement = the lowest, over batch sizes, share of tokens "
+            "tagged as our Viterbi tags them."
+        )
+        title = f"{str(bench.get('task', '?')).upper()} on {device}"
+        tables.append(Table(f"bench-{bench['file']}", header, rows, groups, [note], title))
+        if bench.get("training"):
+            tables.append(training_bench_table(res, bench, title))
+    return tables
+
+
+def _gradient_descent_note(options: dict[str, Any] | None) -> str:
+    """The benchmark's gradient-descent settings as a clause of its note; '' without."""
+    if not options:
+        return ""
+    return (
+        f"; gradient-descent inference: {options['steps']} steps of size {options['lr']} from "
+        "uniform outputs"
+    )
+
+
+def training_bench_table(res: Results, bench: dict[str, Any], title: str) -> Table:
+    """Training sentences/s of every model, measured one after another in one process."""
+    rows = [
+        [
+            Cell(res.label(entry["model"]), "label", title=entry["model"]),
+            Cell(
+                f"{entry['sentences_per_second']:,.1f}",
+                "num",
+                f"bench:{bench['file']}:train:{entry['model']}",
+            ),
+            Cell(str(entry["batch_size"]), "num"),
+            text_cell(entry.get("inner_steps") or DASH, "num"),
+        ]
+        for entry in bench["training"]
+    ]
+    note = (
+        f"{bench['file']}: one pass over the first {bench['training'][0]['sentences']} training "
+        "sentences per model, after one warm-up batch, in the paper input setting; a SPEN "
+        "model's step includes its k inference-network updates (k: the inner steps, METHOD.md "
+        "§4b). The rows `(k=K)` time a compound model at another k than its own, so that "
+        "separated, shared and stacked are also compared at equal k."
+    )
+    return Table(
+        f"bench-train-{bench['file']}",
+        ["model", "training sentences/s", "batch size", "k"],
+        rows,
+        notes=[note],
+        title=f"{title}: training throughput",
+    )
+
+
+def pipeline_time_table(inputs: Inputs) -> Table | None:
+    """Wall time of each measured pipeline run (`spen pipeline-time` on its Snakemake log)."""
+    if not inputs.pipeline_times:
+        return None
+    rows = []
+    for timing in inputs.pipeline_times:
+        trains = timing["rules"].get("train", {})
+        key = f"pipeline:{timing['file']}"
+        rows.append(
+            [
+                Cell(timing.get("name", timing["file"]), "label", title=timing["file"]),
+                Cell(str(timing.get("cores", "?")), "num"),
+                Cell(f"{timing['wall_seconds'] / 60:.1f}", "num", f"{key}:wall"),
+                Cell(f"{timing['job_seconds'] / 60:.1f}", "num", f"{key}:jobs"),
+                Cell(str(trains.get("jobs", 0)), "num"),
+                Cell(f"{trains.get('max', 0) / 60:.1f}", "num"),
+                text_cell("yes" if timing.get("complete") else "NO"),
+            ]
+        )
+    header = ["pipeline run", "cores", "wall time (min)", "job time (min)", "trainings"]
+    header += ["longest training (min)", "complete"]
+    notes = [
+        "From reports/bench/pipeline-*.json, which `spen pipeline-time LOG` reads off a run's "
+        "Snakemake log: wall time from the first job's start to the last job's end; job time is "
+        "the sum over jobs (what the run would take on one core)."
+    ]
+    return Table("pipeline-times", header, rows, notes=notes)

@@ -1,0 +1,268 @@
+"""Section 3: the paper's claims, measured. Each claim, per task and input setting, against
+its tuned baseline and its matched controls: the difference of the means, its standard error,
+the verdict, and the claims on test scores as a forest plot."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from spen.report import svg
+from spen.report.cells import DASH, NOT_RUN, Cell, Chart, Table, fmt, stat_cell, text_cell
+from spen.report.comparison import MAIN_COLUMNS
+from spen.report.results import SETTING_ORDER, TASK_ORDER, Results
+
+HOLDS, WITHIN, FAILS = "holds", "holds within 2 SE", "does not hold"
+CANNOT_TELL = "cannot tell"
+UNTUNED = f"{CANNOT_TELL} (not run under the tuning protocol)"
+VERDICT_CLASS = {HOLDS: "up", WITHIN: "within", FAILS: "down"}
+BASELINE_ROW, CONTROL_ROW, BENCH_ROW = "tuned baseline", "matched control", "benchmark"
+
+
+@dataclass(frozen=True)
+class Difference:
+    """`better − other` on the means, its standard error and the verdict on `better > other`;
+    Δ and SE are None where they cannot be had."""
+
+    delta: float | None
+    se: float | None
+    verdict: str
+
+    @property
+    def cls(self) -> str:
+        """The verdict's CSS class: `up`, `within`, `down`, or `missing` for cannot tell."""
+        return VERDICT_CLASS.get(self.verdict, "missing")
+
+
+def difference_verdict(
+    better: Sequence[float], other: Sequence[float], unit: str = "seed"
+) -> Difference:
+    """The verdict on "`better` beats `other`" from their per-seed figures (or per benchmark
+    run: `unit`). Cannot tell with a side missing or under two values on a side; else it holds
+    when Δ > 2 SE, holds within 2 SE when 0 < Δ ≤ 2 SE, and does not hold when Δ ≤ 0, with
+    SE = sqrt(s₁²/n₁ + s₂²/n₂) from the sample standard deviations."""
+    if not better or not other:
+        return Difference(None, None, f"{CANNOT_TELL} ({NOT_RUN})")
+    delta = statistics.fmean(better) - statistics.fmean(other)
+    fewest = min(len(better), len(other))
+    if fewest < 2:
+        return Difference(delta, None, f"{CANNOT_TELL} ({fewest} {unit})")
+    se = math.sqrt(
+        statistics.variance(better) / len(better) + statistics.variance(other) / len(other)
+    )
+    verdict = FAILS if delta <= 0 else HOLDS if delta > 2 * se else WITHIN
+    return Difference(delta, se, verdict)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One row of the claims table: a claim on one task and input setting, its claimed-better
+    model against one other model (the tuned baseline, a matched control, or, for a speed
+    claim, the benchmarked slower model)."""
+
+    claim: dict[str, Any]
+    task: str
+    setting: str
+    kind: str
+    other: str
+    better_values: list[float]
+    other_values: list[float]
+    difference: Difference
+    paper: float | None  # the paper's better − worse figure, None where it has none
+
+    @property
+    def key(self) -> str:
+        """`claim:BETTER-over-WORSE:TASK-SETTING:OTHER`: the row's cells start with it."""
+        claim = self.claim
+        return (
+            f"claim:{claim['better']}-over-{claim['worse']}:{self.task}-{self.setting}:{self.other}"
+        )
+
+    @property
+    def speed(self) -> bool:
+        """Whether the row compares training speed rather than test scores."""
+        return _is_speed(self.claim)
+
+
+def claim_comparisons(res: Results) -> list[Comparison]:
+    """Every claim of paper.yaml × task × input setting × comparison, in paper.yaml's order."""
+    rows = []
+    for claim in res.paper.get("claims", []):
+        speed = _is_speed(claim)
+        for task in claim.get("tasks", TASK_ORDER):
+            for setting in claim.get("settings", SETTING_ORDER):
+                paper = _paper_delta(res, claim, task, setting)
+                record = None if speed else res.tuning_record(task, claim["better"], setting)
+                others = [(BENCH_ROW if speed else BASELINE_ROW, claim["worse"])]
+                others += [(CONTROL_ROW, _control(c, record)) for c in claim.get("controls", [])]
+                better = _claim_values(res, claim, task, claim["better"], setting)
+                for kind, model in others:
+                    other = _claim_values(res, claim, task, model, setting)
+                    if speed:
+                        difference = difference_verdict(better, other, "benchmark run")
+                    elif not all(
+                        res.under_protocol(task, m, setting) for m in (claim["better"], model)
+                    ):
+                        difference = Difference(None, None, UNTUNED)
+                    else:
+                        difference = difference_verdict(better, other)
+                    rows.append(
+                        Comparison(
+                            claim, task, setting, kind, model, better, other, difference, paper
+                        )
+                    )
+    return rows
+
+
+def _is_speed(claim: dict[str, Any]) -> bool:
+    """Whether the claim is on training speed (`measure: speed`) rather than test scores."""
+    return claim.get("measure", "test") == "speed"
+
+
+def _claim_values(
+    res: Results, claim: dict[str, Any], task: str, model: str, setting: str
+) -> list[float]:
+    """The model's figures for the claim's measure: per-seed test scores of the task's headline
+    metric, or the training throughput `spen bench` measured."""
+    if _is_speed(claim):
+        return _bench_speed(res, task, model)
+    return res.test_values(task, model, setting, res.metric(task))
+
+
+def _control(template: str, record: dict[str, Any] | None) -> str:
+    """A control's model name, its `{axis}` fields (e.g. `bilstm_{optimizer}`) filled with the
+    axes of the point the tuning `record` chose; unfilled without a record."""
+    if record is None:
+        return template
+    axes = record["points"][record["chosen"]]["axes"]
+    try:
+        return template.format(**axes)
+    except KeyError as err:
+        raise ValueError(
+            f"paper.yaml: claims: control '{template}' names axis {err} that the tuning record "
+            f"of {record['task']}/{record['model']}-{record['setting']} lacks"
+        ) from None
+
+
+def _paper_delta(res: Results, claim: dict[str, Any], task: str, setting: str) -> float | None:
+    """The paper's better − worse figure for the task and our input setting: its speed column
+    (paper setting only) for a speed claim, else the column MAIN_COLUMNS compares the setting
+    with, from the first of its main table and Table 4 that has both rows."""
+    better, worse = claim["better"], claim["worse"]
+    if _is_speed(claim):
+        speeds = res.paper.get("speed", {}).get(task, {}) if setting == "paper" else {}
+        if better in speeds and worse in speeds:
+            return float(speeds[better] - speeds[worse])
+        return None
+    column = next(
+        (c.paper_key for c in MAIN_COLUMNS if (c.task, c.setting) == (task, setting)), None
+    )
+    for name in ("main_table", "global_energies"):
+        table = res.paper.get(name, {})
+        if column in table.get(better, {}) and column in table.get(worse, {}):
+            return float(table[better][column] - table[worse][column])
+    return None
+
+
+def claims_table(res: Results, comparisons: Sequence[Comparison]) -> Table:
+    """The claims, each against its tuned baseline and its matched controls, per task and
+    input setting, with the verdicts."""
+    header = ["claim", "task", "setting", "comparison", "better: ours", "other side: ours"]
+    header += ["Δ", "SE of Δ", "verdict", "paper's Δ"]
+    rows = []
+    for row in comparisons:
+        key, diff, digits = row.key, row.difference, 1 if row.speed else 2
+        rows.append(
+            [
+                text_cell(row.claim["text"]),
+                text_cell(row.task),
+                text_cell(row.setting),
+                Cell(f"{row.kind}: {res.label(row.other)}", "label", title=row.other),
+                stat_cell(row.better_values, f"{key}:better", digits),
+                stat_cell(row.other_values, f"{key}:other", digits),
+                Cell(DASH, "na", f"{key}:diff")
+                if diff.delta is None
+                else Cell(
+                    f"{diff.delta:+.2f}",
+                    "num " + ("up" if diff.delta > 0 else "down"),
+                    f"{key}:diff",
+                ),
+                Cell(fmt(diff.se), "num" if diff.se is not None else "na", f"{key}:se"),
+                Cell(diff.verdict, diff.cls, f"{key}:verdict"),
+                Cell(f"{row.paper:+.1f}", "num paper", f"{key}:paper")
+                if row.paper is not None
+                else Cell(DASH, "na", f"{key}:paper", "the paper has no such figure"),
+            ]
+        )
+    notes = [
+        "Each claim is measured per task and input setting against the model the paper says it "
+        "beats (its tuned baseline) and against its matched controls. Δ = mean of the "
+        "claimed-better model − mean of the other side, over seeds: test accuracy (POS) or "
+        "conlleval-style entity F1 (NER). SE of Δ = sqrt(s₁²/n₁ + s₂²/n₂), from the sample "
+        "standard deviations s and the numbers of seeds n of the two sides.",
+        f'Verdict: "{HOLDS}" when Δ > 2 SE; "{WITHIN}" when 0 < Δ ≤ 2 SE, a difference the '
+        f'seed-to-seed spread could explain; "{FAILS}" when Δ ≤ 0; "{CANNOT_TELL}" when a side '
+        "is not run or has a single seed.",
+        "A test-score comparison counts only when the claimed-better model ran under the "
+        "tuning protocol: the tuning record of its task and input setting (section 4; the "
+        "record of the tuned row it follows, for a model that follows one) must exist. Until "
+        f'then its rows read "{UNTUNED}" and show no Δ, so runs made before the protocol '
+        "never reach a verdict.",
+        "Matched controls change one thing: the CE-only controls (control_ce_shared, "
+        "control_ce_stacked) keep the compound row's networks, k and optimizer and train them "
+        "by its cross-entropy terms alone, with no hinge and no energy; the BiLSTM control "
+        "(bilstm_sgd or bilstm_adam, untuned) is the local BiLSTM under the optimizer that the "
+        "compound row's tuning record chose. Without that record, the BiLSTM control is not "
+        "known.",
+        "Paper's Δ: the paper's figure for the better row − that for the other row, in the "
+        "column our setting is compared with in section 1 (paper setting: POS or NER; plus: "
+        "NER+; POS plus has no paper column) of its main table, or Table 4 for GE(c). The "
+        "paper has no controls: each row of a claim shows the claim's figure.",
+        "Speed claims compare training sentences/s from `spen bench` (section 8's training "
+        "throughput benchmark: every model timed one after another in one process, paper input "
+        "setting), not the runs' own logs, which shared the machine with other jobs; the "
+        "paper's Δ is from its speed column. One benchmark run has no spread: cannot tell.",
+    ]
+    return Table("claims", header, rows, notes=notes)
+
+
+def claims_forest(comparisons: Sequence[Comparison]) -> Chart | None:
+    """The test-score comparisons that have a Δ and an SE as a forest plot, beside the paper's
+    Δ; None when there is none."""
+    rows = [
+        svg.ForestRow(
+            row.claim["text"],
+            f"{row.task.upper()} {row.setting} · vs {row.other}",
+            row.difference.delta,
+            row.difference.se,
+            row.paper,
+            row.key,
+        )
+        for row in comparisons
+        if not row.speed and row.difference.delta is not None and row.difference.se is not None
+    ]
+    if not rows:
+        return None
+    title = "The claims on test scores: Δ ± 2 SE"
+    return Chart(
+        "claims-forest",
+        title,
+        svg.forest_plot(rows, title=title, x_label="Δ = better − other (accuracy or F1 points)"),
+        "One row per claim, task, input setting and comparison with two or more seeds on each "
+        "side, grouped by claim: the dot is our Δ, the bar ± 2 SE; the diamond is the paper's "
+        "Δ. A bar clear of zero on the right is a claim that holds.",
+    )
+
+
+def _bench_speed(res: Results, task: str, model: str) -> list[float]:
+    """The training throughput `spen bench` measured for the model on the task, if any."""
+    return [
+        float(entry["sentences_per_second"])
+        for bench in res.inputs.bench
+        if bench.get("task") == task
+        for entry in bench.get("training", [])
+        if entry["model"] == model
+    ]

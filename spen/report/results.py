@@ -1,0 +1,133 @@
+"""`Results`: the summary's groups and the runs behind them, in the report's order, and the
+lookups every section shares (a group's figures, its tuning record, the tuning protocol)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from spen import tuning
+from spen.aggregate import is_number
+from spen.report.cells import NOT_RUN, Cell, stat
+from spen.report.collect import Inputs, RunData
+
+TASK_ORDER = ("pos", "ner")
+SETTING_ORDER = ("paper", "plus")
+
+
+class Results:
+    """Ordered access to the summary's groups and the runs behind them."""
+
+    def __init__(self, inputs: Inputs) -> None:
+        self.inputs = inputs
+        self.groups: dict[str, dict[str, Any]] = inputs.summary["groups"]
+        self.paper = inputs.paper
+        self.labels: dict[str, str] = self.paper.get("labels", {})
+
+    def label(self, model: str) -> str:
+        """The model's display name; a benchmark variant `MODEL@k=K` keeps its `k=K`."""
+        base, _, variant = model.partition("@")
+        return self.labels.get(base, base) + (f" ({variant})" if variant else "")
+
+    def group(self, task: str, model: str, setting: str) -> dict[str, Any] | None:
+        """The summary's group TASK/MODEL-SETTING; None when not run."""
+        return self.groups.get(f"{task}/{model}-{setting}")
+
+    def runs(self, task: str, model: str, setting: str) -> list[RunData]:
+        """The finished runs of TASK/MODEL-SETTING, one per seed."""
+        return self.inputs.group_runs(f"{task}/{model}-{setting}")
+
+    def metric(self, task: str) -> str:
+        """The task's headline test metric: entity F1 when scored, else token accuracy."""
+        for group in self.groups.values():
+            if group["task"] == task and "f1" in group["test"]:
+                return "f1"
+        return "accuracy"
+
+    def tasks(self) -> list[str]:
+        """The tasks that have runs, in the report's order."""
+        return ordered({g["task"] for g in self.groups.values()}, TASK_ORDER)
+
+    def settings(self) -> list[str]:
+        """The input settings that have runs, in the report's order."""
+        return ordered({g["setting"] for g in self.groups.values()}, SETTING_ORDER)
+
+    def models(self, extra: Iterable[str] = ()) -> list[str]:
+        """The models that have runs (and `extra`), in paper.yaml's order of labels."""
+        found = {g["model"] for g in self.groups.values()} | set(extra)
+        return ordered(found, tuple(self.labels))
+
+    def sorted_groups(self) -> list[dict[str, Any]]:
+        """The summary's groups by task, model and setting."""
+        tasks, models, settings = self.tasks(), self.models(), self.settings()
+        return sorted(
+            self.groups.values(),
+            key=lambda g: (
+                tasks.index(g["task"]),
+                models.index(g["model"]),
+                settings.index(g["setting"]),
+            ),
+        )
+
+    def test_values(self, task: str, model: str, setting: str, metric: str) -> list[float]:
+        """Per-seed test figures of `metric` (the summary's runs), [] when not run."""
+        return [
+            float(r.test[metric])
+            for r in self.runs(task, model, setting)
+            if is_number(r.test.get(metric))
+        ]
+
+    def group_stat(self, task: str, model: str, setting: str, metric: str) -> Cell:
+        """The summary's mean ± std of `metric` for the group, with its number of seeds."""
+        group = self.group(task, model, setting)
+        key = f"{task}/{model}-{setting}/{metric}"
+        if group is None:
+            return Cell(NOT_RUN, "missing", key)
+        stats = group["test"].get(metric)
+        if stats is None:
+            return Cell("not scored", "missing", key, f"test.json holds no '{metric}'")
+        return stat(stats["mean"], stats["std"], len(group["seeds"]), key)
+
+    def group_mean(self, task: str, model: str, setting: str, metric: str) -> float | None:
+        """The summary's mean of `metric` for the group; None when not run or not scored."""
+        group = self.group(task, model, setting)
+        if group is None or metric not in group["test"]:
+            return None
+        return group["test"][metric]["mean"]
+
+    def tuning_record(self, task: str, model: str, setting: str) -> dict[str, Any] | None:
+        """The tuning record the model's runs take their settings from (its own, or that of
+        the tuned row it follows); None when there is none yet, or no params/ to tell."""
+        params = self.inputs.params
+        leader = tuning.leader(params, model) if params is not None else None
+        return None if leader is None else self.inputs.tuning.get((task, leader, setting))
+
+    def predates_protocol(self, task: str, model: str, setting: str) -> bool:
+        """Whether the model has runs here that params/ shows to predate the tuning protocol
+        (a tuned row, or a follower, without its tuning record); False without params/."""
+        return (
+            self.inputs.params is not None
+            and self.group(task, model, setting) is not None
+            and not self.under_protocol(task, model, setting)
+        )
+
+    def under_protocol(self, task: str, model: str, setting: str) -> bool:
+        """Whether the model's runs can count under the tuning protocol: params/ is at hand and
+        the model is untuned (a fixed control) or its tuning record exists."""
+        params = self.inputs.params
+        if params is None:
+            return False
+        return tuning.leader(params, model) is None or bool(
+            self.tuning_record(task, model, setting)
+        )
+
+
+def ordered(items: Iterable[str], order: Sequence[str]) -> list[str]:
+    """`items` in `order`, those it does not name sorted after."""
+    items = set(items)
+    return [x for x in order if x in items] + sorted(items - set(order))
+
+
+def group_key(group: dict[str, Any]) -> str:
+    """A summary group's key, `TASK/MODEL-SETTING`."""
+    return f"{group['task']}/{group['model']}-{group['setting']}"

@@ -1,0 +1,118 @@
+"""Section 4: the tuning protocol. Every grid point of every tuning record with its dev score,
+the chosen point marked, and params/tuning.yaml in a sentence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spen import tuning
+from spen.aggregate import is_number
+from spen.config import ParamsError
+from spen.report.cells import DASH, Cell, Table, fmt, text_cell
+from spen.report.results import SETTING_ORDER, TASK_ORDER, Results, ordered
+
+AXIS_NAMES = {"compound_weight": "λ", "inner_steps": "k"}  # the tuning grids' axes
+
+
+def tuning_table(res: Results) -> Table | None:
+    """Every grid point of every tuning record, the chosen one marked; None without records."""
+    records = res.inputs.tuning
+    if not records:
+        return None
+    tasks = ordered({task for task, _, _ in records}, TASK_ORDER)
+    settings = ordered({setting for _, _, setting in records}, SETTING_ORDER)
+    models = ordered({model for _, model, _ in records}, tuple(res.labels))
+    rows = []
+    for task, model, setting in sorted(
+        records,
+        key=lambda k: (tasks.index(k[0]), settings.index(k[2]), models.index(k[1])),
+    ):
+        record = records[task, model, setting]
+        for name in _grid_order(res, record):
+            point = record["points"][name]
+            axes = point["axes"]
+            chosen = name == record["chosen"]
+            key = f"tuning:{task}/{model}-{setting}:{name}"
+            dev = point.get("dev")
+            epochs = " / ".join(
+                DASH if point.get(k) is None else str(point[k]) for k in ("best_epoch", "epochs")
+            )
+            cells = [
+                text_cell(task),
+                text_cell(setting),
+                Cell(res.label(model), "label", title=model),
+                Cell(name, "mono"),
+                text_cell(axes.get("optimizer", DASH)),
+                text_cell(axes.get("compound_weight", DASH), "num"),
+                text_cell(axes.get("inner_steps", DASH), "num"),
+                Cell(fmt(dev), "num", f"{key}:dev") if is_number(dev) else Cell(DASH, "na"),
+                text_cell(epochs, "num"),
+                Cell(str(point.get("stopped", "")), "stopped"),
+                Cell("✓" if chosen else "", "mark", f"{key}:chosen"),
+            ]
+            if chosen:
+                for cell in cells:
+                    cell.cls = f"{cell.cls} chosen".strip()
+            rows.append(cells)
+    header = ["task", "setting", "model", "point", "optimizer", "λ", "k", "dev score"]
+    header += ["best epoch / epochs", "stopped", "chosen"]
+    seeds = ", ".join(str(s) for s in sorted({r["seed"] for r in records.values()}))
+    profiles = ", ".join(sorted({str(r.get("profile", "?")) for r in records.values()}))
+    notes = [
+        "From results/tuning/TASK/MODEL-SETTING.json (`spen tune-select`). Selection reads dev "
+        f"only: each tuned row trains every point of its grid (one grid per row family) once, "
+        f"on seed {seeds} (profile "
+        f"{profiles}), and the point with the best dev score (accuracy for POS, entity F1 for "
+        "NER) is chosen (✓; ties go to the earlier point). No tuning run is ever scored on "
+        "test. The main runs of the row, and of the models that follow it, use the chosen "
+        "point's settings.",
+        "λ: the weight of the test-time inference network A_Ψ's terms in the compound "
+        "objective (compound_weight); k: updates of the inference networks per minibatch "
+        "(inner_steps). Best epoch / epochs: the epoch of the best dev score, and the epochs "
+        "trained. A point stopped early says why; one that diverged before its first epoch "
+        "ended has no dev score and is never chosen.",
+    ]
+    if res.inputs.params is not None:
+        notes.append(_protocol_note(res.inputs.params.tuning))
+    return Table("tuning", header, rows, notes=notes)
+
+
+def _grid_order(res: Results, record: dict[str, Any]) -> list[str]:
+    """The record's point names in the order of the model's grid (params/tuning.yaml); points
+    the grid does not know, or all of them without params, sorted after."""
+    order: list[str] = []
+    if res.inputs.params is not None:
+        try:
+            points = tuning.grid(res.inputs.params, record["model"], record.get("profile", ""))
+            order = [p.name for p in points]
+        except ParamsError:
+            pass
+    return ordered(record["points"], order)
+
+
+def _protocol_note(protocol: dict[str, Any]) -> str:
+    """params/tuning.yaml in a sentence: one grid per row family, and who follows whom."""
+    grids = []
+    for name, axes in protocol["grids"].items():
+        spans = ", ".join(
+            f"{AXIS_NAMES.get(a, a)} ∈ {{{', '.join(map(str, v))}}}" for a, v in axes.items()
+        )
+        models = ", ".join(m for m, g in protocol["tuned"].items() if g == name)
+        grids.append(f"{name} ({spans}) for {models}")
+    leaders: dict[str, list[str]] = {}
+    for model, leader in protocol["follows"].items():
+        leaders.setdefault(leader, []).append(model)
+    follows = "; ".join(
+        f"{', '.join(ms)} follow{'s' * (len(ms) == 1)} {leader}" for leader, ms in leaders.items()
+    )
+    optimizers = ", ".join(
+        f"{name} (lr {spec['lr']:g}"
+        + (f", momentum {spec['momentum']:g}" if "momentum" in spec else "")
+        + ")"
+        for name, spec in protocol["optimizers"].items()
+    )
+    return (
+        f"The grids (params/tuning.yaml): {'; '.join(grids)}. Optimizers of the "
+        f"networks that output tags: {optimizers}. Models that run with a tuned row's choice: "
+        f"{follows}."
+    )
