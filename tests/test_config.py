@@ -14,9 +14,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def params_copy(tmp_path: Path, edit) -> Path:
-    """A copy of params/ (with the schemas beside it) whose models.yaml `edit` has changed."""
+    """A copy of params/ whose models.yaml `edit` has changed."""
     shutil.copytree(REPO / "params", tmp_path / "params")
-    shutil.copytree(REPO / "workflow" / "schemas", tmp_path / "workflow" / "schemas")
     path = tmp_path / "params" / "models.yaml"
     models = yaml.safe_load(path.read_text())
     edit(models)

@@ -106,7 +106,6 @@ RECORDS = [
 
 def _project(root: Path) -> Path:
     shutil.copytree(REPO / "params", root / "params")
-    shutil.copytree(REPO / "workflow" / "schemas", root / "workflow" / "schemas")
     for task, table in (("pos", POS), ("ner", NER)):
         for (model, setting), values in table.items():
             for seed, value in enumerate(values, start=1):

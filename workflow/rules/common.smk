@@ -11,7 +11,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from spen import layout, steps, tuning
-from spen.config import PARAM_FILES, ParamsError, load_params
+from spen.config import PARAM_FILES, SCHEMA_DIR, ParamsError, load_params
 
 # `spen` is the one installed beside the Python running Snakemake (no need to activate it).
 os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])
@@ -47,7 +47,7 @@ onstart:
 
 # The same schemas through Snakemake's validator (honours --skip-validation hooks of modules).
 for name in PARAM_FILES:
-    validate(getattr(PARAMS, name), f"../schemas/{name}.schema.yaml")
+    validate(getattr(PARAMS, name), str(SCHEMA_DIR / f"{name}.schema.yaml"))
 
 RUNS = layout.runs(PARAMS, PROFILE)
 TASKS = list(PARAMS.experiments["tasks"])
