@@ -38,7 +38,7 @@ git -C "$SRC" ls-files -z --cached --others --exclude-standard |
     tar -C "$WORK/repo" -xf -
 ln -s "$(cd "$SRC/../shared" && pwd)" "$WORK/shared" # params/data.yaml's ../shared/data
 cd "$WORK/repo"
-rm -rf data models results logs .snakemake dvc.lock reports/bench reports/index.* reports/*.svg
+rm -rf data models results logs .snakemake dvc.lock reports/index.* reports/figures
 export PYTHONPATH="$WORK/repo"
 
 "$PY" - <<'PYEOF'
@@ -91,7 +91,7 @@ dvc pull -q
 status="$(dvc status)"
 log "second clone, after dvc pull: dvc status: $status"
 [[ "$status" == *"Data and pipelines are up to date."* ]] || exit 1
-spen report --summary results/summary.json --bench reports/bench --out "$WORK/report" >/dev/null
+spen report --summary results/summary.json --bench results/bench --out "$WORK/report" >/dev/null
 test -s "$WORK/report/index.html"
 log "report rendered from the pulled outputs: $WORK/report/index.html"
 OK=1

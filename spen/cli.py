@@ -505,7 +505,7 @@ def bench(
     params_dir: ParamsDir = Path("params"),
     data: DataDir = None,
     out: Annotated[
-        Path | None, typer.Option(help="Default reports/bench/decode-TASK.json.")
+        Path | None, typer.Option(help="Default results/bench/decode-TASK.json.")
     ] = None,
     profile: Profile = None,
 ) -> None:
@@ -521,8 +521,9 @@ def bench(
     )
     from spen.data.prepared import load_prepared
     from spen.io import write_json
+    from spen.layout import BENCH
 
-    out = out or Path("reports") / "bench" / f"decode-{task}.json"
+    out = out or Path(BENCH.format(task=task))
     check_output_file(out)
     params = load_params(params_dir)
     profile = profile or params.experiments["profile"]
@@ -558,7 +559,7 @@ def bench(
 def pipeline_time(
     log: Annotated[Path, typer.Argument(help="A Snakemake log (.snakemake/log/*.log).")],
     name: Annotated[str, typer.Option(help="What ran, e.g. 'paper_seed1, POS, CPU'.")],
-    out: Annotated[Path, typer.Option(help="JSON to write (reports/bench/pipeline-*.json).")],
+    out: Annotated[Path, typer.Option(help="JSON to write (results/bench/pipeline-*.json).")],
 ) -> None:
     """Wall time, cores and per-rule job time of a finished pipeline run, from its log."""
     from spen.io import write_json
@@ -640,7 +641,7 @@ def report(
     ] = Path("results/summary.json"),
     bench: Annotated[
         Path, typer.Option(help="Directory of `spen bench` results (decode-*.json).")
-    ] = Path("reports/bench"),
+    ] = Path("results/bench"),
     out: Annotated[Path, typer.Option(help="Directory for index.html and index.md.")] = Path(
         "reports"
     ),

@@ -60,7 +60,10 @@ TUNE_PROBE = f"{TUNE_PROBES}/{{point}}.json"
 PRUNING = "results/tuning/{task}/pruning/{model}-{setting}.json"
 TUNING = "results/tuning/{task}/{model}-{setting}.json"
 SUMMARY = "results/summary.json"
-BENCH = "reports/bench/decode-{task}.json"
+BENCH_DIR = "results/bench"
+BENCH = f"{BENCH_DIR}/decode-{{task}}.json"
+# hand-run records of whole pipeline runs (`spen pipeline-time`), read by the report
+PIPELINE_TIMES = f"{BENCH_DIR}/pipeline-*.json"
 REPORT = ("reports/index.html", "reports/index.md", "reports/figures")  # figures: NAME.svg
 CHOICES = "docs/CHOICES.md"
 
@@ -228,8 +231,10 @@ def prepared(task: str, names: Iterable[str] = PREPARED_FILES) -> list[str]:
     return [PREPARED.format(task=task, name=name) for name in names]
 
 
-def report_inputs(params: Params, profile: str) -> list[str]:
-    """What the report reads besides the summary and curves: analyses, benchmarks, choices."""
+def report_inputs(params: Params, profile: str, root: Path = Path(".")) -> list[str]:
+    """What the report reads besides the summary and curves: analyses, benchmarks, the
+    pipeline timings recorded under `root`, choices."""
     analyses = [run.path(ANALYSIS) for run in runs(params, profile)]
     benches = [BENCH.format(task=task) for task in params.experiments["tasks"]]
-    return [*analyses, *benches, CHOICES]
+    timings = sorted(path.relative_to(root).as_posix() for path in root.glob(PIPELINE_TIMES))
+    return [*analyses, *benches, *timings, CHOICES]

@@ -24,6 +24,7 @@ from spen.config import Params
 from spen.layout import (
     ANALYSIS,
     BENCH,
+    BENCH_DIR,
     CHECKPOINT,
     PREDICTIONS,
     PRUNING,
@@ -71,7 +72,7 @@ COMMANDS = {
     "score": f"spen score {PREDICTIONS} --out {SCORES}",
     "aggregate": f"spen aggregate {{scores}} --profile {{profile}} --out {SUMMARY}",
     "bench": f"spen bench {{task}} --profile {{profile}} --out {BENCH}",
-    "report": f"spen report --summary {SUMMARY} --bench reports/bench --out reports",
+    "report": f"spen report --summary {SUMMARY} --bench {BENCH_DIR} --out reports",
 }
 
 _RUN_FIELDS = ("task", "model", "setting", "seed", "point")

@@ -150,7 +150,7 @@ def _fake_project(root: Path) -> Path:
             }
         ],
     }
-    write_json(root / "reports/bench/decode-pos.json", bench)
+    write_json(root / "results/bench/decode-pos.json", bench)
     timing = {
         "name": "paper_seed1, POS",
         "cores": 2,
@@ -159,7 +159,7 @@ def _fake_project(root: Path) -> Path:
         "complete": True,
         "rules": {"train": {"jobs": 18, "seconds": 2400.0, "max": 300.0}},
     }
-    write_json(root / "reports/bench/pipeline-pos.json", timing)
+    write_json(root / "results/bench/pipeline-pos.json", timing)
     (root / "docs").mkdir()
     (root / "docs/CHOICES.md").write_text(CHOICES)
     scores = sorted(root.glob("results/*/*/seed*/test.json"))
@@ -172,7 +172,7 @@ def _fake_project(root: Path) -> Path:
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     root = tmp_path_factory.mktemp("project")
     summary = _fake_project(root)
-    paths = build_report(summary, root / "reports/bench", root / "reports")
+    paths = build_report(summary, root / "results/bench", root / "reports")
     html = (root / "reports/index.html").read_text()
     return {
         "root": root,
@@ -515,7 +515,7 @@ def test_a_clone_without_checkpoints_renders_the_same_run_facts(
     clone = tmp_path / "clone"
     shutil.copytree(rendered["root"], clone)
     shutil.rmtree(clone / "models")
-    build_report(clone / layout.SUMMARY, clone / "reports/bench", clone / "reports")
+    build_report(clone / layout.SUMMARY, clone / "results/bench", clone / "reports")
     html = (clone / "reports/index.html").read_text()
     assert _cell(html, "pos/bilstm-paper/peak-memory") == "706"
     assert "metrics.jsonl: missing" not in html
@@ -525,7 +525,7 @@ def test_a_clone_without_checkpoints_renders_the_same_run_facts(
     for entry in summary["runs"].values():
         entry.pop("train_json", None)
     write_json(clone / layout.SUMMARY, summary)
-    build_report(clone / layout.SUMMARY, clone / "reports/bench", clone / "reports")
+    build_report(clone / layout.SUMMARY, clone / "results/bench", clone / "reports")
     html = (clone / "reports/index.html").read_text()
     assert _cell(html, "params:pos/bilstm-paper") == "150.0K"  # the benchmark's count
     assert _cell(html, "params:pos/bilstm-plus") == "no count"

@@ -140,7 +140,7 @@ def pipeline_time_table(inputs: Inputs) -> Table | None:
     header = ["pipeline run", "cores", "wall time (min)", "job time (min)", "trainings"]
     header += ["longest training (min)", "complete"]
     notes = [
-        "From reports/bench/pipeline-*.json, which `spen pipeline-time LOG` reads off a run's "
+        "From results/bench/pipeline-*.json, which `spen pipeline-time LOG` reads off a run's "
         "Snakemake log: wall time from the first job's start to the last job's end; job time is "
         "the sum over jobs (what the run would take on one core)."
     ]

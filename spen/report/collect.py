@@ -1,18 +1,14 @@
 """What the report reads: the aggregate summary, each run's own files, benchmarks, environment.
 
-`spen aggregate` (results/summary.json) gives the test scores of every finished run and their
-mean/std per TASK/MODEL-SETTING. The report reads the rest from the run directories itself,
-because the summary does not carry it:
+`spen aggregate` (results/summary.json) gives the test scores of every finished run, their
+mean/std per TASK/MODEL-SETTING, and each run's training summary and wall-clock figures. The
+report reads only what the pipeline declares as its inputs, all under results/ (never a run
+directory under models/, which a clone does not have):
 
-    models/TASK/MODEL-SETTING/seedK/train.json        parameter count (optional; else the
-                                                      summary's copy, if any)
-    models/TASK/MODEL-SETTING/seedK/timings.json      wall-clock figures, peak memory (optional;
-                                                      else the summary's copy, if any)
-    results/TASK/MODEL-SETTING/seedK/learning_curve.json   dev score by epoch (aggregate writes it;
-    models/TASK/MODEL-SETTING/seedK/metrics.jsonl          the training log is the fallback)
+    results/TASK/MODEL-SETTING/seedK/learning_curve.json   dev score by epoch (aggregate writes it)
     results/TASK/MODEL-SETTING/seedK/analysis.json    exact vs amortised inference (optional)
-    reports/bench/decode-*.json                       decoding throughput (`spen bench`)
-    reports/bench/pipeline-*.json                     pipeline wall times (`spen pipeline-time`)
+    results/bench/decode-*.json                       decoding throughput (`spen bench`)
+    results/bench/pipeline-*.json                     pipeline wall times (`spen pipeline-time`)
     results/tuning/TASK/MODEL-SETTING.json            tuning records (`spen tune-select`)
     params/                                           which model follows which tuned row, and
                                                       the grids (params/tuning.yaml)
@@ -34,10 +30,9 @@ from typing import Any
 
 import yaml
 
-from spen.aggregate import read_history, with_timings
 from spen.config import Params, ParamsError, load_params
 from spen.io import read_json
-from spen.layout import CURVE, TIMINGS, TRAIN_LOG, TRAIN_SUMMARY, Run
+from spen.layout import CURVE, Run
 
 PAPER_FILE = Path(__file__).with_name("paper.yaml")
 ANALYSIS = "results/{task}/{model}-{setting}/seed{seed}/analysis.json"
@@ -122,23 +117,15 @@ def load_runs(summary: dict[str, Any], root: Path, warnings: list[str]) -> dict[
     for key, entry in sorted(summary["runs"].items()):
         run = Run(entry["task"], entry["model"], entry["setting"], int(entry["seed"]))
         data = RunData(run, entry["test"])
-        train_json, timings = root / run.path(TRAIN_SUMMARY), root / run.path(TIMINGS)
-        data.train = read_json(train_json) if train_json.is_file() else entry.get("train_json")
-        # peak memory and seconds per epoch: timings.json (train.json before it existed)
-        timing = read_json(timings) if timings.is_file() else None
-        figures = dict(entry.get("timings") or {})
-        if timing is not None:
-            figures.update({k: timing.get(k) for k in ("seconds_per_epoch", "peak_rss_mb")})
+        data.train = entry.get("train_json")
+        figures = entry.get("timings") or {}
         if figures:
             data.train = {**(data.train or {}), **figures}
-        curve, log = root / run.path(CURVE), root / run.path(TRAIN_LOG)
+        curve = root / run.path(CURVE)
         if curve.is_file():
             data.history = read_json(curve)
-        elif log.is_file():
-            history = read_history(log)
-            data.history = history if timing is None else with_timings(history, timing)
         else:
-            warnings.append(f"{run.path(TRAIN_LOG)}: missing (no learning curve for {key})")
+            warnings.append(f"{run.path(CURVE)}: missing (no learning curve for {key})")
         analysis = root / run.path(ANALYSIS)
         if analysis.is_file():
             data.analysis = read_json(analysis)
