@@ -26,6 +26,8 @@ from spen.layout import (
     CHECKPOINT,
     CURVE,
     DECODE_READS,
+    FEATURES,
+    FEATURIZE_READS,
     PREDICTIONS,
     RAW_DIR,
     REPORT,
@@ -45,6 +47,7 @@ from spen.layout import (
     prepared,
     pretrained_file,
     pruning_record,
+    reads_features,
     report_inputs,
     runs,
     tag_lms,
@@ -89,6 +92,16 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
         "models": list(exp["models"]),
         "plain_models": [m for m in exp["models"] if m not in reads_lm | reads_tuning],
         "settings": list(exp["settings"]),
+        "featurize": {
+            f"{task}-{setting}": {
+                "task": task,
+                "setting": setting,
+                "path": FEATURES.format(task=task, setting=setting),
+            }
+            for task in exp["tasks"]
+            for setting in exp["settings"]
+            if reads_features(params, setting)
+        },
         "seeds": [int(s) for s in params.profile(profile)["seeds"]],
         "tag_lms": {
             lm.name: {"task": lm.task, "kind": lm.kind, "setting": lm.setting, "path": lm.path}
@@ -178,6 +191,19 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
                 "deps": code_deps("fetch"),
                 "params": _params_list(reads("fetch", "${key}")),
                 "outs": [RAW_DIR.format(rawdir="${item.dir}")],
+            },
+        },
+        "featurize": {
+            "foreach": "${featurize}",
+            "do": {
+                "cmd": dvc_command("featurize"),
+                "deps": [*prepared("${item.task}", FEATURIZE_READS), *code_deps("featurize")],
+                "params": _params_list(
+                    reads(
+                        "featurize", "${item.task}", setting="${item.setting}", profile="${profile}"
+                    )
+                ),
+                "outs": ["${item.path}"],
             },
         },
         "preprocess": {
@@ -346,7 +372,68 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
             }
         }
     ]
+    if not variables["featurize"]:
+        del stages["featurize"]
+    feature_settings = [s for s in exp["settings"] if reads_features(params, s)]
+    stages = split_by_features(stages, variables, feature_settings)
     return {"vars": [variables], "stages": stages, "plots": plots}
+
+
+#: the stages whose runs read their input setting's encoder features, if it has any
+FEATURE_READERS = (
+    "train",
+    "train_tuned",
+    "train_global",
+    "tune_train",
+    "tune_probe",
+    "tune_train_pruned",
+    "pretrain_tlm",
+    "decode",
+    "analyze",
+)
+
+
+def split_by_features(
+    stages: dict[str, Any], variables: dict[str, Any], feature_settings: list[str]
+) -> dict[str, Any]:
+    """Each stage of `FEATURE_READERS` as two: STAGE for the runs of settings without encoder
+    features, STAGE_features for the others, which depend on their features folder too (DVC
+    cannot make a dependency conditional). Their items move to `VAR` and `VAR_features`."""
+    if not feature_settings:
+        return stages
+    features = FEATURES.format(task="${item.task}", setting="${item.setting}")
+    plain_settings = [s for s in variables["settings"] if s not in feature_settings]
+    variables.update(plain_settings=plain_settings, feature_settings=feature_settings)
+    split_vars: set[str] = set()
+    out: dict[str, Any] = {}
+    for name, stage in stages.items():
+        if name not in FEATURE_READERS:
+            out[name] = stage
+        elif "matrix" in stage:
+            if plain_settings:
+                out[name] = {**stage, "matrix": {**stage["matrix"], "setting": "${plain_settings}"}}
+            out[f"{name}_features"] = {
+                **stage,
+                "matrix": {**stage["matrix"], "setting": "${feature_settings}"},
+                "deps": [*stage["deps"], features],
+            }
+        else:
+            var = stage["foreach"][2:-1]
+            if var not in split_vars:
+                items = variables[var]
+                variables[var] = {k: v for k, v in items.items() if v["setting"] in plain_settings}
+                variables[f"{var}_features"] = {
+                    k: v for k, v in items.items() if v["setting"] in feature_settings
+                }
+                split_vars.add(var)
+            if variables[var]:
+                out[name] = stage
+            if variables[f"{var}_features"]:
+                out[f"{name}_features"] = {
+                    "foreach": f"${{{var}_features}}",
+                    "do": {**stage["do"], "deps": [*stage["do"]["deps"], features]},
+                }
+    return out
 
 
 _NO_CACHE = {"cache": False}

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from spen import tuning
 from spen.config import TAG_LM_DIR, Params, ParamsError
+from spen.data.features import FEATURES_DIR
 from spen.io import read_json
 
 RAW_DIR = "data/raw/{rawdir}"
@@ -40,6 +41,10 @@ PREPARED_FILES = (
 # vocab.json and embeddings.npy; each step one or two splits).
 TRAIN_READS = ("train.arrow", "dev.arrow", "vocab.json", "embeddings.npy")
 DECODE_READS = ("test.arrow", "vocab.json", "embeddings.npy")
+# What `spen featurize` reads, and writes for an input setting with encoder features.
+FEATURIZE_READS = ("train.arrow", "dev.arrow", "test.arrow")
+FEATURES = FEATURES_DIR
+FEATURE_FILES = ("train.arrow", "dev.arrow", "test.arrow", "summary.json")
 
 TAG_LM = f"{TAG_LM_DIR}/{{name}}.pt"
 DEFAULT_TAG_LM_SETTING = "paper"  # `spen pretrain-tlm`'s default; a tlm_a never reads it
@@ -224,6 +229,19 @@ def tag_lms(params: Params, run_list: Iterable[Run]) -> list[TagLM]:
 def raw_dir(params: Params, task: str) -> str:
     """`data/raw/DIR` of `task`: where `spen fetch` puts its raw files."""
     return RAW_DIR.format(rawdir=params.task(task)["dir"])
+
+
+def reads_features(params: Params, setting: str) -> bool:
+    """Whether runs in input `setting` read encoder features (its `features` in params)."""
+    return bool(params.models["settings"].get(setting, {}).get("features"))
+
+
+def features(params: Params, task: str, setting: str) -> list[str]:
+    """The feature files a run in `setting` on `task` reads ([] for a setting without)."""
+    if not reads_features(params, setting):
+        return []
+    folder = FEATURES.format(task=task, setting=setting)
+    return [f"{folder}/{name}" for name in FEATURE_FILES]
 
 
 def prepared(task: str, names: Iterable[str] = PREPARED_FILES) -> list[str]:

@@ -26,6 +26,7 @@ from spen.layout import (
     BENCH,
     BENCH_DIR,
     CHECKPOINT,
+    FEATURES,
     PREDICTIONS,
     PRUNING,
     RUN_DIR,
@@ -43,6 +44,9 @@ from spen.layout import (
 COMMANDS = {
     "fetch": "spen fetch {task} --dest data/raw",
     "preprocess": "spen preprocess {task} --raw data/raw --out data/{task}",
+    "featurize": (
+        f"spen featurize {{task}} --setting {{setting}} --profile {{profile}} --out {FEATURES}"
+    ),
     "pretrain_tlm": (
         "spen pretrain-tlm {task} --kind {kind} --setting {lm_setting} --profile {profile}"
         " --out {tag_lm}"
@@ -131,6 +135,7 @@ PARAM_FILES = {name: f"params/{name}.yaml" for name in ("data", "models", "profi
 ENTRY_MODULES = {
     "fetch": ("spen.config", "spen.data.sources"),
     "preprocess": ("spen.config", "spen.data.preprocess"),
+    "featurize": ("spen.config", "spen.data.featurize", "spen.data.prepared"),
     "pretrain_tlm": ("spen.config", "spen.data.prepared", "spen.training.tag_lm"),
     "train": ("spen.config", "spen.data.prepared", "spen.training.loop", "spen.tuning"),
     "tune_select": ("spen.tuning",),
@@ -165,6 +170,8 @@ def reads(step: str, task: str, model: str = "", setting: str = "", profile: str
     if step == "preprocess":
         keys = ("dir", "format", "normalize", "splits")
         return {data: [f"tasks.{task}.{key}" for key in keys] + ["embeddings"]}
+    if step == "featurize":  # the setting's encoder, and the profile's sentence limits
+        return {models: [f"settings.{setting}.features"], profiles: [f"{profile}.overrides"]}
     if step == "bench":  # every model of the experiment list, in every input setting
         return {
             models: ["training", f"tasks.{task}", "settings", "models"],

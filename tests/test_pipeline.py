@@ -100,6 +100,21 @@ def snakemake_graph(jobs: list[Job]) -> tuple[set[str], set[tuple[str, str]]]:
 def _stage_name(
     rule: str, wildcards: dict[str, str], task_of_dir: dict[str, str], params: Params
 ) -> str:
+    """The DVC stage of a Snakemake job: a job reading encoder features runs in the twin
+    stage STAGE_features."""
+    name = _base_stage_name(rule, wildcards, task_of_dir, params)
+    stage, at, item = name.partition("@")
+    setting = wildcards.get("setting") or wildcards.get("name", "").partition("-")[2]
+    if stage in dvc_yaml.FEATURE_READERS and layout.reads_features(params, setting):
+        return f"{stage}_features{at}{item}"
+    return name
+
+
+def _base_stage_name(
+    rule: str, wildcards: dict[str, str], task_of_dir: dict[str, str], params: Params
+) -> str:
+    if rule == "featurize":
+        return f"featurize@{wildcards['task']}-{wildcards['setting']}"
     if rule == "fetch":
         return f"fetch@{task_of_dir[wildcards['rawdir']]}"
     if rule == "preprocess":
@@ -164,11 +179,19 @@ def test_snakemake_and_dvc_have_the_same_graph_and_commands() -> None:
     dvc_nodes, dvc_edges = dvc_graph(REPO)
     params = load_params(REPO / "params")
     expected_runs = len(layout.runs(params, profile))
-    trains = [n for n in sm_nodes if n.startswith(("train@", "train_tuned@", "train_global@"))]
+    stage = {n: n.partition("@")[0].removesuffix("_features") for n in sm_nodes}
+    trains = [n for n in sm_nodes if stage[n] in ("train", "train_tuned", "train_global")]
     assert len(trains) == expected_runs
     # every global-energy run trains after its tag LM is pretrained, in both tools
-    global_runs = {n for n in trains if n.startswith("train_global@")}
-    assert global_runs and global_runs == {b for a, b in sm_edges if a.startswith("pretrain_tlm@")}
+    global_runs = {n for n in trains if stage[n] == "train_global"}
+    assert global_runs and global_runs == {b for a, b in sm_edges if stage[a] == "pretrain_tlm"}
+    # every run of a setting with encoder features (xfmr) reads them, in both tools
+    featured = {
+        b
+        for a, b in sm_edges
+        if stage[a] == "featurize" and stage[b] in ("train", "train_tuned", "train_global")
+    }
+    assert featured == {n for n in trains if n.partition("@")[0].endswith("_features")}
     assert sm_nodes == dvc_nodes, sm_nodes ^ dvc_nodes
     assert sm_edges == dvc_edges, sm_edges ^ dvc_edges
     # each job runs the very command line of its stage (both render spen.steps.COMMANDS)

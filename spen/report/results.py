@@ -12,7 +12,7 @@ from spen.report.cells import NOT_RUN, Cell, stat
 from spen.report.collect import Inputs, RunData
 
 TASK_ORDER = ("pos", "ner")
-SETTING_ORDER = ("paper", "plus")
+SETTING_ORDER = ("paper", "plus", "xfmr")
 
 
 class Results:

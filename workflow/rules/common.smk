@@ -133,6 +133,14 @@ def flag(option, value):
     return f" {option} {value}" if value else ""
 
 
+def features_input(wildcards):
+    """The encoder features a job of the run's input setting reads, if any (rule featurize);
+    a tag LM's setting is the part of its name after KIND."""
+    w = dict(wildcards)
+    setting = w.get("setting") or w.get("name", "").partition("-")[2]
+    return layout.features(PARAMS, w["task"], setting)
+
+
 def tag_lm_input(wildcards):
     """The pretrained tag LM the run's global energy reads, if any (rule pretrain_tlm builds
     the pipeline's own; a file elsewhere is the user's)."""

@@ -18,6 +18,26 @@ rule fetch:
         steps.snakemake_shell("fetch", task="{params.task}")
 
 
+rule featurize:
+    """Per-word features of a task's splits from the frozen encoder an input SETTING names
+    (`features` in params/models.yaml), computed once for every run in that setting."""
+    input:
+        data=lambda w: layout.prepared(w.task, layout.FEATURIZE_READS),
+    output:
+        [f"{layout.FEATURES}/{name}" for name in layout.FEATURE_FILES],
+    params:
+        reads=reads("featurize"),
+        profile=PROFILE,
+    log:
+        "logs/featurize/{task}/{setting}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    shell:
+        steps.snakemake_shell("featurize")
+
+
 rule preprocess:
     """Arrow splits, vocabularies, embedding matrix and a summary of one task."""
     input:

@@ -6,6 +6,7 @@ rule decode:
     input:
         checkpoint=layout.CHECKPOINT,
         data=lambda w: layout.prepared(w.task, layout.DECODE_READS),
+        features=features_input,
     output:
         layout.PREDICTIONS,
     log:
@@ -24,6 +25,7 @@ rule analyze:
     input:
         checkpoint=layout.CHECKPOINT,
         data=lambda w: layout.prepared(w.task, layout.DECODE_READS),
+        features=features_input,
     output:
         layout.ANALYSIS,
     log:

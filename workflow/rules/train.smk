@@ -7,6 +7,7 @@ rule pretrain_tlm:
     KIND (tlm_a) or KIND-SETTING (tlm_b, tlm_c read the words as SETTING encodes them)."""
     input:
         data=lambda w: layout.prepared(w.task, layout.TRAIN_READS),
+        features=features_input,
     output:
         layout.TAG_LM,
     params:
@@ -28,6 +29,7 @@ rule train:
     """One run: MODEL in input SETTING on TASK with SEED, under the active run profile."""
     input:
         data=lambda w: layout.prepared(w.task, layout.TRAIN_READS),
+        features=features_input,
         tag_lm=tag_lm_input,
         tuned=tuned_input,
     output:

@@ -10,6 +10,7 @@ rule tune_probe:
     tune_train to go on from."""
     input:
         data=lambda w: layout.prepared(w.task, layout.TRAIN_READS),
+        features=features_input,
         tag_lm=tag_lm_input,
     output:
         layout.TUNE_PROBE,
@@ -52,6 +53,7 @@ rule tune_train:
     """One grid point of a tuned MODEL in SETTING on TASK: trained and scored on dev only."""
     input:
         data=lambda w: layout.prepared(w.task, layout.TRAIN_READS),
+        features=features_input,
         tag_lm=tag_lm_input,
         pruning=lambda w: layout.pruning_record(PARAMS, w.task, w.model, w.setting, PROFILE)
         or [],
