@@ -274,6 +274,8 @@ def workflow_copy(tmp_path: Path) -> Path:
     shutil.copytree(
         REPO / "workflow", tmp_path / "workflow", ignore=shutil.ignore_patterns("__pycache__")
     )
+    shutil.copy(REPO / "Snakefile", tmp_path / "Snakefile")  # the entry point, with `all`
+    (tmp_path / "profiles").symlink_to("workflow/profiles")
     return tmp_path
 
 
