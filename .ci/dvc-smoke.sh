@@ -12,6 +12,8 @@
 #    analysis; the benchmark, which times every model; aggregate and report), then `dvc push`.
 # 4. A second clone `dvc pull`s; `dvc status` must report nothing to do, and `spen report`
 #    renders from the pulled outputs.
+# Snakemake on the same checkouts: after `dvc repro`, and after `dvc pull` + `snakemake --touch`,
+# `snakemake -n` must have nothing to do.
 # Environment: SPEN_PYTHON (default .venv/bin/python), KEEP_WORK=1 keeps the temporary folder.
 set -euo pipefail
 
@@ -60,6 +62,14 @@ log "dvc repro: everything"
 dvc repro >"$WORK/repro1.log" 2>&1 || { tail -n 60 "$WORK/repro1.log"; exit 1; }
 log "stages run: $(ran "$WORK/repro1.log" | wc -l)"
 commit "first reproduction"
+# Snakemake after DVC on the same checkout: nothing to rerun (timestamps in order).
+nothing_to_do() {
+    snakemake -n --config profile=smoke >"$WORK/$1.log" 2>&1 || { tail -n 40 "$WORK/$1.log"; exit 1; }
+    grep -q "Nothing to be done" "$WORK/$1.log" || {
+        log "$2: snakemake wants to rerun:"; grep -A20 "Job stats" "$WORK/$1.log" >&2; exit 1; }
+    log "$2: snakemake -n: nothing to be done"
+}
+nothing_to_do snakemake1 "after dvc repro"
 
 log "change: params/models.yaml models.compound_separated.ce_weight 1 -> 2"
 "$PY" - <<'PYEOF'
@@ -91,6 +101,9 @@ dvc pull -q
 status="$(dvc status)"
 log "second clone, after dvc pull: dvc status: $status"
 [[ "$status" == *"Data and pipelines are up to date."* ]] || exit 1
+# Pulled files carry the time of the pull, in no order: `snakemake --touch` (README) orders them.
+snakemake --touch --cores 1 --config profile=smoke >"$WORK/touch.log" 2>&1 || { tail -n 40 "$WORK/touch.log"; exit 1; }
+nothing_to_do snakemake2 "second clone, after dvc pull and snakemake --touch"
 spen report --summary results/summary.json --bench results/bench --out "$WORK/report" >/dev/null
 test -s "$WORK/report/index.html"
 log "report rendered from the pulled outputs: $WORK/report/index.html"
