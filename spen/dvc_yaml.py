@@ -250,20 +250,7 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
                     "outs": [probe],
                 },
             }
-            stages["tune_prune"] = {
-                "foreach": "${pruning_records}",
-                "do": {
-                    "cmd": dvc_command("tune_prune"),
-                    # the probes' directory: DVC joins it to every tune_probe stage writing inside
-                    "deps": [
-                        TUNE_PROBES.format(
-                            task="${item.task}", model="${item.model}", setting="${item.setting}"
-                        ),
-                        *code_deps("tune_select"),
-                    ],
-                    "outs": [{"${item.path}": _NO_CACHE}],
-                },
-            }
+            stages["tune_prune"] = _record_stage("tune_prune", "pruning_records", TUNE_PROBES)
             stages["tune_train_pruned"] = {
                 "foreach": "${pruned_points}",
                 "do": {
@@ -272,20 +259,7 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
                     "deps": [*tune_train["deps"], "${item.pruning}"],
                 },
             }
-        stages["tune_select"] = {
-            "foreach": "${tuning_records}",
-            "do": {
-                "cmd": dvc_command("tune_select"),
-                # the points' directory: DVC joins it to every tune_train stage writing inside
-                "deps": [
-                    TUNE_POINTS.format(
-                        task="${item.task}", model="${item.model}", setting="${item.setting}"
-                    ),
-                    *code_deps("tune_select"),
-                ],
-                "outs": [{"${item.path}": _NO_CACHE}],
-            },
-        }
+        stages["tune_select"] = _record_stage("tune_select", "tuning_records", TUNE_POINTS)
         stages["train_tuned"] = {"foreach": "${tuned_runs}", "do": tuned_train}
     if variables["global_runs"]:
         stages["pretrain_tlm"] = {
@@ -437,6 +411,20 @@ def split_by_features(
 
 
 _NO_CACHE = {"cache": False}
+
+
+def _record_stage(step: str, records: str, folder: str) -> dict[str, Any]:
+    """A stage writing one record per tuned grid (`records`: its var) from the grid points'
+    `folder` (DVC joins a directory dependency to every stage writing inside it)."""
+    grid = {"task": "${item.task}", "model": "${item.model}", "setting": "${item.setting}"}
+    return {
+        "foreach": f"${{{records}}}",
+        "do": {
+            "cmd": dvc_command(step),
+            "deps": [folder.format(**grid), *code_deps("tune_select")],
+            "outs": [{"${item.path}": _NO_CACHE}],
+        },
+    }
 
 
 def _params_list(keys: dict[str, list[str]]) -> list[dict[str, list[str]]]:

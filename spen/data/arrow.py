@@ -13,7 +13,6 @@ from spen.data.features import FeatureTable
 from spen.data.normalize import normalize_token
 from spen.data.readers import Sentence
 from spen.data.vocab import Vocabularies
-from spen.io import atomic_path
 
 SCHEMA = pa.schema(
     [
@@ -84,16 +83,6 @@ def encode_sentences(sentences: Sequence[Sentence], vocab: Vocabularies) -> pa.T
         },
         schema=SCHEMA,
     )
-
-
-def write_table(table: pa.Table, path: Path) -> None:
-    """Write `table` as an Arrow IPC file, atomically."""
-    with (
-        atomic_path(path) as tmp,
-        pa.OSFile(str(tmp), "wb") as sink,
-        ipc.new_file(sink, table.schema) as writer,
-    ):
-        writer.write_table(table)
 
 
 def read_split(path: Path) -> Split:

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from spen.io import atomic_path
+from spen.data.ipc import write_table
 
 #: where `spen featurize` writes a task's features for an input SETTING (outside the task's
 #: own folder, which `spen preprocess` replaces whole)
@@ -80,13 +80,7 @@ def features_table(sentences: Sequence[np.ndarray]) -> pa.Table:
 
 def write_features(sentences: Sequence[np.ndarray], path: Path) -> None:
     """Write one split's features atomically."""
-    table = features_table(sentences)
-    with (
-        atomic_path(path) as tmp,
-        pa.OSFile(str(tmp), "wb") as sink,
-        ipc.new_file(sink, table.schema) as writer,
-    ):
-        writer.write_table(table)
+    write_table(features_table(sentences), path)
 
 
 def read_features(path: Path) -> FeatureTable:
