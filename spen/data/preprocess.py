@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from spen.data.arrow import encode_sentences, write_table
+from spen.data.arrow import encode_sentences
+from spen.data.ipc import write_table
 from spen.data.embeddings import embedding_matrix, load_vectors
 from spen.data.normalize import normalize_token
 from spen.data.prepared import SPLITS
