@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from spen.data.arrow import encode_sentences
-from spen.data.ipc import write_table
 from spen.data.embeddings import embedding_matrix, load_vectors
+from spen.data.ipc import write_table
 from spen.data.normalize import normalize_token
 from spen.data.prepared import SPLITS
 from spen.data.readers import Sentence, check_bioes, check_tagset, read_corpus
