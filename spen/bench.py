@@ -17,6 +17,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -24,10 +25,10 @@ import torch
 
 from spen.data.batches import Batch, make_batches
 from spen.data.prepared import PreparedTask
-from spen.evaluation.decode import learner_uses_chars
 from spen.inference.gradient_descent import GradientDescentOptions, minimise_relaxed
 from spen.inference.linear_chain import sequence_score, viterbi
 from spen.models.build import build_model, count_parameters, count_test_time_parameters
+from spen.run_config import RunConfig
 from spen.training.build import build_learner
 
 Decoder = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -110,18 +111,20 @@ def _timed(run: Callable[[], Any], repeats: int) -> float:
 
 def decode_benchmark(
     task: PreparedTask,
-    hidden: int,
+    config: RunConfig,
     batch_sizes: list[int],
     repeats: int = 3,
     limit: int | None = None,
 ) -> dict[str, Any]:
     """Tokens per second of each decoder on the test split (its first `limit` sentences), at
-    each batch size."""
+    each batch size, with the networks of `config`'s size (its hidden size) on frozen word
+    vectors alone."""
     torch.manual_seed(0)
-    config = {"kind": "local", "hidden": hidden, "finetune_embeddings": False, "char_cnn": None}
+    words = {"finetune_embeddings": False, "char_cnn": None, "features": None}
+    local = replace(config, kind="local", global_energy=None, **words)
     embeddings = torch.from_numpy(task.embeddings)
-    tagger = build_model(config, task.vocabs, embeddings).eval()
-    energy = build_model({**config, "kind": "crf"}, task.vocabs, embeddings).eval()
+    tagger = build_model(local, task.vocabs, embeddings).eval()
+    energy = build_model(replace(local, kind="crf"), task.vocabs, embeddings).eval()
     split = task.split("test", limit)
     tokens = sum(len(t) for t in split.token_ids)
     rows: list[dict[str, Any]] = []
@@ -181,7 +184,7 @@ def _measure(
 
 
 def parameter_counts(
-    task: PreparedTask, configs: dict[tuple[str, str], dict[str, Any]]
+    task: PreparedTask, configs: dict[tuple[str, str], RunConfig]
 ) -> list[dict[str, Any]]:
     """Trainable and test-time parameters of each (model, setting)'s network as built, before
     training: the counts train.json records, for runs whose train.json is not at hand."""
@@ -200,22 +203,20 @@ def parameter_counts(
     return counts
 
 
-def equal_step_variants(
-    configs: dict[str, dict[str, Any]], steps: list[int]
-) -> dict[str, dict[str, Any]]:
+def equal_step_variants(configs: dict[str, RunConfig], steps: list[int]) -> dict[str, RunConfig]:
     """Each compound model again at every inner-step count k in `steps` it is not set to,
     named `MODEL@k=K`: separated (k = 1) and shared / stacked (k = 10) compared step for step."""
     return {
-        f"{name}@k={k}": {**config, "inner_steps": k}
+        f"{name}@k={k}": replace(config, inner_steps=k)
         for name, config in configs.items()
-        if config.get("objective") == "compound" and not config.get("global_energy")
+        if config.objective == "compound" and not config.global_energy
         for k in steps
-        if k != config["inner_steps"]
+        if k != config.inner_steps
     }
 
 
 def training_benchmark(
-    task: PreparedTask, configs: dict[str, dict[str, Any]], sentences: int = 200
+    task: PreparedTask, configs: dict[str, RunConfig], sentences: int = 200
 ) -> list[dict[str, Any]]:
     """Training throughput (sentences/s) of each model on the same first training sentences.
 
@@ -231,8 +232,8 @@ def training_benchmark(
         print(f"bench: training throughput of {name}", file=sys.stderr, flush=True)
         torch.manual_seed(0)
         learner = build_learner(config, build_model(config, task.vocabs, embeddings))
-        chars = task.vocabs.chars if learner_uses_chars(learner) else None
-        batches = make_batches(split, config["batch_size"], chars, np.random.default_rng(0))
+        chars = task.vocabs.chars if config.uses_chars else None
+        batches = make_batches(split, config.batch_size, chars, np.random.default_rng(0))
         learner.start_epoch(1)
         learner.model.train()
         learner.train_step(batches[0])
@@ -246,8 +247,8 @@ def training_benchmark(
                 "sentences": len(split),
                 "seconds": seconds,
                 "sentences_per_second": len(split) / seconds,
-                "batch_size": config["batch_size"],
-                "inner_steps": config.get("inner_steps"),
+                "batch_size": config.batch_size,
+                "inner_steps": config.inner_steps if config.kind == "spen" else None,
             }
         )
     return results

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # heavy imports stay out of the command line's start-up
 
     from spen.data.arrow import Split
     from spen.data.vocab import Vocabularies
+    from spen.run_config import RunConfig
     from spen.training.learners import Learner
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -151,9 +152,10 @@ def featurize(
     computed once: OUT/{train,dev,test}.arrow and OUT/summary.json (cost and sizes). The run
     profile's sentence limits apply."""
     from spen.data.features import FEATURES_DIR
-    from spen.data.featurize import FeatureSpec, featurize_task
+    from spen.data.featurize import featurize_task
     from spen.data.prepared import SPLITS, load_prepared
     from spen.io import atomic_dir, write_json
+    from spen.run_config import FeatureSpec
 
     params = load_params(params_dir)
     spec = params.models["settings"].get(setting, {}).get("features")
@@ -217,10 +219,10 @@ def train(
     if point:
         base = params.run_config(task, model, setting, seed, profile)
         grid_point = tuning.point(params, model, profile, point)
-        overrides = grid_point.overrides(params, base["kind"], base.get("objective"))
+        overrides = grid_point.overrides(params, base.kind, base.objective)
     config = params.run_config(task, model, setting, seed, profile, overrides)
     if device:
-        config["device"] = device
+        config = replace(config, device=device)
     out = out or Path("models") / task / f"{model}-{setting}" / f"seed{seed}"
     # before any work: a file in the way or an unwritable place would fail only at the first
     # checkpoint, an epoch later
@@ -323,7 +325,15 @@ def decode(
 
     check_output_file(out)
     run = _restore(checkpoint, split, data, device, features)
-    pred = predict_split(run.learner, run.rows, run.vocabs, run.batch_size, run.device, decoder)
+    pred = predict_split(
+        run.learner,
+        run.rows,
+        run.vocabs,
+        run.batch_size,
+        run.device,
+        decoder,
+        uses_chars=run.uses_chars,
+    )
     write_predictions(out, run.rows.tokens, run.rows.tags, pred)
 
 
@@ -336,14 +346,15 @@ class _Restored:
     rows: Split
     batch_size: int
     device: torch.device
+    uses_chars: bool
 
 
-def _features(config: dict[str, Any], override: Path | None) -> Path | None:
+def _features(config: RunConfig, override: Path | None) -> Path | None:
     """The encoder features a run reads, if its input setting has any: `override`, else the
     setting's default folder."""
     from spen.data.features import run_features_dir
 
-    default = run_features_dir(config)
+    default = run_features_dir(config.task, config.setting, config.features)
     return None if default is None else (override or default)
 
 
@@ -352,18 +363,19 @@ def _restore(
 ) -> _Restored:
     """A trained learner and the split it should tag, checked to share its vocabularies."""
     from spen.data.prepared import load_prepared
-    from spen.training.checkpoint import load_checkpoint, restore_learner
+    from spen.training.checkpoint import checkpoint_config, load_checkpoint, restore_learner
     from spen.training.loop import choose_device
 
     state = load_checkpoint(checkpoint)
-    config = state["config"]
+    config = checkpoint_config(state)
     torch_device = choose_device(device)
     learner, vocabs = restore_learner(state, torch_device)
-    task = load_prepared(data or Path("data") / config["task"], _features(config, features))
+    reads = _features(config, features)
+    task = load_prepared(data or Path("data") / config.task, reads)
     if task.vocabs != vocabs:
         raise ValueError(f"{checkpoint}: trained on other vocabularies than {task.directory}")
-    rows = task.split(split, config.get(f"{split}_limit"))
-    return _Restored(learner, vocabs, rows, config["eval_batch_size"], torch_device)
+    rows = task.split(split, config.limit(split))
+    return _Restored(learner, vocabs, rows, config.eval_batch_size, torch_device, config.uses_chars)
 
 
 @app.command()
@@ -448,7 +460,9 @@ def analyze(
     run = _restore(checkpoint, split, data, device, features)
     if hasattr(run.learner, "gradient_descent"):
         run.learner.gradient_descent = options
-    result = exact_vs_amortised(run.learner, run.rows, run.vocabs, run.batch_size, run.device)
+    result = exact_vs_amortised(
+        run.learner, run.rows, run.vocabs, run.batch_size, run.device, uses_chars=run.uses_chars
+    )
     write_json(out, result)
     _print_json(result)
 
@@ -470,7 +484,9 @@ def pretrain_tlm(
     device: Device = "auto",
 ) -> None:
     """Pretrain the tag language model of a global energy on TASK's gold tag sequences."""
+    from spen.data.features import run_features_dir
     from spen.data.prepared import load_prepared
+    from spen.run_config import InputSetting
     from spen.training.loop import choose_device
     from spen.training.tag_lm import pretrain_tag_lm, save_tag_lm
 
@@ -479,12 +495,12 @@ def pretrain_tlm(
     check_output_file(out)
     params = load_params(params_dir)
     overrides = params.profile(profile or params.experiments["profile"])["overrides"]
-    spec = params.models["settings"][setting] if kind != "tlm_a" else None
-    reads = {"task": task, "setting": setting, **(spec or {})}
+    words = InputSetting.of(params.models["settings"][setting]) if kind != "tlm_a" else None
+    reads = run_features_dir(task, setting, words.features if words else None)
     model, summary = pretrain_tag_lm(
-        load_prepared(data or Path("data") / task, _features(reads, None)),
+        load_prepared(data or Path("data") / task, reads),
         kind,
-        setting=spec,
+        setting=words,
         epochs=min(30, overrides.get("max_epochs", 30)),
         device=choose_device(device),
         train_limit=overrides.get("train_limit"),
@@ -528,10 +544,10 @@ def bench(
     params = load_params(params_dir)
     profile = profile or params.experiments["profile"]
     limits = params.profile(profile)["overrides"]
-    hidden = params.run_config(task, "bilstm", "paper", 1, "paper")["hidden"]
+    bilstm = params.run_config(task, "bilstm", "paper", 1, "paper")
     prepared = load_prepared(data or Path("data") / task)
     result = decode_benchmark(
-        prepared, hidden, batch_sizes or [1, 32, 256], repeats, limits.get("test_limit")
+        prepared, bilstm, batch_sizes or [1, 32, 256], repeats, limits.get("test_limit")
     )
     result["profile"] = profile
     configs = {

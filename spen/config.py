@@ -12,6 +12,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from spen.run_config import RunConfig, RunConfigError
+
 #: where `spen pretrain-tlm` builds the tag LMs of the global energies (KIND[-SETTING].pt)
 TAG_LM_DIR = "models/{task}/tlm"
 PARAM_FILES = ("data", "models", "profiles", "experiments", "tuning")
@@ -56,9 +58,10 @@ class Params:
         seed: int,
         profile: str,
         tuned: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """One training run's configuration: every level merged, then validated. `tuned`: the
-        settings the tuning protocol chose (or a grid point's), above the model's own."""
+    ) -> RunConfig:
+        """One training run's configuration: every level merged, validated, then typed (a key
+        no level sets takes the `RunConfig` default). `tuned`: the settings the tuning protocol
+        chose (or a grid point's), above the model's own."""
         self.task(task)
         entry = dict(_pick(self.models["models"], model, "models.yaml: models"))
         when = entry.pop(WHEN, {})
@@ -79,11 +82,15 @@ class Params:
         if WHEN in config:
             raise ParamsError(f"{where}: '{WHEN}' belongs in a model entry of models.yaml only")
         _validate(config, _run_schema(), where)
-        for key in ("kind", "hidden"):
-            if key not in config:
-                raise ParamsError(f"{where}: no level of params/models.yaml sets '{key}'")
         config.update(task=task, model=model, setting=setting, seed=seed, profile=profile)
-        return config
+        try:
+            return RunConfig.from_dict(config)
+        except RunConfigError as err:
+            if err.missing:
+                raise ParamsError(
+                    f"{where}: no level of params/models.yaml sets '{err.missing}'"
+                ) from None
+            raise ParamsError(f"{where}: {err}") from None
 
 
 def _pick(table: dict[str, Any], name: str, where: str) -> Any:

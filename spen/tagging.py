@@ -7,10 +7,10 @@ from pathlib import Path
 
 from spen.data.arrow import Split, encode_sentences
 from spen.data.features import FeatureTable
-from spen.data.featurize import Encoder, FeatureSpec
+from spen.data.featurize import Encoder
 from spen.data.readers import Sentence
 from spen.evaluation.decode import predict_split
-from spen.training.checkpoint import load_checkpoint, restore_learner
+from spen.training.checkpoint import checkpoint_config, load_checkpoint, restore_learner
 from spen.training.loop import choose_device
 
 
@@ -25,7 +25,7 @@ def tag_lines(
     """
     torch_device = choose_device(device)
     state = load_checkpoint(checkpoint)
-    config = state["config"]
+    config = checkpoint_config(state)
     learner, vocabs = restore_learner(state, torch_device)
     tokens = [line.split() for line in lines]
     nonempty = [i for i, t in enumerate(tokens) if t]
@@ -37,11 +37,12 @@ def tag_lines(
     if not sentences:
         return result
     split = Split.from_table(encode_sentences(sentences, vocabs))
-    spec = config.get("features")
-    if spec:  # the input setting reads encoder features: computed here, as `spen featurize` does
-        encoder = Encoder.load(FeatureSpec.from_config(spec), str(torch_device))
+    if config.features:  # the setting reads encoder features: computed here, as `spen featurize`
+        encoder = Encoder.load(config.features, str(torch_device))
         split = split.with_features(FeatureTable.of(encoder.sentences(split.tokens)))
-    predicted = predict_split(learner, split, vocabs, 64, torch_device, decoder)
+    predicted = predict_split(
+        learner, split, vocabs, 64, torch_device, decoder, uses_chars=config.uses_chars
+    )
     for i, tags in zip(nonempty, predicted, strict=True):
         result[i] = list(zip(tokens[i], tags, strict=True))
     return result

@@ -183,7 +183,7 @@ def selection(
         summary = read_json(path)
         points[grid_point.name] = {
             "axes": dict(grid_point.axes),
-            "overrides": grid_point.overrides(params, config["kind"], config.get("objective")),
+            "overrides": grid_point.overrides(params, config.kind, config.objective),
             "dev": summary["dev"],
             "best_epoch": summary["best_epoch"],
             "epochs": summary["epochs"],

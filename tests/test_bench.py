@@ -42,7 +42,7 @@ def test_training_benchmark_times_every_model_on_the_same_sentences(project) -> 
     rows = training_benchmark(load_prepared("data/pos"), configs, sentences=30)
     assert [r["model"] for r in rows] == models
     assert all(r["sentences"] == 30 and r["sentences_per_second"] > 0 for r in rows)
-    assert [r["batch_size"] for r in rows] == [configs[m]["batch_size"] for m in models]
+    assert [r["batch_size"] for r in rows] == [configs[m].batch_size for m in models]
 
     from spen.bench import parameter_counts
 
@@ -61,22 +61,24 @@ def test_training_benchmark_times_every_model_on_the_same_sentences(project) -> 
 
 
 def test_equal_step_variants_rerun_compound_models_at_the_other_step_counts() -> None:
+    from dataclasses import replace
+
+    from test_spen import tiny_config
+
     from spen.bench import equal_step_variants
 
+    ge_c = {"kind": "tlm_c", "weight": 0.1}
     configs = {
-        "bilstm": {"kind": "local"},
-        "compound_separated": {"objective": "compound", "inner_steps": 1, "hidden": 100},
-        "compound_stacked": {"objective": "compound", "inner_steps": 10},
-        "margin_rescaled": {"objective": "margin_rescaled", "inner_steps": 1},
-        "compound_stacked_ge_c": {
-            "objective": "compound",
-            "inner_steps": 10,
-            "global_energy": {"kind": "tlm_c"},
-        },
+        "bilstm": tiny_config(kind="local", objective=None),
+        "compound_separated": tiny_config(inner_steps=1, hidden=100),
+        "compound_stacked": tiny_config(inner_steps=10),
+        "margin_rescaled": tiny_config(objective="margin_rescaled", inner_steps=1),
+        "compound_stacked_ge_c": tiny_config(inner_steps=10, global_energy=ge_c),
     }
     variants = equal_step_variants(configs, [1, 10])
     assert variants == {
-        "compound_separated@k=10": {"objective": "compound", "inner_steps": 10, "hidden": 100},
-        "compound_stacked@k=1": {"objective": "compound", "inner_steps": 1},
+        "compound_separated@k=10": replace(configs["compound_separated"], inner_steps=10),
+        "compound_stacked@k=1": replace(configs["compound_stacked"], inner_steps=1),
     }
-    assert configs["compound_separated"]["inner_steps"] == 1  # the originals are untouched
+    assert variants["compound_separated@k=10"].hidden == 100
+    assert configs["compound_separated"].inner_steps == 1  # the originals are untouched

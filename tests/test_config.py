@@ -31,11 +31,11 @@ def test_when_overrides_its_task_only(tmp_path: Path) -> None:
     params = load_params(params_copy(tmp_path, edit))
     ner = params.run_config("ner", "bilstm", "paper", 1, "paper")
     pos = params.run_config("pos", "bilstm", "paper", 1, "paper")
-    assert (ner["patience"], ner["hidden"]) == (3, 7)  # stronger than tasks and the model
-    assert (pos["patience"], pos["hidden"]) == (8, 50)
-    assert "when" not in ner and "when" not in pos
+    assert (ner.patience, ner.hidden) == (3, 7)  # stronger than tasks and the model
+    assert (pos.patience, pos.hidden) == (8, 50)
+    assert "when" not in ner.to_dict() and "when" not in pos.to_dict()
     # Another model on the same task keeps the task level's value.
-    assert params.run_config("ner", "bilstm_crf", "paper", 1, "paper")["patience"] == 5
+    assert params.run_config("ner", "bilstm_crf", "paper", 1, "paper").patience == 5
 
 
 def test_task_and_setting_beat_task_and_the_profile_beats_both(tmp_path: Path) -> None:
@@ -46,10 +46,10 @@ def test_task_and_setting_beat_task_and_the_profile_beats_both(tmp_path: Path) -
         }
 
     params = load_params(params_copy(tmp_path, edit))
-    assert params.run_config("pos", "bilstm", "plus", 1, "paper")["patience"] == 2
-    assert params.run_config("pos", "bilstm", "paper", 1, "paper")["patience"] == 4
-    assert params.run_config("ner", "bilstm", "plus", 1, "paper")["patience"] == 8
-    assert params.run_config("pos", "bilstm", "plus", 1, "smoke")["max_epochs"] == 1
+    assert params.run_config("pos", "bilstm", "plus", 1, "paper").patience == 2
+    assert params.run_config("pos", "bilstm", "paper", 1, "paper").patience == 4
+    assert params.run_config("ner", "bilstm", "plus", 1, "paper").patience == 8
+    assert params.run_config("pos", "bilstm", "plus", 1, "smoke").max_epochs == 1
 
 
 @pytest.mark.parametrize(

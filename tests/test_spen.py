@@ -7,6 +7,7 @@ The hand computations use plain Python loops over positions, written independent
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from spen.data.vocab import Tagset, Vocab, Vocabularies
 from spen.models.build import build_model, count_parameters
 from spen.models.inference_networks import PARAMETERIZATIONS
 from spen.models.local import LocalTagger
+from spen.run_config import RunConfig
 from spen.training.build import build_learner
 from spen.training.objectives import (
     compound_energy_loss,
@@ -42,8 +44,20 @@ def vocabs(num_tags: int = NUM_TAGS, num_words: int = VOCAB) -> Vocabularies:
     )
 
 
-def tiny_config(**overrides: object) -> dict:
+def tiny_config(**overrides: object) -> RunConfig:
+    """A small SPEN run's configuration; `overrides` as keys of a params level would."""
     config = {
+        "task": "tiny",
+        "model": "tiny",
+        "setting": "paper",
+        "seed": 1,
+        "profile": "test",
+        "batch_size": 10,
+        "eval_batch_size": 10,
+        "max_epochs": 1,
+        "patience": 1,
+        "optimizer": {"name": "adam", "lr": 0.01},
+        "device": "cpu",
         "kind": "spen",
         "hidden": 4,
         "finetune_embeddings": False,
@@ -60,7 +74,7 @@ def tiny_config(**overrides: object) -> dict:
         "grad_clip": None,
     }
     config.update(overrides)
-    return config
+    return RunConfig.from_dict(config)
 
 
 def tiny_batch(seed: int = 0) -> Batch:
@@ -73,7 +87,7 @@ def tiny_batch(seed: int = 0) -> Batch:
     return Batch(words, tags, mask, None, (0, 1, 2))
 
 
-def build(config: dict, seed: int = 0) -> SpenLearner:
+def build(config: RunConfig, seed: int = 0) -> SpenLearner:
     torch.manual_seed(seed)
     embeddings = torch.randn(VOCAB, 6)
     model = build_model(config, vocabs(), embeddings)
@@ -177,7 +191,7 @@ def test_reported_energy_loss_is_hand_hinge(objective: str, test_time_cost: bool
     learner = build(config)
     model = learner.model
     batch = tiny_batch(1)
-    lam = config["compound_weight"]
+    lam = config.compound_weight
     with torch.no_grad():
         em = model.energy.emissions(batch)
         w = model.energy.transitions
@@ -308,10 +322,10 @@ def test_ce_control_is_k_cross_entropy_updates_and_nothing_else(parameterization
     assert "energy_loss" not in losses
     inference = twin.model.inference
     params = [p for p in inference.parameters() if p.requires_grad]
-    spec = config["inference_optimizer"]
-    optimizer = torch.optim.SGD(params, lr=spec["lr"], momentum=spec["momentum"])
+    spec = config.inference_optimizer
+    optimizer = torch.optim.SGD(params, lr=spec.lr, momentum=spec.momentum)
     gold = torch.nn.functional.one_hot(batch.tags, NUM_TAGS).float()
-    for _ in range(config["inner_steps"]):
+    for _ in range(config.inner_steps):
         a_logits, f_logits = inference(batch, gold)
         loss = sentence_cross_entropy(a_logits, batch.tags, batch.mask).mean()
         if parameterization == "shared":
@@ -326,7 +340,7 @@ def test_ce_control_is_k_cross_entropy_updates_and_nothing_else(parameterization
 
 def test_ce_control_needs_its_ce_terms() -> None:
     with pytest.raises(ValueError, match="needs ce: true"):
-        SpenOptions.from_config({"objective": "cross_entropy", "ce": False})
+        SpenOptions.from_config(tiny_config(objective="cross_entropy", ce=False))
 
 
 def test_stacked_cost_augmented_gradient_reaches_a() -> None:
@@ -371,15 +385,17 @@ def test_margin_rescaled_joint_moves_f_only_and_retuning_moves_a_only() -> None:
 
 def test_retune_schedule() -> None:
     opts = SpenOptions.from_config(
-        {"objective": "margin_rescaled", "joint_epochs": 2, "retune_epochs": 1}
+        tiny_config(
+            objective="margin_rescaled", joint_epochs=2, retune_epochs=1, zero_truncation=None
+        )
     )
     assert [opts.phase(e) for e in range(1, 7)] == ["joint", "joint", "retune"] * 2
     assert [e for e in range(1, 7) if opts.starts_retuning(e)] == [3, 6]
-    compound = SpenOptions.from_config({"objective": "compound"})
+    compound = SpenOptions.from_config(tiny_config(zero_truncation=None))
     assert {compound.phase(e) for e in range(1, 5)} == {"joint"}
     assert not compound.zero_truncation and opts.zero_truncation
     with pytest.raises(ValueError, match="objective"):
-        SpenOptions.from_config({"objective": "hinge"})
+        SpenOptions.from_config(tiny_config(objective="hinge"))
 
 
 def test_retuning_needs_separated_networks() -> None:
@@ -422,13 +438,14 @@ def test_every_spen_entry_of_params_resolves_and_builds(tmp_path: Path) -> None:
     embeddings = torch.randn(VOCAB, 5)
     for name in names:
         config = params.run_config("pos", name, "paper", 1, "smoke")
-        spec = config.get("global_energy")
-        if spec and spec.get("pretrained"):  # stand in for `spen pretrain-tlm`
+        spec = config.global_energy
+        if spec and spec.pretrained:  # stand in for `spen pretrain-tlm`
             path = tmp_path / f"{name}.pt"
-            tlm = tag_language_model(spec["kind"], spec["hidden"], config, vocabs(), embeddings)
+            words = config.input_setting
+            tlm = tag_language_model(spec.kind, spec.hidden, words, vocabs(), embeddings)
             save_tag_lm(path, tlm, {})
-            spec["pretrained"] = str(path)
-        config["hidden"] = 3
+            config = replace(config, global_energy=replace(spec, pretrained=str(path)))
+        config = replace(config, hidden=3)
         learner = build_learner(config, build_model(config, vocabs(), embeddings))
         assert isinstance(learner, SpenLearner)
 
@@ -447,7 +464,7 @@ def test_pos_parameter_counts_match_the_paper(
     assert abs(training - paper_training) / paper_training < 0.01
     assert model.test_time_parameter_count() == 166_625  # paper: 166K
     local = build_model(
-        {**config, "kind": "local"}, vocabs(num_tags=25, num_words=10), torch.zeros(10, 100)
+        replace(config, kind="local"), vocabs(num_tags=25, num_words=10), torch.zeros(10, 100)
     )
     assert count_parameters(local) == 166_625
 
@@ -521,7 +538,7 @@ def test_spen_inference_network_beats_local_bilstm_on_neighbour_dependent_labels
     test = to_batches(cyclic_sentences(200, seed=101), 100)
     vocab = vocabs(num_tags=CYCLE, num_words=SYNTH_WORDS)
     base = {"hidden": 8, "finetune_embeddings": True, "char_cnn": None, "grad_clip": 5.0}
-    local_config = {**base, "kind": "local", "optimizer": {"name": "adam", "lr": 0.01}}
+    local_config = tiny_config(**base, kind="local", optimizer={"name": "adam", "lr": 0.01})
     spen_config = tiny_config(
         **base,
         parameterization="stacked",

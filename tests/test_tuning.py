@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from spen import tuning
 from spen.cli import app
 from spen.config import ParamsError, load_params
+from spen.run_config import OptimizerConfig
 
 REPO = Path(__file__).resolve().parents[1]
 SGD = {"name": "sgd", "lr": 0.05, "momentum": 0.9}
@@ -76,12 +77,12 @@ def test_leaders(params) -> None:  # noqa: ANN001
 def test_the_choice_sits_above_the_model_entry_and_below_the_profile(params) -> None:  # noqa: ANN001
     chosen = {"inner_steps": 5, "compound_weight": 10, "inference_optimizer": ADAM}
     config = params.run_config("pos", "compound_separated", "paper", 1, "smoke", chosen)
-    assert config["inner_steps"] == 5  # the model entry says 10
-    assert config["inference_optimizer"] == ADAM  # the model entry says SGD
-    assert config["test_time_cost"] is True  # untouched by the choice
-    assert config["max_epochs"] == 1  # the smoke profile's override still wins
+    assert config.inner_steps == 5  # the model entry says 10
+    assert config.inference_optimizer == OptimizerConfig(**ADAM)  # the model entry says SGD
+    assert config.test_time_cost is True  # untouched by the choice
+    assert config.max_epochs == 1  # the smoke profile's override still wins
     control = params.run_config("pos", "control_ce_stacked", "paper", 1, "paper", chosen)
-    assert control["objective"] == "cross_entropy" and control["inner_steps"] == 5
+    assert control.objective == "cross_entropy" and control.inner_steps == 5
 
 
 def _summary(tmp_path: Path, point: str, dev: float | None) -> Path:

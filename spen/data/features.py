@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from spen.data.ipc import write_table
+from spen.run_config import FeatureSpec
 
 #: where `spen featurize` writes a task's features for an input SETTING (outside the task's
 #: own folder, which `spen preprocess` replaces whole)
@@ -20,11 +20,12 @@ FEATURES_DIR = "data/features/{task}/{setting}"
 COLUMN = "features"
 
 
-def run_features_dir(config: dict[str, Any]) -> Path | None:
-    """The features folder a run reads (its input setting has `features`), else None."""
-    if not config.get("features"):
+def run_features_dir(task: str, setting: str, features: FeatureSpec | None) -> Path | None:
+    """The features folder a run of input `setting` on `task` reads when the setting has
+    `features`, else None."""
+    if features is None:
         return None
-    return Path(FEATURES_DIR.format(task=config["task"], setting=config["setting"]))
+    return Path(FEATURES_DIR.format(task=task, setting=setting))
 
 
 @dataclass(frozen=True)

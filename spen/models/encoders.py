@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
 from spen.data.batches import Batch
-
-
-@dataclass(frozen=True)
-class CharCNNConfig:
-    """Sizes of the character CNN word encoder (the `plus` input setting)."""
-
-    char_dim: int = 30
-    filters: int = 50
-    width: int = 3
+from spen.run_config import CharCNNConfig
 
 
 class CharCNN(nn.Module):

@@ -14,6 +14,7 @@ import torch
 from spen.data.vocab import Vocabularies
 from spen.io import atomic_open
 from spen.models.build import build_model
+from spen.run_config import RunConfig
 from spen.training.build import build_learner
 from spen.training.learners import Learner
 
@@ -75,11 +76,17 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def checkpoint_config(checkpoint: dict[str, Any]) -> RunConfig:
+    """The run configuration a checkpoint (or resume state) was saved with; a key the saved
+    dict lacks (a setting newer than the checkpoint) takes its default."""
+    return RunConfig.from_dict(checkpoint["config"])
+
+
 def restore_learner(
     checkpoint: dict[str, Any], device: torch.device
 ) -> tuple[Learner, Vocabularies]:
     """Rebuild the trained learner and its vocabularies from a checkpoint."""
-    config = checkpoint["config"]
+    config = checkpoint_config(checkpoint)
     vocabs = Vocabularies.from_dict(checkpoint["vocab"])
     placeholder = torch.zeros(checkpoint["embedding_shape"])
     model = build_model(config, vocabs, placeholder)

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
 
 import torch
 from torch import nn
 
 from spen.data.batches import Batch
+from spen.run_config import OptimizerConfig, RunConfig
 
 
-def make_optimizer(params: list[nn.Parameter], spec: dict[str, Any]) -> torch.optim.Optimizer:
-    """Adam or SGD (with momentum) as `spec` (`{name, lr[, momentum]}`) says. Adam is the fused
-    implementation (one kernel for all parameters; the same update up to rounding)."""
-    if spec["name"] == "adam":
-        return torch.optim.Adam(params, lr=spec["lr"], fused=bool(params))
-    if spec["name"] == "sgd":
-        return torch.optim.SGD(params, lr=spec["lr"], momentum=spec.get("momentum", 0.0))
-    raise ValueError(f"unknown optimizer '{spec['name']}'; allowed: adam, sgd")
+def make_optimizer(params: list[nn.Parameter], spec: OptimizerConfig) -> torch.optim.Optimizer:
+    """Adam or SGD (with momentum) as `spec` says. Adam is the fused implementation (one kernel
+    for all parameters; the same update up to rounding)."""
+    if spec.name == "adam":
+        return torch.optim.Adam(params, lr=spec.lr, fused=bool(params))
+    if spec.name == "sgd":
+        return torch.optim.SGD(params, lr=spec.lr, momentum=spec.momentum)
+    raise ValueError(f"unknown optimizer '{spec.name}'; allowed: adam, sgd")
 
 
 def trainable(module: nn.Module) -> list[nn.Parameter]:
@@ -69,11 +69,11 @@ class Learner(ABC):
 class SupervisedLearner(Learner):
     """One model trained by its own `loss` (cross-entropy or CRF likelihood), one optimizer."""
 
-    def __init__(self, model: nn.Module, config: dict[str, Any]) -> None:
+    def __init__(self, model: nn.Module, config: RunConfig) -> None:
         self.model = model
         self.params = trainable(model)
-        self.optimizers = {"model": make_optimizer(self.params, config["optimizer"])}
-        self.grad_clip = config.get("grad_clip")
+        self.optimizers = {"model": make_optimizer(self.params, config.optimizer)}
+        self.grad_clip = config.grad_clip
 
     def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         loss = self.model.loss(batch)

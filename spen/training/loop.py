@@ -17,12 +17,14 @@ import torch
 
 from spen.data.batches import make_batches
 from spen.data.prepared import PreparedTask
-from spen.evaluation.decode import learner_uses_chars, predict_split
+from spen.evaluation.decode import predict_split
 from spen.evaluation.metrics import score
 from spen.io import atomic_open, write_json
 from spen.models.build import build_model, count_parameters, count_test_time_parameters
+from spen.run_config import RunConfig, RunConfigError
 from spen.training.build import build_learner
 from spen.training.checkpoint import (
+    checkpoint_config,
     learner_state,
     load_checkpoint,
     rng_state,
@@ -78,7 +80,7 @@ def headline(scores: dict[str, Any], metric: str) -> float:
 
 
 def train(
-    config: dict[str, Any],
+    config: RunConfig,
     task: PreparedTask,
     metric: str,
     paths: RunPaths,
@@ -94,16 +96,16 @@ def train(
     epochs, saying why in the summary; the resume state stays, so a later call without it goes
     on exactly as an uninterrupted run (the tuning protocol's probe and pruning).
     """
-    device = choose_device(config["device"])
-    torch.manual_seed(config["seed"])
+    device = choose_device(config.device)
+    torch.manual_seed(config.seed)
     embeddings = torch.from_numpy(task.embeddings)
     model = build_model(config, task.vocabs, embeddings)
     load_pretrained_parts(model, config)
     model = model.to(device)
     learner = build_learner(config, model)
-    train_split = task.split("train", config.get("train_limit"))
-    dev_split = task.split("dev", config.get("dev_limit"))
-    chars = task.vocabs.chars if learner_uses_chars(learner) else None
+    train_split = task.split("train", config.train_limit)
+    dev_split = task.split("dev", config.dev_limit)
+    chars = task.vocabs.chars if config.uses_chars else None
 
     fingerprint = task.fingerprint()
     history: list[dict[str, Any]] = []
@@ -114,9 +116,9 @@ def train(
         history, timings, best_model = _resume(
             learner, paths.resume, config, fingerprint, best_model
         )
-    last = config["max_epochs"] if stop_after is None else min(stop_after[0], config["max_epochs"])
+    last = config.max_epochs if stop_after is None else min(stop_after[0], config.max_epochs)
     for epoch in range(len(history) + 1, last + 1):
-        if _patience_spent(history, config["patience"]):
+        if _patience_spent(history, config.patience):
             break
         learner.start_epoch(epoch)
         try:
@@ -128,7 +130,14 @@ def train(
             break
         dev_scores = score(
             dev_split.tags,
-            predict_split(learner, dev_split, task.vocabs, config["eval_batch_size"], device),
+            predict_split(
+                learner,
+                dev_split,
+                task.vocabs,
+                config.eval_batch_size,
+                device,
+                uses_chars=config.uses_chars,
+            ),
             task.vocabs.tags.is_bioes,
         )
         record["dev"] = headline(dev_scores, metric)
@@ -151,17 +160,13 @@ def train(
         _report_epoch(config, history, timing)
     write_json(paths.timings, _timings_summary(timings))
     stopped = f"numerical fault: {fault}" if fault else None
-    ended_early = len(history) < config["max_epochs"] and not _patience_spent(
-        history, config["patience"]
-    )
+    ended_early = len(history) < config.max_epochs and not _patience_spent(history, config.patience)
     if stopped is None and stop_after is not None and ended_early:
         stopped = stop_after[1]
     return _write_outputs(paths, _base_state(config, task, best_model, history), model, stopped)
 
 
-def _report_epoch(
-    config: dict[str, Any], history: list[dict[str, Any]], timing: dict[str, Any]
-) -> None:
+def _report_epoch(config: RunConfig, history: list[dict[str, Any]], timing: dict[str, Any]) -> None:
     """One line on stderr per epoch: epoch i/N, the training losses, dev, best so far."""
     record = history[-1]
     losses = " ".join(
@@ -169,8 +174,8 @@ def _report_epoch(
     )
     best = max(history, key=lambda r: r["dev"])
     print(
-        f"{config['task']}/{config['model']}-{config['setting']} seed {config['seed']}: "
-        f"epoch {record['epoch']}/{config['max_epochs']} {losses} dev {record['dev']:.2f} "
+        f"{config.task}/{config.model}-{config.setting} seed {config.seed}: "
+        f"epoch {record['epoch']}/{config.max_epochs} {losses} dev {record['dev']:.2f} "
         f"best {best['dev']:.2f} (epoch {best['epoch']}) {timing['seconds']:.1f} s",
         file=sys.stderr,
         flush=True,
@@ -211,7 +216,7 @@ def _write_outputs(
 
 def _run_epoch(
     learner: Learner,
-    config: dict[str, Any],
+    config: RunConfig,
     split: Any,
     chars: Any,
     epoch: int,
@@ -219,8 +224,8 @@ def _run_epoch(
     device: torch.device,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train one epoch; its record (losses) and its wall-clock timing."""
-    rng = np.random.default_rng([config["seed"], epoch])
-    batches = make_batches(split, config["batch_size"], chars, rng)
+    rng = np.random.default_rng([config.seed, epoch])
+    batches = make_batches(split, config.batch_size, chars, rng)
     learner.model.train()
     totals: dict[str, float] = {}
     start = time.perf_counter()
@@ -248,13 +253,13 @@ def _patience_spent(history: list[dict[str, Any]], patience: int) -> bool:
 
 
 def _base_state(
-    config: dict[str, Any],
+    config: RunConfig,
     task: PreparedTask,
     weights: dict[str, torch.Tensor],
     history: list[dict[str, Any]],
 ) -> dict[str, Any]:
     return {
-        "config": config,
+        "config": config.to_dict(),  # a plain dict: checkpoints stay readable by any version
         "vocab": task.vocabs.to_dict(),
         "embedding_shape": list(task.embeddings.shape),
         "model": weights,
@@ -265,14 +270,18 @@ def _base_state(
 def _resume(
     learner: Learner,
     path: Path,
-    config: dict[str, Any],
+    config: RunConfig,
     fingerprint: str,
     best_model: dict[str, torch.Tensor],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, torch.Tensor]]:
     """Restore the learner from a resume state saved for this configuration and data: the
     epochs' records and timings so far, and the best model."""
     state = load_checkpoint(path)
-    if state["config"] != config or state.get("data_fingerprint") != fingerprint:
+    try:
+        saved = checkpoint_config(state)
+    except RunConfigError:  # a key this version does not know: saved by another one
+        saved = None
+    if saved != config or state.get("data_fingerprint") != fingerprint:
         print(f"{path}: saved for other settings or data; starting afresh", file=sys.stderr)
         return [], [], best_model
     learner.model.load_state_dict(state["model"])

@@ -63,7 +63,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -72,6 +71,7 @@ from spen.data.batches import Batch
 from spen.inference.gradient_descent import GradientDescentOptions
 from spen.models.inference_networks import SeparatedNetworks
 from spen.models.spen import SpenModel
+from spen.run_config import RunConfig
 from spen.training.learners import Learner, make_optimizer
 from spen.training.objectives import (
     compound_energy_loss,
@@ -82,45 +82,46 @@ from spen.training.objectives import (
 )
 
 OBJECTIVES = ("compound", "cross_entropy", "margin_rescaled", "perceptron")
-DEFAULT_ENERGY_OPTIMIZER = {"name": "adam", "lr": 0.001}
-DEFAULT_INFERENCE_OPTIMIZER = {"name": "sgd", "lr": 0.05, "momentum": 0.9}
 
 
 @dataclass(frozen=True)
 class SpenOptions:
-    """The training options of a `kind: spen` run (see the module docstring)."""
+    """The training options of a `kind: spen` run (see the module docstring), checked; the
+    run configuration (`spen.run_config.RunConfig`) holds their defaults."""
 
     objective: str
-    compound_weight: float = 1.0
-    inner_steps: int = 1
-    zero_truncation: bool = False
-    test_time_cost: bool = False
-    ce: bool = True
-    ce_weight: float = 1.0
-    joint_epochs: int = 1
-    retune_epochs: int = 1
+    compound_weight: float
+    inner_steps: int
+    zero_truncation: bool
+    test_time_cost: bool
+    ce: bool
+    ce_weight: float
+    joint_epochs: int
+    retune_epochs: int
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> SpenOptions:
-        objective = config.get("objective")
+    def from_config(cls, config: RunConfig) -> SpenOptions:
+        """The options of a run's configuration; an objective this learner does not know, or
+        the CE control without its CE terms, is a ValueError."""
+        objective = config.objective
         if objective not in OBJECTIVES:
             raise ValueError(
                 f"spen model needs 'objective' in: {', '.join(OBJECTIVES)} (got {objective!r})"
             )
-        if objective == "cross_entropy" and not config.get("ce", True):
+        if objective == "cross_entropy" and not config.ce:
             raise ValueError(
                 "objective 'cross_entropy' trains by the CE terms alone: it needs ce: true"
             )
         return cls(
             objective=objective,
-            compound_weight=float(config.get("compound_weight", 1.0)),
-            inner_steps=int(config.get("inner_steps", 1)),
-            zero_truncation=bool(config.get("zero_truncation", objective != "compound")),
-            test_time_cost=bool(config.get("test_time_cost", False)),
-            ce=bool(config.get("ce", True)),
-            ce_weight=float(config.get("ce_weight", 1.0)),
-            joint_epochs=int(config.get("joint_epochs", 1)),
-            retune_epochs=int(config.get("retune_epochs", 1)),
+            compound_weight=float(config.compound_weight),
+            inner_steps=int(config.inner_steps),
+            zero_truncation=bool(config.zero_truncation),
+            test_time_cost=bool(config.test_time_cost),
+            ce=bool(config.ce),
+            ce_weight=float(config.ce_weight),
+            joint_epochs=int(config.joint_epochs),
+            retune_epochs=int(config.retune_epochs),
         )
 
     @property
@@ -178,12 +179,12 @@ def _unique_trainable(modules: Sequence[nn.Module]) -> list[nn.Parameter]:
 class SpenLearner(Learner):
     """Alternating updates of the inference networks and the energy (module docstring)."""
 
-    def __init__(self, model: SpenModel, config: dict[str, Any]) -> None:
+    def __init__(self, model: SpenModel, config: RunConfig) -> None:
         if not isinstance(model, SpenModel):
             raise TypeError(f"a spen learner trains a SpenModel, not {type(model).__name__}")
         self.model = model
         self.options = SpenOptions.from_config(config)
-        self.grad_clip = config.get("grad_clip")
+        self.grad_clip = config.grad_clip
         inference = model.inference
         if self.options.retunes and not isinstance(inference, SeparatedNetworks):
             raise ValueError(
@@ -199,19 +200,12 @@ class SpenLearner(Learner):
             self.inference_params = _unique_trainable([inference])
             self.retune_params = []
         self.optimizers = {
-            "energy": make_optimizer(
-                self.energy_params, config.get("energy_optimizer", DEFAULT_ENERGY_OPTIMIZER)
-            ),
-            "inference": make_optimizer(
-                self.inference_params,
-                config.get("inference_optimizer", DEFAULT_INFERENCE_OPTIMIZER),
-            ),
+            "energy": make_optimizer(self.energy_params, config.energy_optimizer),
+            "inference": make_optimizer(self.inference_params, config.inference_optimizer),
         }
         if self.options.retunes:
-            spec = config.get(
-                "retune_optimizer", config.get("inference_optimizer", DEFAULT_INFERENCE_OPTIMIZER)
-            )
-            self.optimizers["retune"] = make_optimizer(self.retune_params, spec)
+            assert config.retune_optimizer is not None  # RunConfig fills it for a spen run
+            self.optimizers["retune"] = make_optimizer(self.retune_params, config.retune_optimizer)
         self.epoch = 1
         #: the `gradient_descent*` decoders' steps and step size (a comparator, not training)
         self.gradient_descent = GradientDescentOptions()

@@ -23,16 +23,15 @@ from spen.data.batches import make_batches
 from spen.data.prepared import PreparedTask
 from spen.models.build import tag_language_model
 from spen.models.global_energy import TagLanguageModel
+from spen.run_config import GlobalEnergyConfig, InputSetting, RunConfig
 from spen.training.checkpoint import load_checkpoint, save_checkpoint
-
-DEFAULT_SETTING = {"finetune_embeddings": False, "char_cnn": None}
 
 
 def pretrain_tag_lm(
     task: PreparedTask,
     kind: str = "tlm_a",
     *,
-    setting: dict[str, Any] | None = None,
+    setting: InputSetting | None = None,
     hidden: int = 200,
     epochs: int = 30,
     patience: int = 5,
@@ -50,8 +49,9 @@ def pretrain_tag_lm(
         task: the preprocessed task (`spen.data.prepared.load_prepared`).
         kind: ``tlm_a`` (tags only), ``tlm_b`` (tags and previous words) or ``tlm_c``
             (``tlm_b`` plus the backward model).
-        setting: input setting for the word-reading kinds (``finetune_embeddings``,
-            ``char_cnn``, as a `params/models.yaml` setting); ignored by ``tlm_a``.
+        setting: input setting for the word-reading kinds (`InputSetting.of` a
+            `params/models.yaml` setting; default: frozen embeddings alone); ignored by
+            ``tlm_a``.
         hidden: LSTM size (ICLR-2018 code: 200).
         epochs, patience: at most `epochs` passes; stop after `patience` epochs without a
             lower dev cross-entropy.
@@ -67,9 +67,9 @@ def pretrain_tag_lm(
     """
     torch.manual_seed(seed)
     device = torch.device(device)
-    config = {**DEFAULT_SETTING, **(setting or {})}
     embeddings = torch.from_numpy(task.embeddings)
-    model = tag_language_model(kind, hidden, config, task.vocabs, embeddings).to(device)
+    words = setting or InputSetting()
+    model = tag_language_model(kind, hidden, words, task.vocabs, embeddings).to(device)
     chars = task.vocabs.chars if model.uses_chars else None
     train_split = task.split("train", train_limit)
     dev_batches = make_batches(task.split("dev", dev_limit), 256, chars)
@@ -156,19 +156,18 @@ def load_tag_lm_state(
     return saved["state"]
 
 
-def tag_lm_path(spec: dict[str, Any], config: dict[str, Any]) -> Path | None:
+def tag_lm_path(spec: GlobalEnergyConfig, config: RunConfig) -> Path | None:
     """Where the pretrained tag LM of `spec` lies (`{task}` and `{setting}` filled in)."""
-    pretrained = spec.get("pretrained")
-    if not pretrained:
+    if not spec.pretrained:
         return None
-    return Path(pretrained.format(task=config.get("task", ""), setting=config.get("setting", "")))
+    return Path(spec.pretrained.format(task=config.task, setting=config.setting))
 
 
-def load_pretrained_parts(model: torch.nn.Module, config: dict[str, Any]) -> None:
+def load_pretrained_parts(model: torch.nn.Module, config: RunConfig) -> None:
     """Load into a freshly built model the pretrained weights its configuration names: the
     tag LM of a global energy with a `pretrained` path (nothing for other models)."""
-    spec = config.get("global_energy") or {}
-    path = tag_lm_path(spec, config)
+    spec = config.global_energy
+    path = None if spec is None else tag_lm_path(spec, config)
     global_energy = getattr(model, "global_energy", None)
     if path is None or global_energy is None:
         return

@@ -87,20 +87,22 @@ def tuned_input(wildcards):
 
 def run_config(wildcards, input):
     """The job's resolved training configuration (spen.config.Params.run_config), with the
-    settings its tuning record chose."""
+    settings its tuning record chose, as a plain dict (every setting, defaults included: a
+    param Snakemake can compare, which changes exactly when a value does)."""
     tuned = tuning.chosen_overrides(Path(input.tuned)) if input.get("tuned") else None
     return PARAMS.run_config(
         wildcards.task, wildcards.model, wildcards.setting, int(wildcards.seed), PROFILE, tuned
-    )
+    ).to_dict()
 
 
 def point_config(wildcards):
-    """A grid point's resolved training configuration (`spen train --point`)."""
+    """A grid point's resolved training configuration (`spen train --point`), as a plain
+    dict (see run_config)."""
     base = PARAMS.run_config(
         wildcards.task, wildcards.model, wildcards.setting, PARAMS.tuning["seed"], PROFILE
     )
     point = tuning.point(PARAMS, wildcards.model, PROFILE, wildcards.point)
-    tuned = point.overrides(PARAMS, base["kind"], base.get("objective"))
+    tuned = point.overrides(PARAMS, base.kind, base.objective)
     return PARAMS.run_config(
         wildcards.task,
         wildcards.model,
@@ -108,7 +110,7 @@ def point_config(wildcards):
         PARAMS.tuning["seed"],
         PROFILE,
         tuned,
-    )
+    ).to_dict()
 
 
 def reads(step):
@@ -155,10 +157,10 @@ def base_config(wildcards):
 
 def train_gpus(wildcards):
     """1 GPU unless the run is pinned to the CPU (params `device: cpu`)."""
-    return 0 if base_config(wildcards)["device"] == "cpu" else 1
+    return 0 if base_config(wildcards).device == "cpu" else 1
 
 
 def train_minutes(wildcards):
     """Generous wall-time guess for a cluster: 30 min plus 10 per epoch of the budget."""
-    return 30 + 10 * base_config(wildcards)["max_epochs"]
+    return 30 + 10 * base_config(wildcards).max_epochs
 
