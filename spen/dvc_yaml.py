@@ -451,10 +451,32 @@ def render_dvc_yaml(params: Params, profile: str) -> str:
 
 
 class _PlainDumper(yaml.SafeDumper):
-    """Block YAML without anchors: every stage reads on its own."""
+    """YAML without anchors, every stage reading on its own: block style, except a mapping of
+    scalars (one experiment item, `{cache: false}`) and a short list of scalars, on one line."""
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
+
+    def represent_dict(self, data: Any) -> yaml.Node:  # noqa: D102 (PyYAML's hook)
+        node = super().represent_dict(data)
+        node.flow_style = all(_is_scalar(v) for v in data.values())
+        return node
+
+    def represent_list(self, data: Any) -> yaml.Node:  # noqa: D102 (PyYAML's hook)
+        node = super().represent_list(data)
+        node.flow_style = all(_is_scalar(v) for v in data) and len(str(data)) <= _FLOW_WIDTH
+        return node
+
+
+_FLOW_WIDTH = 80
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) or value is None
+
+
+_PlainDumper.add_representer(dict, _PlainDumper.represent_dict)
+_PlainDumper.add_representer(list, _PlainDumper.represent_list)
 
 
 def write_dvc_yaml(path: Path, text: str) -> None:
