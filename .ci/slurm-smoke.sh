@@ -15,9 +15,9 @@
 #    with only what a CPU-only one-node cluster needs on top of the profile: the train rule's
 #    `gpu` resource set to 0 (and tune_train's), its memory capped to the node's, threads capped to the node's
 #    CPUs; no account, status by squeue, no retries (a failure must show).
-# 4. .ci/slurm/check_smoke.py: every run's test.json and results/summary.json exist and are
-#    new; every job went through sbatch and Slurm recorded it COMPLETED, exit 0, in the
-#    profile's partition.
+# 4. .ci/slurm/check_smoke.py: every run's test.json and results/summary.json (under the smoke
+#    profile's root, runs/smoke/) exist and are new; every job went through sbatch and Slurm
+#    recorded it COMPLETED, exit 0, in the profile's partition.
 # 5. Stops the daemons it started (trap) and removes the copy and the cluster's state (both
 #    kept when a step failed, or with KEEP_WORK=1).
 #
@@ -136,7 +136,8 @@ set -e
 log "snakemake exited $RC after $(($(date +%s) - START)) s"
 if [[ $RC != 0 ]]; then
     tail -n 80 "$WORK/snakemake.log"
-    for f in .snakemake/slurm_logs/*/{,*/}*.log logs/{,*/,*/*/*/}*.log; do
+    ROOT="$("$PY" -c 'from spen import config, layout; print(layout.profile_root(config.load_params(), "smoke"))')"
+    for f in "$ROOT"/.snakemake/slurm_logs/*/{,*/}*.log "$ROOT"/logs/{,*/,*/*/*/}*.log; do
         if [[ -f "$f" ]]; then echo "----- $f" && tail -n 30 "$f"; fi
     done
     bash "$SRC/.ci/slurm/cluster.sh" logs

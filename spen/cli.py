@@ -634,18 +634,22 @@ def dvc_yaml(
         bool, typer.Option(help="Write nothing; exit 1 if OUT differs from what params/ give.")
     ] = False,
 ) -> None:
-    """Render dvc.yaml from params/: the experiment list as `vars`, stages iterating over it."""
+    """Render dvc.yaml from params/: the experiment list as `vars`, stages iterating over it
+    (in the profile's own folder, `wdir`, when params/profiles.yaml gives it a `root`)."""
     from spen.dvc_yaml import render_dvc_yaml, write_dvc_yaml
-    from spen.layout import active_profile
+    from spen.layout import active_profile, enter_profile_root, profile_root
 
     params = load_params(params_dir)
-    text = render_dvc_yaml(params, active_profile(params, profile))
+    name = active_profile(params, profile)
+    text = render_dvc_yaml(params, name)
     if check:
         current = out.read_text(encoding="utf-8") if out.is_file() else ""
         if current != text:
             typer.echo(f"{out}: out of date with {params_dir}/; run `spen dvc-yaml`", err=True)
             raise typer.Exit(1)
         return
+    if profile_root(params, name) != ".":
+        enter_profile_root(params.root, profile_root(params, name))
     write_dvc_yaml(out, text)
 
 

@@ -11,6 +11,7 @@ reads them through each stage's `params:` keys.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ from spen.layout import (
     grid_summaries,
     prepared,
     pretrained_file,
+    profile_root,
     pruning_record,
     reads_features,
     report_inputs,
@@ -321,7 +323,12 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
             },
             "report": {
                 "cmd": dvc_command("report"),
-                "deps": [SUMMARY, *curves, *report_inputs(params, profile), *code_deps("report")],
+                "deps": [
+                    SUMMARY,
+                    *curves,
+                    *report_inputs(params, profile, Path(profile_root(params, profile))),
+                    *code_deps("report"),
+                ],
                 "outs": [{path: _NO_CACHE} for path in REPORT],
             },
             "aggregate": {
@@ -350,7 +357,22 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
         del stages["featurize"]
     feature_settings = [s for s in exp["settings"] if reads_features(params, s)]
     stages = split_by_features(stages, variables, feature_settings)
+    root = profile_root(params, profile)
+    if root != ".":
+        stages = {name: _in_folder(stage, root) for name, stage in stages.items()}
+        for plot in plots:
+            for spec in plot.values():
+                spec["y"] = {f"{root}/{path}": y for path, y in spec["y"].items()}
     return {"vars": [variables], "stages": stages, "plots": plots}
+
+
+def _in_folder(stage: dict[str, Any], root: str) -> dict[str, Any]:
+    """`stage` run in the profile's folder `root` (`wdir`), its code dependencies named from
+    there (params/ and docs/ are linked into it: `layout.enter_profile_root`)."""
+    body = stage.get("do", stage)
+    deps = [os.path.relpath(d, root) if d.startswith("spen/") else d for d in body["deps"]]
+    body = {**body, "wdir": root, "deps": deps}
+    return {**stage, "do": body} if "do" in stage else body
 
 
 #: the stages whose runs read their input setting's encoder features, if it has any
@@ -452,23 +474,24 @@ def render_dvc_yaml(params: Params, profile: str) -> str:
 
 class _PlainDumper(yaml.SafeDumper):
     """YAML without anchors, every stage reading on its own: block style, except a mapping of
-    scalars (one experiment item, `{cache: false}`) and a short list of scalars, on one line."""
+    scalars (one experiment item, `{cache: false}`) and a list of scalars, on one line if short."""
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
 
     def represent_dict(self, data: Any) -> yaml.Node:  # noqa: D102 (PyYAML's hook)
         node = super().represent_dict(data)
-        node.flow_style = all(_is_scalar(v) for v in data.values())
+        node.flow_style = all(_is_scalar(v) for v in data.values()) and _short(data)
         return node
 
     def represent_list(self, data: Any) -> yaml.Node:  # noqa: D102 (PyYAML's hook)
         node = super().represent_list(data)
-        node.flow_style = all(_is_scalar(v) for v in data) and len(str(data)) <= _FLOW_WIDTH
+        node.flow_style = all(_is_scalar(v) for v in data) and _short(data)
         return node
 
 
-_FLOW_WIDTH = 80
+def _short(data: Any) -> bool:
+    return len(str(data)) <= 220
 
 
 def _is_scalar(value: Any) -> bool:

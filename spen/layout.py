@@ -18,6 +18,7 @@ Paths are patterns whose `{fields}` are Snakemake wildcards and `Run` attributes
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -106,6 +107,35 @@ def active_profile(params: Params, override: str | None = None) -> str:
             f"params/profiles.yaml; allowed: {', '.join(sorted(params.profiles))}"
         )
     return name
+
+
+#: what a profile's own output folder links to in the project (read by every step, written by none)
+PROJECT_LINKS = ("params", "docs")
+
+
+def profile_root(params: Params, profile: str) -> str:
+    """The folder, relative to the project, under which `profile`'s runs write data/, models/,
+    results/ and reports/: its `root` in params/profiles.yaml, else "." (the project itself)."""
+    return str(params.profile(profile).get("root", "."))
+
+
+def enter_profile_root(project: Path, root: str) -> Path:
+    """Make `project/root` a place the steps can run in: the folder, and in it a relative link
+    to each of the project's `PROJECT_LINKS`; the folder's absolute path."""
+    folder = (project / root).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT_LINKS:
+        link = folder / name
+        target = os.path.relpath(project.resolve() / name, folder)
+        if link.is_symlink() and os.readlink(link) == target:
+            continue
+        if link.exists() or link.is_symlink():
+            raise ParamsError(
+                f"{link}: expected a link to the project's {name}/ (profile root {root}); "
+                "move it away"
+            )
+        link.symlink_to(target, target_is_directory=True)
+    return folder
 
 
 def check_no_overwrite(params: Params, profile: str, root: Path) -> None:

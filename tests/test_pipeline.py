@@ -26,6 +26,7 @@ import yaml
 
 from spen import aggregate, dvc_yaml, layout, steps
 from spen.config import Params, ParamsError, load_params
+from tests.conftest import SHARED_DATA, needs_shared_data
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -82,7 +83,7 @@ def snakemake_jobs(cwd: Path, profile: str) -> list[Job]:
             files["input"] = (files["input"] - {"<TBD>"}) | {record}
         shell = re.fullmatch(r"OMP_NUM_THREADS=\d+ (.*) > \S+ 2>&1", fields["Shell command"])
         assert shell, f"rule {head.group(1)}: not a spen.steps command: {fields['Shell command']}"
-        stage = _stage_name(head.group(1), wildcards, task_of_dir, params)
+        stage = _stage_name(head.group(1), wildcards, task_of_dir, params, profile)
         jobs.append(
             Job(stage, frozenset(files["input"]), frozenset(files["output"]), shell.group(1))
         )
@@ -98,11 +99,11 @@ def snakemake_graph(jobs: list[Job]) -> tuple[set[str], set[tuple[str, str]]]:
 
 
 def _stage_name(
-    rule: str, wildcards: dict[str, str], task_of_dir: dict[str, str], params: Params
+    rule: str, wildcards: dict[str, str], task_of_dir: dict[str, str], params: Params, profile: str
 ) -> str:
     """The DVC stage of a Snakemake job: a job reading encoder features runs in the twin
     stage STAGE_features."""
-    name = _base_stage_name(rule, wildcards, task_of_dir, params)
+    name = _base_stage_name(rule, wildcards, task_of_dir, params, profile)
     stage, at, item = name.partition("@")
     setting = wildcards.get("setting") or wildcards.get("name", "").partition("-")[2]
     if stage in dvc_yaml.FEATURE_READERS and layout.reads_features(params, setting):
@@ -111,7 +112,7 @@ def _stage_name(
 
 
 def _base_stage_name(
-    rule: str, wildcards: dict[str, str], task_of_dir: dict[str, str], params: Params
+    rule: str, wildcards: dict[str, str], task_of_dir: dict[str, str], params: Params, profile: str
 ) -> str:
     if rule == "featurize":
         return f"featurize@{wildcards['task']}-{wildcards['setting']}"
@@ -125,7 +126,6 @@ def _base_stage_name(
         return f"pretrain_tlm@{wildcards['task']}-{wildcards['name']}"
     if rule in ("tune_train", "tune_probe"):
         w = wildcards
-        profile = dvc_profile(REPO)
         pruned = layout.pruning_record(params, w["task"], w["model"], w["setting"], profile)
         stage = "tune_train_pruned" if rule == "tune_train" and pruned else rule
         return f"{stage}@{w['task']}-{w['model']}-{w['setting']}-{w['point']}"
@@ -158,7 +158,7 @@ def dvc_commands(cwd: Path) -> dict[str, str]:
     from dvc.repo import Repo
 
     with Repo(str(cwd)) as repo:
-        return {stage.addressing: stage.cmd for stage in repo.index.stages}
+        return {stage.name: stage.cmd for stage in repo.index.stages}
 
 
 def dvc_profile(cwd: Path) -> str:
@@ -173,11 +173,34 @@ def test_dvc_yaml_is_rendered_from_params() -> None:
 
 @needs_tools
 def test_snakemake_and_dvc_have_the_same_graph_and_commands() -> None:
-    profile = dvc_profile(REPO)
-    jobs = snakemake_jobs(REPO, profile)
+    assert_same_graph_and_commands(REPO, dvc_profile(REPO))
+
+
+@needs_tools
+def test_a_profile_with_a_root_of_its_own_runs_there_in_both_tools(workflow_copy: Path) -> None:
+    """smoke (params/profiles.yaml: root runs/smoke): DVC's stages run there (`wdir`), their
+    code dependencies named from there, and the two tools still agree job by job."""
+    shutil.copytree(REPO / "spen", workflow_copy / "spen", ignore=shutil.ignore_patterns("__py*"))
+    assert _run([DVC, "init", "--no-scm", "-q"], workflow_copy).returncode == 0
+    done = _run([SPEN, "dvc-yaml", "--profile", "smoke"], workflow_copy)
+    assert done.returncode == 0, done.stderr
+    root = workflow_copy / "runs" / "smoke"
+    assert (root / "params").resolve() == (workflow_copy / "params").resolve()
+    stages = yaml.safe_load((workflow_copy / "dvc.yaml").read_text())["stages"]
+    train = stages["train"]
+    assert train["wdir"] == "runs/smoke" and "../../spen/training" in train["deps"]
+    assert all((root / dep).exists() for dep in train["deps"] if dep.startswith("../../spen/"))
+    assert_same_graph_and_commands(workflow_copy, "smoke")
+    assert not (workflow_copy / "results").exists() and not (workflow_copy / "data").exists()
+
+
+def assert_same_graph_and_commands(cwd: Path, profile: str) -> None:
+    """Snakemake's forced dry run and DVC's dvc.yaml in `cwd`: the same steps, edges and
+    command lines, job by job."""
+    jobs = snakemake_jobs(cwd, profile)
     sm_nodes, sm_edges = snakemake_graph(jobs)
-    dvc_nodes, dvc_edges = dvc_graph(REPO)
-    params = load_params(REPO / "params")
+    dvc_nodes, dvc_edges = dvc_graph(cwd)
+    params = load_params(cwd / "params")
     expected_runs = len(layout.runs(params, profile))
     stage = {n: n.partition("@")[0].removesuffix("_features") for n in sm_nodes}
     trains = [n for n in sm_nodes if stage[n] in ("train", "train_tuned", "train_global")]
@@ -195,7 +218,7 @@ def test_snakemake_and_dvc_have_the_same_graph_and_commands() -> None:
     assert sm_nodes == dvc_nodes, sm_nodes ^ dvc_nodes
     assert sm_edges == dvc_edges, sm_edges ^ dvc_edges
     # each job runs the very command line of its stage (both render spen.steps.COMMANDS)
-    stage_commands = dvc_commands(REPO)
+    stage_commands = dvc_commands(cwd)
     differ = {
         job.stage: (job.command, stage_commands[job.stage])
         for job in jobs
@@ -324,14 +347,19 @@ def test_unknown_run_profile_on_the_command_line_fails(workflow_copy: Path) -> N
 
 @needs_tools
 def test_a_profile_never_overwrites_another_profiles_results(workflow_copy: Path) -> None:
-    """results/ made by `paper` stop a real `smoke` run before its first job (a dry run may
-    look; overwrite=true forces); the same check reads the tuning records, and `paper_seed1`
-    (same overrides) may go on."""
+    """results/ made by `paper` stop a real run of a profile that trains otherwise and shares
+    its root (`quick`: smoke's overrides, no root) before its first job (a dry run may look;
+    overwrite=true forces); the same check reads the tuning records, and `paper_seed1` (same
+    overrides) may go on."""
+    _edit(
+        workflow_copy / "params/profiles.yaml",
+        lambda v: v.update(quick={k: v["smoke"][k] for k in ("seeds", "overrides")}),
+    )
     summary = workflow_copy / layout.SUMMARY
     summary.parent.mkdir(parents=True)
     summary.write_text(json.dumps({"groups": {}, "runs": {}, "profile": "paper"}))
-    assert _dry_run(workflow_copy, "--config", "profile=smoke").returncode == 0
-    done = _run([SNAKEMAKE, "--cores", "1", "--config", "profile=smoke"], workflow_copy)
+    assert _dry_run(workflow_copy, "--config", "profile=quick").returncode == 0
+    done = _run([SNAKEMAKE, "--cores", "1", "--config", "profile=quick"], workflow_copy)
     output = done.stdout + done.stderr
     assert done.returncode != 0 and not (workflow_copy / "data").exists(), output
     assert "results/summary.json holds results of run profile 'paper'" in output, output
@@ -343,6 +371,26 @@ def test_a_profile_never_overwrites_another_profiles_results(workflow_copy: Path
     record.write_text(json.dumps({"profile": "smoke"}))
     with pytest.raises(ParamsError, match="bilstm-paper.json holds results of run profile 'smoke'"):
         layout.check_no_overwrite(params, "paper", workflow_copy)
+
+
+@needs_tools
+@needs_shared_data()
+def test_the_smoke_profile_writes_under_its_own_root(workflow_copy: Path) -> None:
+    """Beside `paper` results, a real smoke run goes on, in runs/smoke/ (targets are named from
+    there), and leaves the project's data/ and results/ as they were."""
+    _edit(
+        workflow_copy / "params/data.yaml",
+        lambda v: v["raw"].update(search_path=[str(SHARED_DATA)], allow_download=False),
+    )
+    summary = workflow_copy / layout.SUMMARY
+    summary.parent.mkdir(parents=True)
+    summary.write_text(json.dumps({"groups": {}, "runs": {}, "profile": "paper"}))
+    target = layout.PREPARED.format(task="pos", name="summary.json")
+    done = _run([SNAKEMAKE, target, "--cores", "1", "--config", "profile=smoke"], workflow_copy)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (workflow_copy / "runs/smoke" / target).is_file()
+    assert not (workflow_copy / "data").exists()
+    assert [p.name for p in (workflow_copy / "results").rglob("*")] == ["summary.json"]
 
 
 # --- aggregate ------------------------------------------------------------------------------

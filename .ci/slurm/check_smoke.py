@@ -73,9 +73,11 @@ def check(args: argparse.Namespace) -> list[str]:
     errors = []
     params = load_params("params")
     runs = layout.runs(params, args.run_profile)
+    root = Path(layout.profile_root(params, args.run_profile))  # where the profile writes
+    summary = root / layout.SUMMARY
 
     # The outputs.
-    for path in [run.path(layout.SCORES) for run in runs] + [layout.SUMMARY]:
+    for path in [root / run.path(layout.SCORES) for run in runs] + [summary]:
         p = Path(path)
         if not p.is_file():
             errors.append(f"missing output {path}")
@@ -86,11 +88,11 @@ def check(args: argparse.Namespace) -> list[str]:
                 json.loads(p.read_text())
             except ValueError as err:
                 errors.append(f"{path}: not JSON ({err})")
-    if Path(layout.SUMMARY).is_file():
-        groups = json.loads(Path(layout.SUMMARY).read_text()).get("groups", {})
+    if summary.is_file():
+        groups = json.loads(summary.read_text()).get("groups", {})
         for run in runs:
             if f"{run.task}/{run.variant}" not in groups:
-                errors.append(f"{layout.SUMMARY} has no group {run.task}/{run.variant}")
+                errors.append(f"{summary} has no group {run.task}/{run.variant}")
 
     # The jobs: every one submitted to Slurm, finished there without error.
     log = args.log.read_text()

@@ -27,10 +27,17 @@ if unknown:
         + "; ".join(f"{k} ({v})" for k, v in CONFIG_KEYS.items())
     )
 
+# The project: the folder holding workflow/ and params/ (absolute, so that a job Snakemake spawns
+# in the profile's root finds it too).
+PROJECT = Path(str(workflow.current_basedir)).resolve().parents[1]
 try:
     # Every params file against its schema, then the names across files (spen.config).
-    PARAMS = load_params("params")
+    PARAMS = load_params(PROJECT / "params")
     PROFILE = layout.active_profile(PARAMS, config.get("profile"))
+    # A profile with a root of its own (params/profiles.yaml: smoke -> runs/smoke) runs every job
+    # there, beside links to the project's params/ and docs/: its outputs never touch results/.
+    if layout.profile_root(PARAMS, PROFILE) != ".":
+        workflow.workdir(layout.enter_profile_root(PROJECT, layout.profile_root(PARAMS, PROFILE)))
 except ParamsError as err:
     raise WorkflowError(f"invalid params: {err}") from None
 
