@@ -8,7 +8,9 @@
 #    separated} x paper, the smoke profile's outputs at the root (not runs/smoke: here they are
 #    the project's own, versioned), dvc.yaml rendered for it, a local DVC remote.
 # 2. `dvc repro` builds everything; dvc.lock and the small results are committed.
-# 3. One value of params/ changes (models.compound_separated.ce_weight): `dvc repro` must rerun
+# 3. One value of params/ changes (models.compound_separated.ce_weight): `dvc status` and
+#    `snakemake -n` (after a `snakemake --touch` recorded its provenance) must name the same
+#    changed steps; `dvc repro` must rerun
 #    exactly the stages that read it (the separated row's tuning, training, decoding, scoring,
 #    analysis; the benchmark, which times every model; aggregate and report), then `dvc push`.
 # 4. A second clone `dvc pull`s; `dvc status` must report nothing to do, and `spen report`
@@ -77,6 +79,9 @@ nothing_to_do() {
     log "$2: snakemake -n: nothing to be done"
 }
 nothing_to_do snakemake1 "after dvc repro"
+# Snakemake records its own provenance of the outputs DVC made (a touch run writes its metadata),
+# so that both tools can judge the next edit.
+snakemake --touch --forceall --cores 1 --config profile=smoke >"$WORK/touch1.log" 2>&1 || { tail -n 40 "$WORK/touch1.log"; exit 1; }
 
 log "change: params/models.yaml models.compound_separated.ce_weight 1 -> 2"
 "$PY" - <<'PYEOF'
@@ -88,6 +93,22 @@ tail, n = re.subn(r"(\n    ce_weight:) 1\b", r"\1 2", tail, count=1)
 assert sep and n == 1, "models.compound_separated.ce_weight not found"
 open(path, "w").write(head + sep + tail)
 PYEOF
+# The same edit as each tool sees it: the steps it finds changed themselves (DVC: `dvc status`;
+# Snakemake: a job whose params or code changed, not one only downstream of another).
+dvc status --json | "$PY" -c 'import json, sys; print("\n".join(sorted(json.load(sys.stdin))))' \
+    >"$WORK/dvc-status.txt"
+"$PY" - >"$WORK/snakemake-n.txt" <<'PYEOF'
+from pathlib import Path
+from tests.test_pipeline import snakemake_jobs
+jobs = snakemake_jobs(Path.cwd(), "smoke", force=False)
+print("\n".join(sorted(j.stage for j in jobs if "changed since last execution" in j.reason)))
+PYEOF
+log "dvc status: $(tr '\n' ' ' <"$WORK/dvc-status.txt")"
+log "snakemake -n: $(tr '\n' ' ' <"$WORK/snakemake-n.txt")"
+if ! diff -u "$WORK/dvc-status.txt" "$WORK/snakemake-n.txt" >&2; then
+    log "dvc status and snakemake -n disagree on what the edit changed"
+    exit 1
+fi
 dvc repro >"$WORK/repro2.log" 2>&1 || { tail -n 60 "$WORK/repro2.log"; exit 1; }
 ran "$WORK/repro2.log" >"$WORK/rerun.txt"
 dvc stage list --name-only | grep -E -- '-compound_separated-|^(aggregate|report|bench@pos)$' |

@@ -54,12 +54,15 @@ class Job:
     inputs: frozenset[str]
     outputs: frozenset[str]
     command: str  # the shell command without the thread setting and the log redirection
+    reason: str  # why Snakemake would run it
 
 
-def snakemake_jobs(cwd: Path, profile: str) -> list[Job]:
-    """Every job of a forced dry run (`snakemake -n -p --forceall`), from its job listing."""
+def snakemake_jobs(cwd: Path, profile: str, force: bool = True) -> list[Job]:
+    """Every job of a dry run (`snakemake -n -p`, `--forceall` with `force`), from its job
+    listing."""
+    forceall = ["--forceall"] if force else []
     done = _run(
-        [SNAKEMAKE, "-n", "-p", "--forceall", "--nolock", "--config", f"profile={profile}"], cwd
+        [SNAKEMAKE, "-n", "-p", *forceall, "--nolock", "--config", f"profile={profile}"], cwd
     )
     assert done.returncode == 0, done.stdout + done.stderr
     # the root Snakefile is the entry point, and the workflow's default profile still applies
@@ -71,7 +74,9 @@ def snakemake_jobs(cwd: Path, profile: str) -> list[Job]:
         head = re.match(r"(?:local)?(?:rule|checkpoint) (\w+):", block)
         if not head or head.group(1) in ("all", "tune"):
             continue
-        fields = dict(re.findall(r"^\s*(input|output|wildcards|Shell command): (.*)$", block, re.M))
+        fields = dict(
+            re.findall(r"^\s*(input|output|wildcards|reason|Shell command): (.*)$", block, re.M)
+        )
         wildcards = dict(re.findall(r"(\w+)=([^,\s]+)", fields.get("wildcards", "")))
         files = {k: set(fields.get(k, "").split(", ")) - {""} for k in ("input", "output")}
         if "<TBD>" in files["input"]:
@@ -84,9 +89,8 @@ def snakemake_jobs(cwd: Path, profile: str) -> list[Job]:
         shell = re.fullmatch(r"OMP_NUM_THREADS=\d+ (.*) > \S+ 2>&1", fields["Shell command"])
         assert shell, f"rule {head.group(1)}: not a spen.steps command: {fields['Shell command']}"
         stage = _stage_name(head.group(1), wildcards, task_of_dir, params, profile)
-        jobs.append(
-            Job(stage, frozenset(files["input"]), frozenset(files["output"]), shell.group(1))
-        )
+        inputs, outputs = frozenset(files["input"]), frozenset(files["output"])
+        jobs.append(Job(stage, inputs, outputs, shell.group(1), fields.get("reason", "")))
     return jobs
 
 
