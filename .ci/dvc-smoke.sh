@@ -10,7 +10,7 @@
 # 2. `dvc repro` builds everything; dvc.lock and the small results are committed.
 # 3. One value of params/ changes (models.compound_separated.ce_weight): `dvc status` and
 #    `snakemake -n` (after a `snakemake --touch` recorded its provenance) must name the same
-#    changed steps; `dvc repro` must rerun
+#    changed steps, and again after a one-line code edit (reverted); `dvc repro` must rerun
 #    exactly the stages that read it (the separated row's tuning, training, decoding, scoring,
 #    analysis; the benchmark, which times every model; aggregate and report), then `dvc push`.
 # 4. A second clone `dvc pull`s; `dvc status` must report nothing to do, and `spen report`
@@ -79,9 +79,33 @@ nothing_to_do() {
     log "$2: snakemake -n: nothing to be done"
 }
 nothing_to_do snakemake1 "after dvc repro"
-# Snakemake records its own provenance of the outputs DVC made (a touch run writes its metadata),
-# so that both tools can judge the next edit.
-snakemake --touch --forceall --cores 1 --config profile=smoke >"$WORK/touch1.log" 2>&1 || { tail -n 40 "$WORK/touch1.log"; exit 1; }
+# Snakemake records its own provenance of the outputs DVC made (a touch run writes its metadata:
+# params and code digests), so that both tools can judge the next edit.
+provenance() {
+    snakemake --touch --forceall --cores 1 --config profile=smoke >"$WORK/touch-$1.log" 2>&1 ||
+        { tail -n 40 "$WORK/touch-$1.log"; exit 1; }
+}
+# An edit as each tool sees it: the steps it finds changed themselves (DVC: `dvc status`;
+# Snakemake: a job whose params or code changed, not one only downstream of another).
+same_changes() {
+    local name="${1// /-}"
+    dvc status --json | "$PY" -c 'import json, sys; print("\n".join(sorted(json.load(sys.stdin))))' \
+        >"$WORK/dvc-status-$name.txt"
+    "$PY" - >"$WORK/snakemake-n-$name.txt" <<'PYEOF'
+from pathlib import Path
+from tests.test_pipeline import snakemake_jobs
+jobs = snakemake_jobs(Path.cwd(), "smoke", force=False)
+print("\n".join(sorted(j.stage for j in jobs if "changed since last execution" in j.reason)))
+PYEOF
+    log "$1: dvc status: $(wc -l <"$WORK/dvc-status-$name.txt") stages: $(tr '\n' ' ' <"$WORK/dvc-status-$name.txt")"
+    log "$1: snakemake -n: $(wc -l <"$WORK/snakemake-n-$name.txt") jobs: $(tr '\n' ' ' <"$WORK/snakemake-n-$name.txt")"
+    if ! diff -u "$WORK/dvc-status-$name.txt" "$WORK/snakemake-n-$name.txt" >&2; then
+        log "$1: dvc status and snakemake -n disagree on what changed"
+        exit 1
+    fi
+    [[ -s "$WORK/dvc-status-$name.txt" ]] || { log "$1: neither tool saw the change"; exit 1; }
+}
+provenance 1
 
 log "change: params/models.yaml models.compound_separated.ce_weight 1 -> 2"
 "$PY" - <<'PYEOF'
@@ -93,22 +117,7 @@ tail, n = re.subn(r"(\n    ce_weight:) 1\b", r"\1 2", tail, count=1)
 assert sep and n == 1, "models.compound_separated.ce_weight not found"
 open(path, "w").write(head + sep + tail)
 PYEOF
-# The same edit as each tool sees it: the steps it finds changed themselves (DVC: `dvc status`;
-# Snakemake: a job whose params or code changed, not one only downstream of another).
-dvc status --json | "$PY" -c 'import json, sys; print("\n".join(sorted(json.load(sys.stdin))))' \
-    >"$WORK/dvc-status.txt"
-"$PY" - >"$WORK/snakemake-n.txt" <<'PYEOF'
-from pathlib import Path
-from tests.test_pipeline import snakemake_jobs
-jobs = snakemake_jobs(Path.cwd(), "smoke", force=False)
-print("\n".join(sorted(j.stage for j in jobs if "changed since last execution" in j.reason)))
-PYEOF
-log "dvc status: $(tr '\n' ' ' <"$WORK/dvc-status.txt")"
-log "snakemake -n: $(tr '\n' ' ' <"$WORK/snakemake-n.txt")"
-if ! diff -u "$WORK/dvc-status.txt" "$WORK/snakemake-n.txt" >&2; then
-    log "dvc status and snakemake -n disagree on what the edit changed"
-    exit 1
-fi
+same_changes "params edit"
 dvc repro >"$WORK/repro2.log" 2>&1 || { tail -n 60 "$WORK/repro2.log"; exit 1; }
 ran "$WORK/repro2.log" >"$WORK/rerun.txt"
 dvc stage list --name-only | grep -E -- '-compound_separated-|^(aggregate|report|bench@pos)$' |
@@ -119,6 +128,11 @@ if ! diff -u "$WORK/expected.txt" "$WORK/rerun.txt" >&2; then
     exit 1
 fi
 commit "ce_weight 2 for compound-separated"
+# A code edit (one line added to the scoring module): the same steps again, in both tools.
+provenance 2
+echo "# an edit" >>spen/evaluation/metrics.py
+same_changes "code edit"
+git checkout -q spen/evaluation/metrics.py
 dvc push -q
 log "pushed $(find "$WORK/remote" -type f | wc -l) files to the remote"
 

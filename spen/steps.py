@@ -9,14 +9,17 @@ Snakemake, `${item.task}` for DVC), so a job and its stage run the same command 
 
 Rerunning. DVC reruns a stage when the params keys of `reads` change or the code of `code_deps`
 does; Snakemake's rules take the values of the same keys as a rerun trigger (`param_values`),
-the training rules their resolved configuration. Snakemake rules do not list code (its mtime
-rule would retrain everything after any edit): after a code change use `snakemake
---list-code-changes` / `-R`, or let DVC decide.
+the training rules their resolved configuration, and the digest of the same code
+(`code_digest`, a rule's `params.code`): after any edit both tools rerun the same steps.
+(Listing the code as inputs would not do: Snakemake's mtime rule would rerun every step after
+any checkout.)
 """
 
 from __future__ import annotations
 
 import ast
+import functools
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +159,15 @@ ENTRY_MODULES = {
     "bench": ("spen.bench", "spen.config", "spen.data.prepared"),
     "report": ("spen.report.build",),
 }
+# The tuning steps run the code of the step they are a form of.
+ENTRY_MODULES.update(
+    tune_probe=ENTRY_MODULES["train"],
+    tune_train=ENTRY_MODULES["train"],
+    tune_prune=ENTRY_MODULES["tune_select"],
+)
 PACKAGE_ROOT = Path(__file__).resolve().parent
+#: what DVC leaves out when it hashes a code directory (.dvcignore says the same)
+_NOT_CODE = ("__pycache__", ".pyc")
 
 
 def reads(step: str, task: str, model: str = "", setting: str = "", profile: str = "") -> dict:
@@ -221,6 +232,21 @@ def code_deps(step: str, root: Path = PACKAGE_ROOT) -> list[str]:
         top = module.split(".")[1]
         deps.add(f"spen/{top}" if (root / top).is_dir() else f"spen/{top}.py")
     return sorted(deps)
+
+
+@functools.cache
+def code_digest(step: str, root: Path = PACKAGE_ROOT) -> str:
+    """A SHA-256 of the files of `code_deps(step)` (names and bytes), as DVC hashes them:
+    Snakemake's rerun trigger for the code a step runs (a rule's `params.code`)."""
+    digest = hashlib.sha256()
+    for dep in code_deps(step, root):
+        path = root.parent / dep
+        files = sorted(path.rglob("*")) if path.is_dir() else [path]
+        for file in files:
+            relative = file.relative_to(root.parent).as_posix()
+            if file.is_file() and not any(part in relative for part in _NOT_CODE):
+                digest.update(relative.encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def _module_path(module: str, root: Path) -> Path | None:

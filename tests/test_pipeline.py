@@ -272,7 +272,7 @@ def test_a_models_key_reaches_only_that_models_training() -> None:
     assert len(_stages_reading("training.batch_size", profile)) == len(layout.runs(params, profile))
 
 
-def test_code_deps_follow_imports_inside_functions(tmp_path: Path) -> None:
+def test_code_deps_follow_imports_and_their_digest_follows_the_files(tmp_path: Path) -> None:
     pkg = tmp_path / "spen"
     (pkg / "sub").mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
@@ -285,9 +285,25 @@ def test_code_deps_follow_imports_inside_functions(tmp_path: Path) -> None:
     try:
         steps.ENTRY_MODULES["probe"] = ("spen.a",)
         assert steps.code_deps("probe", pkg) == ["spen/a.py", "spen/c.py", "spen/sub"]
+        # Snakemake's code trigger changes exactly when a file DVC hashes for the step does
+        digests = []
+        for change in (
+            lambda: None,
+            lambda: (pkg / "unused.py").write_text("x = 1\n"),  # not imported by the step
+            lambda: (pkg / "sub" / "__pycache__").mkdir(),  # left out, as .dvcignore says
+            lambda: (pkg / "sub" / "__pycache__" / "b.pyc").write_bytes(b"\0"),
+            lambda: (pkg / "sub" / "data.yaml").write_text("a: 1\n"),  # in a code directory
+            lambda: (pkg / "c.py").write_text("import sys\n"),
+        ):
+            change()
+            steps.code_digest.cache_clear()
+            digests.append(steps.code_digest("probe", pkg))
+        assert [d == digests[0] for d in digests] == [True, True, True, True, False, False]
+        assert len(set(digests)) == 3
     finally:
         steps.ENTRY_MODULES.clear()
         steps.ENTRY_MODULES.update(entry)
+        steps.code_digest.cache_clear()
 
 
 # --- bad params stop Snakemake before any job ------------------------------------------------

@@ -6,6 +6,7 @@ rule fetch:
     output:
         directory(layout.RAW_DIR),
     params:
+        code=steps.code_digest("fetch"),  # its code: reruns as DVC does
         task=lambda w: TASK_OF_RAWDIR[w.rawdir],
         reads=reads("fetch"),
     log:
@@ -26,6 +27,7 @@ rule featurize:
     output:
         [f"{layout.FEATURES}/{name}" for name in layout.FEATURE_FILES],
     params:
+        code=steps.code_digest("featurize"),  # its code: reruns as DVC does
         reads=reads("featurize"),
         profile=PROFILE,
     log:
@@ -45,6 +47,7 @@ rule preprocess:
     output:
         layout.prepared("{task}"),
     params:
+        code=steps.code_digest("preprocess"),  # its code: reruns as DVC does
         reads=reads("preprocess"),
     log:
         "logs/preprocess/{task}.log",

@@ -9,6 +9,8 @@ rule decode:
         features=features_input,
     output:
         layout.PREDICTIONS,
+    params:
+        code=steps.code_digest("decode"),  # its code: reruns as DVC does
     log:
         "logs/decode/{task}/{model}-{setting}/seed{seed}.log",
     threads: 1
@@ -28,6 +30,8 @@ rule analyze:
         features=features_input,
     output:
         layout.ANALYSIS,
+    params:
+        code=steps.code_digest("analyze"),  # its code: reruns as DVC does
     log:
         "logs/analyze/{task}/{model}-{setting}/seed{seed}.log",
     threads: 1
@@ -44,6 +48,8 @@ rule score:
         predictions=layout.PREDICTIONS,
     output:
         layout.SCORES,
+    params:
+        code=steps.code_digest("score"),  # its code: reruns as DVC does
     log:
         "logs/score/{task}/{model}-{setting}/seed{seed}.log",
     threads: 1
@@ -64,6 +70,7 @@ rule aggregate:
         summary=layout.SUMMARY,
         curves=run_files(layout.CURVE),
     params:
+        code=steps.code_digest("aggregate"),  # its code: reruns as DVC does
         profile=PROFILE,
     log:
         "logs/aggregate.log",

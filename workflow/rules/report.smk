@@ -9,6 +9,7 @@ rule bench:
     output:
         layout.BENCH,
     params:
+        code=steps.code_digest("bench"),  # its code: reruns as DVC does
         reads=reads("bench"),
         profile=PROFILE,
     log:
@@ -33,6 +34,8 @@ rule report:
         html="reports/index.html",
         md="reports/index.md",
         figures=directory("reports/figures"),
+    params:
+        code=steps.code_digest("report"),  # its code: reruns as DVC does
     log:
         "logs/report.log",
     threads: 1

@@ -11,6 +11,7 @@ rule pretrain_tlm:
     output:
         layout.TAG_LM,
     params:
+        code=steps.code_digest("pretrain_tlm"),  # its code: reruns as DVC does
         kind=lambda w: w.name.partition("-")[0],
         setting=lambda w: w.name.partition("-")[2] or layout.DEFAULT_TAG_LM_SETTING,
         reads=reads("pretrain_tlm"),
@@ -38,6 +39,7 @@ rule train:
         summary=layout.TRAIN_SUMMARY,
         timings=layout.TIMINGS,
     params:
+        code=steps.code_digest("train"),  # its code: reruns as DVC does
         # The resolved configuration: a change to any level of it (the tuning record's choice
         # included) reruns this run only.
         run=run_config,

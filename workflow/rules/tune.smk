@@ -15,6 +15,7 @@ rule tune_probe:
     output:
         layout.TUNE_PROBE,
     params:
+        code=steps.code_digest("tune_probe"),  # its code: reruns as DVC does
         run=point_config,
         seed=PARAMS.tuning["seed"],
         profile=PROFILE,
@@ -38,6 +39,7 @@ rule tune_prune:
     output:
         layout.PRUNING,
     params:
+        code=steps.code_digest("tune_prune"),  # its code: reruns as DVC does
         profile=PROFILE,
     log:
         "logs/tune_prune/{task}/{model}-{setting}.log",
@@ -63,6 +65,7 @@ rule tune_train:
         metrics=f"{layout.TUNE_DIR}/metrics.jsonl",
         timings=f"{layout.TUNE_DIR}/timings.json",
     params:
+        code=steps.code_digest("tune_train"),  # its code: reruns as DVC does
         run=point_config,
         seed=PARAMS.tuning["seed"],
         profile=PROFILE,
@@ -86,6 +89,7 @@ checkpoint tune_select:
     output:
         layout.TUNING,
     params:
+        code=steps.code_digest("tune_select"),  # its code: reruns as DVC does
         profile=PROFILE,
     log:
         "logs/tune_select/{task}/{model}-{setting}.log",
