@@ -149,7 +149,8 @@ def featurize(
     device: Device = "cpu",
 ) -> None:
     """Per-word features of TASK's splits from the frozen encoder that input SETTING names,
-    computed once: OUT/{train,dev,test}.arrow and OUT/summary.json (cost and sizes). The run
+    computed once: OUT/{train,dev,test}.arrow and OUT/summary.json (sizes); the cost (seconds,
+    peak memory) is printed, not written, so the same inputs give the same bytes. The run
     profile's sentence limits apply."""
     from spen.data.features import FEATURES_DIR
     from spen.data.featurize import featurize_task
@@ -167,9 +168,9 @@ def featurize(
     prepared = load_prepared(data or Path("data") / task)
     limits = {name: overrides.get(f"{name}_limit") for name in SPLITS}
     with atomic_dir(out) as tmp:
-        summary = featurize_task(prepared, FeatureSpec.from_config(spec), tmp, limits, device)
+        summary, cost = featurize_task(prepared, FeatureSpec.from_config(spec), tmp, limits, device)
         write_json(tmp / "summary.json", summary)
-    _print_json(summary)
+    _print_json({**summary, "cost": cost})
 
 
 @app.command()

@@ -4,6 +4,7 @@ tiny random BERT, and the model reading them."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from spen.data.arrow import Split
 from spen.data.batches import make_batches
 from spen.data.features import FeatureTable, check_aligned, read_features, write_features
-from spen.data.featurize import Encoder, FeatureSpec, pool, windows
+from spen.data.featurize import Encoder, FeatureSpec, featurize_task, pool, windows
 from spen.models.encoders import WordEncoder
 
 transformers = pytest.importorskip("transformers", reason="the xfmr extra is not installed")
@@ -121,6 +122,43 @@ def test_a_long_sentence_goes_through_in_windows(tiny_encoder: Encoder) -> None:
     np.testing.assert_allclose(split[:3], _one_at_a_time(tiny_encoder, words[:3]), atol=1e-5)
     np.testing.assert_allclose(split[3:], _one_at_a_time(tiny_encoder, words[3:]), atol=1e-5)
     assert not np.allclose(whole, split, atol=1e-3)  # the context differs, as it should
+
+
+@dataclass
+class _Split:
+    tokens: list[list[str]]
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+
+class _Task:
+    """Three tiny splits, as `PreparedTask.split` gives them."""
+
+    def split(self, name: str, limit: int | None = None) -> _Split:
+        sentences = {"train": [["the", "cats", "sat"]], "dev": [["on", "the", "mat"]]}
+        return _Split(sentences.get(name, [["cat"], ["the", "cat"]])[:limit])
+
+
+def test_featurizing_twice_writes_the_same_bytes(
+    tiny_encoder: Encoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `spen featurize` writes is a function of its inputs (DVC hashes the folder): the
+    cost (seconds, memory) is returned apart, for the log."""
+    monkeypatch.setattr(Encoder, "load", staticmethod(lambda spec, device: tiny_encoder))
+    written = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        summary, cost = featurize_task(_Task(), SPEC, tmp_path / name, {}, progress=False)
+        files = {p.name: p.read_bytes() for p in sorted((tmp_path / name).iterdir())}
+        written.append((summary, files))
+        assert set(cost["seconds"]) == {"train", "dev", "test"} and cost["peak_rss_mb"] > 0
+    assert written[0] == written[1]
+    assert written[0][0]["splits"]["test"] == {
+        "sentences": 2,
+        "words": 3,
+        "bytes": len(written[0][1]["test.arrow"]),
+    }
 
 
 def test_a_word_without_pieces_reads_as_unknown(tiny_encoder: Encoder) -> None:

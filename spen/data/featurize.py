@@ -139,12 +139,14 @@ def featurize_task(
     limits: dict[str, int | None],
     device: str = "cpu",
     progress: bool = True,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Write `out/SPLIT.arrow` for every split (its first `limits[SPLIT]` sentences) and return
-    what it cost: sentences, words, seconds, file size per split and the peak memory."""
+    what was written (encoder, sentences, words and file size per split: a function of the
+    inputs) and what it cost (seconds per split, peak memory: varies from run to run)."""
     encoder = Encoder.load(spec, device)
     summary: dict[str, Any] = {"encoder": spec.encoder, "layers": list(spec.layers)}
     summary.update(pooling=spec.pooling, dim=spec.dim, device=device, splits={})
+    cost: dict[str, Any] = {"seconds": {}}
     for name in SPLITS:
         split = task.split(name, limits.get(name))
         start = time.perf_counter()
@@ -156,8 +158,8 @@ def featurize_task(
         summary["splits"][name] = {
             "sentences": len(split),
             "words": sum(len(v) for v in vectors),
-            "seconds": time.perf_counter() - start,
             "bytes": path.stat().st_size,
         }
-    summary["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return summary
+        cost["seconds"][name] = time.perf_counter() - start
+    cost["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return summary, cost
