@@ -141,3 +141,16 @@ def test_pretraining_lowers_dev_cross_entropy_below_uniform() -> None:
     assert summary["dev_nll"] < uniform - 0.5
     assert summary["best_epoch"] >= 1 and len(summary["history"]) == summary["epochs"]
     assert not model.training
+
+
+def test_pretraining_twice_saves_the_same_bytes(tmp_path: Path) -> None:
+    """A tag LM file is a function of its data and settings (DVC hashes it; no wall clock)."""
+    from spen.data.prepared import load_prepared
+
+    task = load_prepared(POS)
+    for name in ("a.pt", "b.pt"):
+        model, summary = pretrain_tag_lm(
+            task, "tlm_a", hidden=8, epochs=2, batch_size=16, train_limit=60, dev_limit=20
+        )
+        save_tag_lm(tmp_path / name, model, summary)
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()

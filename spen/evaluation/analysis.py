@@ -3,7 +3,6 @@ and how far its output's energy is above the exact minimum (METHOD.md §5)."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import torch
@@ -37,7 +36,7 @@ def exact_vs_amortised(
 
     Gaps are per sentence, on the linear-chain part of the energy (Viterbi is exact for that
     part only), with each decoder's argmax as a one-hot output; `energy_gap_relaxed_mean` is
-    the gap of A_Ψ's distributions themselves. Seconds are each decoder's time on the split.
+    the gap of A_Ψ's distributions themselves.
     """
     if not hasattr(learner, "energy_gap"):
         return {"spen": False, "sentences": len(split)}
@@ -46,7 +45,6 @@ def exact_vs_amortised(
     chars = vocabs.chars if uses_chars else None
     predicted: dict[str, list[list[str]]] = {name: [[]] * len(split) for name in COMPARED}
     gaps: dict[str, list[torch.Tensor]] = {name: [] for name in COMPARED}
-    seconds = dict.fromkeys(COMPARED, 0.0)
     relaxed_gaps, best_energies = [], []
     for batch in make_batches(split, batch_size, chars):
         batch = batch.to(device)
@@ -54,9 +52,7 @@ def exact_vs_amortised(
         relaxed_gaps.append(gap["relaxed"].cpu())
         best_energies.append(gap["viterbi_energy"].cpu())
         for name in COMPARED:
-            start = time.perf_counter()
             tags = learner.predict(batch, name)
-            seconds[name] += time.perf_counter() - start
             labels = one_hot(tags, model.num_tags, dtype=gap["viterbi_energy"].dtype)
             energy = model.linear_chain_energy(batch, labels)
             gaps[name].append((energy - gap["viterbi_energy"]).cpu())
@@ -75,7 +71,6 @@ def exact_vs_amortised(
                 p == v for p, v in zip(predicted[name], predicted["viterbi"], strict=True)
             )
             / len(split),
-            "seconds": seconds[name],
         }
     options = getattr(learner, "gradient_descent", None)
     return {

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -76,7 +75,6 @@ def pretrain_tag_lm(
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     best_state: dict[str, torch.Tensor] | None = None
     history: list[dict[str, Any]] = []
-    start = time.perf_counter()
     for epoch in range(1, epochs + 1):
         model.train()
         rng = np.random.default_rng([seed, epoch])
@@ -116,7 +114,6 @@ def pretrain_tag_lm(
         "dev_nll": best["dev_nll"],
         "dev_perplexity": math.exp(best["dev_nll"]),
         "epochs": len(history),
-        "seconds": time.perf_counter() - start,
         "history": history,
     }
     return model, summary
