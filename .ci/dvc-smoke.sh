@@ -85,25 +85,32 @@ provenance() {
     snakemake --touch --forceall --cores 1 --config profile=smoke >"$WORK/touch-$1.log" 2>&1 ||
         { tail -n 40 "$WORK/touch-$1.log"; exit 1; }
 }
-# An edit as each tool sees it: the steps it finds changed themselves (DVC: `dvc status`;
-# Snakemake: a job whose params or code changed, not one only downstream of another).
+# An edit as each tool sees it: `dvc status` and `snakemake -n` must name the same steps where
+# the change enters the graph (past those, DVC lists each stage whose own inputs changed, and
+# Snakemake all that follows); Snakemake's whole list is kept for the rerun check below.
 same_changes() {
     local name="${1// /-}"
-    dvc status --json | "$PY" -c 'import json, sys; print("\n".join(sorted(json.load(sys.stdin))))' \
-        >"$WORK/dvc-status-$name.txt"
-    "$PY" - >"$WORK/snakemake-n-$name.txt" <<'PYEOF'
+    dvc status --json >"$WORK/$name-dvc.json"
+    "$PY" - "$WORK/$name" <<'PYEOF'
+import json, sys
 from pathlib import Path
-from tests.test_pipeline import snakemake_jobs
-jobs = snakemake_jobs(Path.cwd(), "smoke", force=False)
-print("\n".join(sorted(j.stage for j in jobs if "changed since last execution" in j.reason)))
+from tests.test_pipeline import first_reached, snakemake_graph, snakemake_jobs
+out = sys.argv[1]
+edges = snakemake_graph(snakemake_jobs(Path.cwd(), "smoke"))[1]
+pending = {j.stage for j in snakemake_jobs(Path.cwd(), "smoke", force=False)}
+changed = set(json.load(open(out + "-dvc.json")))
+for name, stages in (("dvc", changed), ("snakemake", pending)):
+    Path(f"{out}-{name}.txt").write_text("".join(f"{s}\n" for s in first_reached(stages, edges)))
+Path(f"{out}-snakemake-all.txt").write_text("".join(f"{s}\n" for s in sorted(pending)))
 PYEOF
-    log "$1: dvc status: $(wc -l <"$WORK/dvc-status-$name.txt") stages: $(tr '\n' ' ' <"$WORK/dvc-status-$name.txt")"
-    log "$1: snakemake -n: $(wc -l <"$WORK/snakemake-n-$name.txt") jobs: $(tr '\n' ' ' <"$WORK/snakemake-n-$name.txt")"
-    if ! diff -u "$WORK/dvc-status-$name.txt" "$WORK/snakemake-n-$name.txt" >&2; then
+    log "$1: where it enters, dvc status: $(tr '\n' ' ' <"$WORK/$name-dvc.txt")"
+    log "$1: where it enters, snakemake -n: $(tr '\n' ' ' <"$WORK/$name-snakemake.txt")"
+    log "$1: snakemake -n, all: $(wc -l <"$WORK/$name-snakemake-all.txt") jobs"
+    if ! diff -u "$WORK/$name-dvc.txt" "$WORK/$name-snakemake.txt" >&2; then
         log "$1: dvc status and snakemake -n disagree on what changed"
         exit 1
     fi
-    [[ -s "$WORK/dvc-status-$name.txt" ]] || { log "$1: neither tool saw the change"; exit 1; }
+    [[ -s "$WORK/$name-dvc.txt" ]] || { log "$1: neither tool saw the change"; exit 1; }
 }
 provenance 1
 
@@ -127,12 +134,17 @@ if ! diff -u "$WORK/expected.txt" "$WORK/rerun.txt" >&2; then
     log "the rerun is not the set of stages that read the changed value"
     exit 1
 fi
+if ! diff -u "$WORK/expected.txt" "$WORK/params-edit-snakemake-all.txt" >&2; then
+    log "snakemake -n, before the rerun, did not list the same stages"
+    exit 1
+fi
+log "snakemake -n had listed the same $(wc -l <"$WORK/expected.txt") steps"
 commit "ce_weight 2 for compound-separated"
-# A code edit (one line added to the scoring module): the same steps again, in both tools.
+# A code edit (one line added to spen/aggregate.py): the same steps again, in both tools.
 provenance 2
-echo "# an edit" >>spen/evaluation/metrics.py
+echo "# an edit" >>spen/aggregate.py
 same_changes "code edit"
-git checkout -q spen/evaluation/metrics.py
+git checkout -q spen/aggregate.py
 dvc push -q
 log "pushed $(find "$WORK/remote" -type f | wc -l) files to the remote"
 

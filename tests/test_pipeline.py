@@ -94,6 +94,26 @@ def snakemake_jobs(cwd: Path, profile: str, force: bool = True) -> list[Job]:
     return jobs
 
 
+def first_reached(stages: set[str], edges: set[tuple[str, str]]) -> list[str]:
+    """The steps of `stages` that no other step of `stages` leads to (through `edges`): where a
+    change enters the graph. Both tools agree on these; past them each has its own rule
+    (DVC compares each stage's own inputs, Snakemake reruns all that follows)."""
+    parents: dict[str, set[str]] = {}
+    for a, b in edges:
+        parents.setdefault(b, set()).add(a)
+    first = []
+    for stage in stages:
+        seen, todo = set(), list(parents.get(stage, ()))
+        while todo and not seen & stages:
+            node = todo.pop()
+            if node not in seen:
+                seen.add(node)
+                todo.extend(parents.get(node, ()))
+        if not seen & stages:
+            first.append(stage)
+    return sorted(first)
+
+
 def snakemake_graph(jobs: list[Job]) -> tuple[set[str], set[tuple[str, str]]]:
     """Jobs and edges: an edge joins the job writing a file to each job reading it, as DVC
     joins stages."""
