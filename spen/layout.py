@@ -70,6 +70,9 @@ BENCH_DIR = "results/bench"
 BENCH = f"{BENCH_DIR}/decode-{{task}}.json"
 # hand-run records of whole pipeline runs (`spen pipeline-time`), read by the report
 PIPELINE_TIMES = f"{BENCH_DIR}/pipeline-*.json"
+# the figures of `scripts/gpu-check.sh` on a GPU machine, read by the report when present
+GPU_CHECK_FILE = "gpu-check.json"
+GPU_CHECK = f"{BENCH_DIR}/{GPU_CHECK_FILE}"
 REPORT = ("reports/index.html", "reports/index.md", "reports/figures")  # figures: NAME.svg
 CHOICES = "docs/CHOICES.md"
 
@@ -281,8 +284,9 @@ def prepared(task: str, names: Iterable[str] = PREPARED_FILES) -> list[str]:
 
 def report_inputs(params: Params, profile: str, root: Path = Path(".")) -> list[str]:
     """What the report reads besides the summary and curves: analyses, benchmarks, the
-    pipeline timings recorded under `root`, choices."""
+    pipeline timings and GPU check recorded under `root`, choices."""
     analyses = [run.path(ANALYSIS) for run in runs(params, profile)]
     benches = [BENCH.format(task=task) for task in params.experiments["tasks"]]
     timings = sorted(path.relative_to(root).as_posix() for path in root.glob(PIPELINE_TIMES))
-    return [*analyses, *benches, *timings, CHOICES]
+    gpu = [GPU_CHECK] if (root / GPU_CHECK).is_file() else []
+    return [*analyses, *benches, *timings, *gpu, CHOICES]

@@ -30,6 +30,8 @@ from spen.report import build, markdown, svg
 from spen.report.build import build_report
 from spen.report.comparison import MAIN_COLUMNS
 
+REPO = Path(__file__).resolve().parents[1]
+
 # METHOD.md §7, copied by hand: the report's paper.yaml must agree.
 PAPER_POS_BILSTM = 88.8
 PAPER_NER_BILSTM = 84.9
@@ -183,6 +185,48 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     }
 
 
+def _gpu_check_folder(folder: Path, bench: dict) -> None:
+    """What scripts/gpu-check.sh leaves in its folder: 1, 2 and 4 trainings at once whose
+    totals are 300, 580 and 600 sentences/s."""
+    folder.mkdir(parents=True)
+    (folder / "device.txt").write_text("2.11.0+cu130 NVIDIA H100 80GB HBM3\n")
+    (folder / "steps.txt").write_text("install 20\ncuda-tests 50\nsmoke 400\ndone 410\n")
+    (folder / "smoke-seconds.txt").write_text("180\n")
+    write_json(folder / "bench-pos.json", {**bench, "device": "cuda"})
+    for runs, each in ((1, 300.0), (2, 290.0), (4, 150.0)):
+        for i in range(1, runs + 1):
+            row = {"model": "compound_stacked_ge_c", "sentences_per_second": each}
+            write_json(folder / f"concurrent-{runs}-{i}.json", {"training": [
+                {**row, "peak_memory_mb": 900.0 + runs, "batch_size": 10, "sentences": 200}
+            ]})  # fmt: skip
+
+
+def test_the_gpu_check_joins_the_speed_section(tmp_path: Path) -> None:
+    """scripts/gpu_check_summary.py over a check's folder, then the report: the sharing table
+    (runs per GPU: the fewest within 95% of the best total, here 2) and the device's bench."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "gpu_check_summary", REPO / "scripts" / "gpu_check_summary.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    summary = _fake_project(tmp_path)
+    bench = json.loads((tmp_path / "results/bench/decode-pos.json").read_text())
+    _gpu_check_folder(tmp_path / "check", bench)
+    check = module.summary(tmp_path / "check")
+    assert check["runs_per_gpu"] == 2 and check["wall_seconds"] == 410
+    assert [r["sentences_per_second_total"] for r in check["concurrency"]] == [300, 580, 600]
+    write_json(tmp_path / layout.GPU_CHECK, check)
+    build_report(summary, tmp_path / "results/bench", tmp_path / "reports")
+    html = (tmp_path / "reports/index.html").read_text()
+    assert _cell(html, "gpu:2") == "580" and "chosen" in html
+    assert "NVIDIA H100 80GB HBM3" in html and "smoke profile through" in html
+    assert 'data-cell="bench:gpu-check.json:pos:32:inference_network"' in html
+    assert "No GPU check yet" not in html
+
+
 def _cell(html: str, key: str) -> str:
     """The text of the cell `data-cell=key` (its trailer `n=K` kept, tags dropped)."""
     match = re.search(rf'data-cell="{re.escape(key)}"[^>]*>(.*?)</td>', html)
@@ -192,6 +236,10 @@ def _cell(html: str, key: str) -> str:
 
 def _expected(values: list[float]) -> str:
     return f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f} n={len(values)}"
+
+
+def test_without_a_gpu_check_the_report_says_so(rendered: dict) -> None:
+    assert "No GPU check yet" in rendered["html"] and "No GPU check yet" in rendered["md"]
 
 
 def test_writes_both_files(rendered: dict) -> None:

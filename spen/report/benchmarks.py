@@ -1,11 +1,13 @@
 """Section 8, the benchmarks: decoding throughput by method and batch size and training
-throughput by model (`spen bench`), and the pipeline's wall times (`spen pipeline-time`)."""
+throughput by model (`spen bench`, on the CPU and, from `scripts/gpu-check.sh`, on a GPU),
+trainings sharing one GPU, and the pipeline's wall times (`spen pipeline-time`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from spen.aggregate import is_number
+from spen.layout import GPU_CHECK
 from spen.report.cells import DASH, Cell, Table, text_cell
 from spen.report.collect import Inputs
 from spen.report.results import Results, ordered
@@ -27,7 +29,8 @@ def bench_tables(res: Results) -> list[Table]:
     """Per benchmark file: decoding tokens/s of each method by batch size, its ratio to
     pytorch-crf and agreement with Viterbi; then its training throughput table, if any."""
     tables = []
-    for bench in res.inputs.bench:
+    gpu = res.inputs.gpu_check
+    for bench in [*res.inputs.bench, *(gpu or {}).get("bench", {}).values()]:
         rows_by_size = bench["rows"]
         methods = ordered(
             {m for row in rows_by_size for m in row.get("tokens_per_second", {})},
@@ -145,3 +148,36 @@ def pipeline_time_table(inputs: Inputs) -> Table | None:
         "the sum over jobs (what the run would take on one core)."
     ]
     return Table("pipeline-times", header, rows, notes=notes)
+
+
+def gpu_sharing_table(inputs: Inputs) -> Table | None:
+    """Trainings sharing one GPU (`scripts/gpu-check.sh`): their throughput each and together,
+    the peak memory of each, and the number of runs per GPU chosen from them."""
+    check = inputs.gpu_check
+    if check is None:
+        return None
+    rows = []
+    for row in check["concurrency"]:
+        each = row["sentences_per_second_each"]
+        peak = row.get("peak_memory_mb_each")
+        chosen = row["runs"] == check.get("runs_per_gpu")
+        rows.append(
+            [
+                Cell(str(row["runs"]), "num"),
+                Cell(f"{row['sentences_per_second_total']:,.0f}", "num", f"gpu:{row['runs']}"),
+                Cell(f"{sum(each) / len(each):,.0f}", "num") if each else Cell(DASH, "na"),
+                Cell(f"{peak:,.0f}", "num") if is_number(peak) else Cell(DASH, "na"),
+                text_cell("chosen" if chosen else ""),
+            ]
+        )
+    smoke = check.get("smoke_wall_seconds")
+    note = (
+        f"{GPU_CHECK}: {check.get('device', '?')}, torch {check.get('torch', '?')}; N trainings "
+        "of the slowest model (NER plus, stacked + GE(c)) at once, each `spen bench --training"
+        "-only`; runs per GPU = the fewest reaching 95% of the best total. The whole check took "
+        f"{check.get('wall_seconds', 0) / 60:.1f} min"
+        + (f", the smoke profile through workflow/profiles/gpu {smoke / 60:.1f}" if smoke else "")
+        + (" min." if smoke else ".")
+    )
+    header = ["trainings at once", "sentences/s, all", "sentences/s, each", "peak MB, each", ""]
+    return Table("gpu-sharing", header, rows, notes=[note], title="Trainings sharing one GPU")

@@ -9,6 +9,7 @@ directory under models/, which a clone does not have):
     results/TASK/MODEL-SETTING/seedK/analysis.json    exact vs amortised inference (optional)
     results/bench/decode-*.json                       decoding throughput (`spen bench`)
     results/bench/pipeline-*.json                     pipeline wall times (`spen pipeline-time`)
+    results/bench/gpu-check.json                      the GPU check (`scripts/gpu-check.sh`)
     results/tuning/TASK/MODEL-SETTING.json            tuning records (`spen tune-select`)
     params/                                           which model follows which tuned row, and
                                                       the grids (params/tuning.yaml)
@@ -32,7 +33,7 @@ import yaml
 
 from spen.config import Params, ParamsError, load_params
 from spen.io import read_json
-from spen.layout import CURVE, Run
+from spen.layout import CURVE, GPU_CHECK_FILE, Run
 
 PAPER_FILE = Path(__file__).with_name("paper.yaml")
 ANALYSIS = "results/{task}/{model}-{setting}/seed{seed}/analysis.json"
@@ -81,6 +82,7 @@ class Inputs:
     runs: dict[str, RunData]
     bench: list[dict[str, Any]]
     pipeline_times: list[dict[str, Any]]
+    gpu_check: dict[str, Any] | None  # scripts/gpu-check.sh's figures, if it ran
     tuning: dict[tuple[str, str, str], dict[str, Any]]  # by (task, model, setting)
     params: Params | None  # None when params/ is absent or unreadable (see warnings)
     paper: dict[str, Any]
@@ -136,6 +138,18 @@ def load_runs(summary: dict[str, Any], root: Path, warnings: list[str]) -> dict[
 def load_bench(directory: Path | None) -> list[dict[str, Any]]:
     """The decode benchmarks `decode-*.json` of `directory`, each with its file name."""
     return _load_results(directory, "decode-*.json", "rows", list, "`spen bench`")
+
+
+def load_gpu_check(directory: Path | None) -> dict[str, Any] | None:
+    """`gpu-check.json` of `directory` (`scripts/gpu-check.sh`), None if it never ran; its
+    per-task benchmarks are named `gpu-check.json:TASK`."""
+    found = _load_results(directory, GPU_CHECK_FILE, "concurrency", list, "scripts/gpu-check.sh")
+    if not found:
+        return None
+    check = found[0]
+    for task, bench in check.get("bench", {}).items():
+        bench["file"] = f"{GPU_CHECK_FILE}:{task}"
+    return check
 
 
 def load_pipeline_times(directory: Path | None) -> list[dict[str, Any]]:
@@ -277,6 +291,7 @@ def load_inputs(summary_path: Path, bench_dir: Path | None, root: Path | None = 
         runs=load_runs(summary, root, warnings),
         bench=load_bench(bench_dir),
         pipeline_times=load_pipeline_times(bench_dir),
+        gpu_check=load_gpu_check(bench_dir),
         tuning=load_tuning(root),
         params=load_project_params(root, warnings),
         paper=load_paper(),
