@@ -589,6 +589,34 @@ def pipeline_time(
     _print_json(result)
 
 
+@app.command("project-time")
+@user_errors
+def project_time(
+    workers: Annotated[int, typer.Option(help="Jobs at once (2 cores: 2 one-thread jobs).")] = 2,
+    results: Annotated[Path, typer.Option(help="The measured results.")] = Path("results"),
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Default results/bench/projection-PROFILE-WORKERS.json."),
+    ] = None,
+    profile: Profile = None,
+    params_dir: ParamsDir = Path("params"),
+) -> None:
+    """The projected wall time of a run profile's whole pipeline on WORKERS workers, from the
+    runs, tuning records, benchmarks and pipeline records measured so far (spen/projection.py
+    says how each job is costed)."""
+    from spen.io import write_json
+    from spen.layout import PROJECTION, active_profile
+    from spen.projection import load_costs, project
+
+    params = load_params(params_dir)
+    name = active_profile(params, profile)
+    out = out or Path(PROJECTION.format(profile=name, workers=workers))
+    check_output_file(out)
+    result = project(load_costs(params, results), name, workers)
+    write_json(out, result)
+    _print_json(result)
+
+
 @app.command()
 @user_errors
 def aggregate(

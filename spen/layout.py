@@ -70,6 +70,9 @@ BENCH_DIR = "results/bench"
 BENCH = f"{BENCH_DIR}/decode-{{task}}.json"
 # hand-run records of whole pipeline runs (`spen pipeline-time`), read by the report
 PIPELINE_TIMES = f"{BENCH_DIR}/pipeline-*.json"
+# `spen project-time`: a profile's projected wall time from what was measured, read by the report
+PROJECTION = f"{BENCH_DIR}/projection-{{profile}}-{{workers}}.json"
+PROJECTIONS = f"{BENCH_DIR}/projection-*.json"
 # the figures of `scripts/gpu-check.sh` on a GPU machine, read by the report when present
 GPU_CHECK_FILE = "gpu-check.json"
 GPU_CHECK = f"{BENCH_DIR}/{GPU_CHECK_FILE}"
@@ -287,6 +290,10 @@ def report_inputs(params: Params, profile: str, root: Path = Path(".")) -> list[
     pipeline timings and GPU check recorded under `root`, choices."""
     analyses = [run.path(ANALYSIS) for run in runs(params, profile)]
     benches = [BENCH.format(task=task) for task in params.experiments["tasks"]]
-    timings = sorted(path.relative_to(root).as_posix() for path in root.glob(PIPELINE_TIMES))
+    timings = sorted(
+        path.relative_to(root).as_posix()
+        for pattern in (PIPELINE_TIMES, PROJECTIONS)
+        for path in root.glob(pattern)
+    )
     gpu = [GPU_CHECK] if (root / GPU_CHECK).is_file() else []
     return [*analyses, *benches, *timings, *gpu, CHOICES]

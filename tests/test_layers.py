@@ -16,6 +16,7 @@ LAYERS = [
     {"evaluation"},
     {"training"},
     {"tagging", "bench", "tuning", "layout", "steps", "dvc_yaml", "aggregate", "pipeline_log"},
+    {"projection"},
     {"report"},
     {"cli", "__main__"},
 ]

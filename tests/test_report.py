@@ -25,7 +25,9 @@ from typer.testing import CliRunner
 
 from spen import aggregate, layout
 from spen.cli import app
+from spen.config import load_params
 from spen.io import write_json
+from spen.projection import load_costs, project
 from spen.report import build, markdown, svg
 from spen.report.build import build_report
 from spen.report.comparison import MAIN_COLUMNS
@@ -201,9 +203,10 @@ def _gpu_check_folder(folder: Path, bench: dict) -> None:
             ]})  # fmt: skip
 
 
-def test_the_gpu_check_joins_the_speed_section(tmp_path: Path) -> None:
+def test_the_gpu_check_and_projection_join_the_speed_section(tmp_path: Path) -> None:
     """scripts/gpu_check_summary.py over a check's folder, then the report: the sharing table
-    (runs per GPU: the fewest within 95% of the best total, here 2) and the device's bench."""
+    (runs per GPU: the fewest within 95% of the best total, here 2), the device's bench, and
+    the projected wall time of `spen project-time`."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(
@@ -219,8 +222,13 @@ def test_the_gpu_check_joins_the_speed_section(tmp_path: Path) -> None:
     assert check["runs_per_gpu"] == 2 and check["wall_seconds"] == 410
     assert [r["sentences_per_second_total"] for r in check["concurrency"]] == [300, 580, 600]
     write_json(tmp_path / layout.GPU_CHECK, check)
+    params = load_params(REPO / "params")
+    projected = project(load_costs(params, tmp_path / "results"), "paper", 2)
+    write_json(tmp_path / layout.PROJECTION.format(profile="paper", workers=2), projected)
     build_report(summary, tmp_path / "results/bench", tmp_path / "reports")
     html = (tmp_path / "reports/index.html").read_text()
+    wall = f"{projected['wall_seconds'] / 3600:.1f}"
+    assert _cell(html, "projection:projection-paper-2.json:wall") == wall
     assert _cell(html, "gpu:2") == "580" and "chosen" in html
     assert "NVIDIA H100 80GB HBM3" in html and "smoke profile through" in html
     assert 'data-cell="bench:gpu-check.json:pos:32:inference_network"' in html

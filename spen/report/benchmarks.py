@@ -181,3 +181,41 @@ def gpu_sharing_table(inputs: Inputs) -> Table | None:
     )
     header = ["trainings at once", "sentences/s, all", "sentences/s, each", "peak MB, each", ""]
     return Table("gpu-sharing", header, rows, notes=[note], title="Trainings sharing one GPU")
+
+
+def projection_table(inputs: Inputs) -> Table | None:
+    """The projected wall time of each profile's whole pipeline (`spen project-time`)."""
+    if not inputs.projections:
+        return None
+    rows = []
+    for proj in inputs.projections:
+        steps = proj["steps"]
+        jobs = sum(step["jobs"] for step in steps.values())
+        estimated = sum(step["estimated_jobs"] for step in steps.values())
+        trains = steps.get("train", {})
+        key = f"projection:{proj['file']}"
+        rows.append(
+            [
+                text_cell(proj["profile"]),
+                Cell(str(proj["workers"]), "num"),
+                Cell(f"{proj['wall_seconds'] / 3600:.1f}", "num", f"{key}:wall"),
+                Cell(f"{proj['job_seconds'] / 3600:.1f}", "num", f"{key}:jobs"),
+                Cell(f"{int(jobs):,}", "num"),
+                Cell(f"{int(estimated):,}", "num"),
+                Cell(f"{int(trains.get('jobs', 0) - trains.get('estimated_jobs', 0)):,}", "num"),
+                text_cell(", ".join(proj.get("settings_without_measured_runs", [])) or DASH),
+            ]
+        )
+    header = ["profile", "workers", "projected wall (h)", "job time (h)", "jobs"]
+    header += ["estimated jobs", "trainings measured", "settings never run"]
+    note = (
+        "From results/bench/projection-*.json (`spen project-time`): every job of the profile "
+        "(grid points, trainings, decoding, scoring, analysis, ...) costed from what was "
+        "measured, then scheduled in dependency order on the workers, the longest remaining "
+        "chain first. A measured training counts its seconds; the others cost epochs x the "
+        "benchmark's seconds per sentence at their k x a calibration factor per task and "
+        "setting (the median measured/estimated ratio of that setting's runs); a setting never "
+        "run borrows its ratio to `paper` from the other task. Steps never recorded by "
+        "`spen pipeline-time` (featurize, bench) count nothing. spen/projection.py has the model."
+    )
+    return Table("projection", header, rows, notes=[note], title="Projected wall time")

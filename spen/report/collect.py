@@ -10,6 +10,7 @@ directory under models/, which a clone does not have):
     results/bench/decode-*.json                       decoding throughput (`spen bench`)
     results/bench/pipeline-*.json                     pipeline wall times (`spen pipeline-time`)
     results/bench/gpu-check.json                      the GPU check (`scripts/gpu-check.sh`)
+    results/bench/projection-*.json                   projected wall times (`spen project-time`)
     results/tuning/TASK/MODEL-SETTING.json            tuning records (`spen tune-select`)
     params/                                           which model follows which tuned row, and
                                                       the grids (params/tuning.yaml)
@@ -83,6 +84,7 @@ class Inputs:
     bench: list[dict[str, Any]]
     pipeline_times: list[dict[str, Any]]
     gpu_check: dict[str, Any] | None  # scripts/gpu-check.sh's figures, if it ran
+    projections: list[dict[str, Any]]  # `spen project-time`
     tuning: dict[tuple[str, str, str], dict[str, Any]]  # by (task, model, setting)
     params: Params | None  # None when params/ is absent or unreadable (see warnings)
     paper: dict[str, Any]
@@ -150,6 +152,11 @@ def load_gpu_check(directory: Path | None) -> dict[str, Any] | None:
     for task, bench in check.get("bench", {}).items():
         bench["file"] = f"{GPU_CHECK_FILE}:{task}"
     return check
+
+
+def load_projections(directory: Path | None) -> list[dict[str, Any]]:
+    """The projected wall times `projection-*.json` of `directory`, each with its file name."""
+    return _load_results(directory, "projection-*.json", "steps", dict, "`spen project-time`")
 
 
 def load_pipeline_times(directory: Path | None) -> list[dict[str, Any]]:
@@ -292,6 +299,7 @@ def load_inputs(summary_path: Path, bench_dir: Path | None, root: Path | None = 
         bench=load_bench(bench_dir),
         pipeline_times=load_pipeline_times(bench_dir),
         gpu_check=load_gpu_check(bench_dir),
+        projections=load_projections(bench_dir),
         tuning=load_tuning(root),
         params=load_project_params(root, warnings),
         paper=load_paper(),

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from spen.report.analysis import analysis_table
-from spen.report.benchmarks import bench_tables, gpu_sharing_table, pipeline_time_table
+from spen.report.benchmarks import (
+    bench_tables,
+    gpu_sharing_table,
+    pipeline_time_table,
+    projection_table,
+)
 from spen.report.choices import choices
 from spen.report.claims import claim_comparisons, claims_forest, claims_table
 from spen.report.collect import Inputs
@@ -43,6 +48,7 @@ def build_context(inputs: Inputs) -> dict[str, Any]:
         "bench": bench_tables(res),
         "pipeline_times": pipeline_time_table(inputs),
         "gpu_sharing": gpu_sharing_table(inputs),
+        "projection": projection_table(inputs),
         "parameters": parameter_table(res),
         "analysis": analysis_table(res),
         "environment": environment_table(inputs),

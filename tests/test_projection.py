@@ -1,0 +1,118 @@
+"""The projected wall time (`spen project-time`): the scheduler on cases worked by hand and
+within its bounds on random graphs, the cost model's interpolation and calibration by hand."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from spen.config import load_params
+from spen.projection import Costs, Job, pipeline_jobs, project, wall_time
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    ("jobs", "workers", "expected"),
+    [
+        ([Job("a", "s", 1), Job("b", "s", 2, ("a",)), Job("c", "s", 3, ("b",))], 2, 6.0),
+        ([Job(n, "s", 1) for n in "abcd"], 2, 2.0),
+        # the long job first: 3 on one worker, the three short ones on the other
+        ([Job("a", "s", 1), Job("b", "s", 1), Job("c", "s", 1), Job("d", "s", 3)], 2, 3.0),
+        # a diamond: 1, then 2 and 3 side by side, then 1
+        (
+            [
+                Job("a", "s", 1),
+                Job("b", "s", 2, ("a",)),
+                Job("c", "s", 3, ("a",)),
+                Job("d", "s", 1, ("b", "c")),
+            ],
+            2,
+            5.0,
+        ),  # fmt: skip
+        ([Job(n, "s", t) for n, t in zip("abc", (1, 2, 3), strict=True)], 1, 6.0),
+    ],
+)
+def test_wall_time_by_hand(jobs: list[Job], workers: int, expected: float) -> None:
+    assert wall_time(jobs, workers) == expected
+
+
+def test_wall_time_within_its_bounds_on_random_graphs() -> None:
+    """Never below the longest chain or the work spread over the workers, never above the
+    work done one job at a time (and equal to it on one worker)."""
+    rng = random.Random(0)
+    for _ in range(200):
+        n = rng.randint(1, 12)
+        jobs = []
+        for i in range(n):
+            after = tuple(f"j{p}" for p in range(i) if rng.random() < 0.3)
+            jobs.append(Job(f"j{i}", "s", float(rng.randint(1, 9)), after))
+        chain: dict[str, float] = {}
+        for job in jobs:  # in order: every predecessor comes first
+            chain[job.name] = job.seconds + max((chain[p] for p in job.after), default=0.0)
+        total = sum(job.seconds for job in jobs)
+        workers = rng.randint(1, 4)
+        wall = wall_time(jobs, workers)
+        assert max(max(chain.values()), total / workers) <= wall <= total
+        assert wall_time(jobs, 1) == total
+
+
+def _costs(summary_runs: dict, training: list[dict]) -> Costs:
+    params = load_params(REPO / "params")
+    summary = {"runs": summary_runs}
+    bench = {"task": "pos", "training": training}
+    return Costs(params, summary, {}, {"pos": bench, "ner": bench}, [])
+
+
+def test_seconds_per_sentence_is_linear_in_k_between_the_two_measured() -> None:
+    rows = [
+        {"model": "compound_stacked", "sentences_per_second": 100.0, "inner_steps": 10},
+        {"model": "compound_stacked@k=1", "sentences_per_second": 1000.0, "inner_steps": 1},
+        {"model": "bilstm", "sentences_per_second": 4000.0, "inner_steps": None},
+    ]
+    costs = _costs({}, rows)
+    assert costs.seconds_per_sentence("pos", "compound_stacked", 5) == pytest.approx(
+        0.001 + (0.01 - 0.001) * 4 / 9
+    )
+    # a model the bench did not time stands in by its kind (a control trains the same networks)
+    assert costs.seconds_per_sentence("pos", "control_ce_stacked", 1) == pytest.approx(0.001)
+    # one k measured: proportional to 1 + k
+    assert costs.seconds_per_sentence("pos", "bilstm_adam", 0) == pytest.approx(1 / 4000)
+
+
+def test_calibration_is_the_median_ratio_and_borrows_across_tasks() -> None:
+    rows = [{"model": "bilstm", "sentences_per_second": 100.0, "inner_steps": None}]
+
+    def run(task: str, setting: str, seed: int, seconds: float) -> tuple[str, dict]:
+        entry = {"task": task, "model": "bilstm", "setting": setting, "seed": seed}
+        return f"{task}/bilstm-{setting}/seed{seed}", {**entry, "train": {
+            "seconds": seconds, "epochs": 10}}  # fmt: skip
+
+    # estimate per run: 10 epochs x 0.01 s = 0.1; ratios pos/paper 20, 40, 90 -> median 40
+    runs = dict(
+        [run("pos", "paper", 1, 2.0), run("pos", "paper", 2, 4.0), run("pos", "paper", 3, 9.0),
+         run("ner", "paper", 1, 10.0), run("ner", "plus", 1, 30.0)]
+    )  # fmt: skip
+    costs = _costs(runs, rows)
+    assert costs.factor("pos", "paper") == (pytest.approx(40.0), True)
+    # pos/plus was never run: pos/paper x (ner/plus / ner/paper) = 40 x 3
+    assert costs.factor("pos", "plus") == (pytest.approx(120.0), False)
+
+
+def test_the_projection_costs_every_job_of_the_profile() -> None:
+    """On the committed results: one job per run, grid point and step, each with a cost, and
+    the wall time between its bounds."""
+    from spen.layout import runs, tuned_grids
+    from spen.projection import load_costs
+
+    params = load_params(REPO / "params")
+    costs = load_costs(params, REPO / "results")
+    jobs = pipeline_jobs(costs, "paper")
+    run_list = runs(params, "paper")
+    assert sum(j.step == "train" for j in jobs) == len(run_list)
+    assert sum(j.step == "tune_select" for j in jobs) == len(tuned_grids(params, run_list))
+    assert all(j.seconds > 0 for j in jobs if j.step in ("train", "tune"))
+    result = project(costs, "paper", 2)
+    assert result["job_seconds"] / 2 <= result["wall_seconds"] <= result["job_seconds"]
