@@ -205,6 +205,11 @@ def test_a_profile_with_a_root_of_its_own_runs_there_in_both_tools(workflow_copy
     """smoke (params/profiles.yaml: root runs/smoke): DVC's stages run there (`wdir`), their
     code dependencies named from there, and the two tools still agree job by job."""
     shutil.copytree(REPO / "spen", workflow_copy / "spen", ignore=shutil.ignore_patterns("__py*"))
+    _edit(  # a short experiment list: one tuned row, a global-energy row, encoder features
+        workflow_copy / "params/experiments.yaml",
+        lambda v: v.update(models=["compound_stacked", "compound_stacked_ge_c"], tasks=["pos"],
+                           settings=["paper", "xfmr"]),
+    )  # fmt: skip
     assert _run([DVC, "init", "--no-scm", "-q"], workflow_copy).returncode == 0
     done = _run([SPEN, "dvc-yaml", "--profile", "smoke"], workflow_copy)
     assert done.returncode == 0, done.stderr
