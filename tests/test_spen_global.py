@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from spen.models.build import build_model
 from spen.models.encoders import reverse_padded
 from spen.models.global_energy import TagLanguageModel
 from spen.models.spen import SpenModel
+from spen.run_config import RunConfig
 from spen.training.build import build_learner
 from spen.training.tag_lm import (
     load_pretrained_parts,
@@ -154,3 +156,60 @@ def test_pretraining_twice_saves_the_same_bytes(tmp_path: Path) -> None:
         )
         save_tag_lm(tmp_path / name, model, summary)
     assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
+
+
+def plus_ge_c_config(**overrides: object) -> RunConfig:
+    """The slowest model in small: stacked + frozen GE(c), fine-tuned embeddings and a
+    character CNN (the `plus` setting), Adam for both optimizers."""
+    adam = {"name": "adam", "lr": 0.01}
+    return tiny_config(
+        parameterization="stacked",
+        inner_steps=3,
+        finetune_embeddings=True,
+        char_cnn={"char_dim": 3, "filters": 4, "width": 3},
+        global_energy={"kind": "tlm_c", "weight": 0.5, "hidden": 4},
+        energy_optimizer=adam,
+        inference_optimizer=adam,
+        **overrides,
+    )
+
+
+def batch_with_chars(seed: int) -> Batch:
+    batch = tiny_batch(seed)
+    gen = torch.Generator().manual_seed(100 + seed)
+    chars = torch.randint(1, 3, (*batch.words.shape, 4), generator=gen)
+    chars[..., 3] = 0  # every word shorter than the longest
+    return replace(batch, chars=chars * batch.mask.unsqueeze(-1))
+
+
+def test_global_word_features_are_computed_once_per_phase_bit_identically() -> None:
+    """The frozen tag LM's word features (its char CNN included) are computed once for the k
+    inner updates and once for the energy update, not at every energy call: three training
+    steps give exactly the parameters of recomputing them at every call (as before the
+    cache), and a stale cache (another batch's features) would not."""
+    config = plus_ge_c_config()
+    torch.manual_seed(0)
+    cached = build_learner(config, build_model(config, vocabs(), torch.randn(VOCAB, 6)))
+    torch.manual_seed(0)
+    reference = build_learner(config, build_model(config, vocabs(), torch.randn(VOCAB, 6)))
+    current: list[Batch] = []
+
+    def recomputing(labels: torch.Tensor, mask: torch.Tensor, words: object) -> torch.Tensor:
+        """The energy before the cache: the word features computed again at every call."""
+        batch = current[-1]
+        fresh = tlm.words(batch).repeat(labels.shape[0] // len(batch), 1, 1)
+        return tlm.energy(labels, mask, fresh) * reference.model.global_energy.weight
+
+    tlm = reference.model.global_energy.model
+    reference.model.global_energy.forward = recomputing
+    calls = []
+    cached.model.global_energy.model.words.register_forward_hook(lambda *_: calls.append(1))
+    for seed in range(3):
+        batch = batch_with_chars(seed)
+        current.append(batch)
+        reference.train_step(batch)
+        calls.clear()
+        cached.train_step(batch)
+        assert len(calls) == 2, "word features: once for the k inner updates, once for Θ's"
+    pairs = zip(cached.model.parameters(), reference.model.parameters(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)

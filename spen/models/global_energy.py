@@ -111,16 +111,24 @@ class TagLanguageModel(nn.Module):
     def uses_chars(self) -> bool:
         return self.words is not None and self.words.uses_chars
 
-    def forward(self, batch: Batch, labels: Tensor) -> Tensor:
-        """Energy `(batch,)` of relaxed or one-hot `labels`."""
-        words = self.words(batch) if self.words is not None else None
-        energy = self.forward_lm.energy(labels, batch.mask, words)
+    def word_features(self, batch: Batch) -> Tensor | None:
+        """The word vectors this model reads, `(batch, seq_len, dim)`; None for GE(a)."""
+        return self.words(batch) if self.words is not None else None
+
+    def energy(self, labels: Tensor, mask: Tensor, words: Tensor | None) -> Tensor:
+        """Energy `(batch,)` of relaxed or one-hot `labels` given the batch's
+        :meth:`word_features` `words`."""
+        energy = self.forward_lm.energy(labels, mask, words)
         if self.backward_lm is not None:
-            backward_words = None if words is None else reverse_padded(words, batch.mask)
+            backward_words = None if words is None else reverse_padded(words, mask)
             energy = energy + self.backward_lm.energy(
-                reverse_padded(labels, batch.mask), batch.mask, backward_words
+                reverse_padded(labels, mask), mask, backward_words
             )
         return energy
+
+    def forward(self, batch: Batch, labels: Tensor) -> Tensor:
+        """Energy `(batch,)` of relaxed or one-hot `labels`."""
+        return self.energy(labels, batch.mask, self.word_features(batch))
 
     def nll(self, batch: Batch) -> Tensor:
         """Negative log-likelihood of the gold tags per sentence, `(batch,)`."""
@@ -142,5 +150,10 @@ class GlobalEnergy(nn.Module):
         for p in self.model.parameters():
             p.requires_grad_(trainable and p.requires_grad)
 
-    def forward(self, batch: Batch, labels: Tensor) -> Tensor:
-        return self.weight * self.model(batch, labels)
+    def word_features(self, batch: Batch) -> Tensor | None:
+        """The word vectors the tag LM reads (:meth:`TagLanguageModel.word_features`)."""
+        return self.model.word_features(batch)
+
+    def forward(self, labels: Tensor, mask: Tensor, words: Tensor | None) -> Tensor:
+        """``weight · E_TLM(y)`` `(batch,)` given the batch's :meth:`word_features` `words`."""
+        return self.weight * self.model.energy(labels, mask, words)

@@ -13,6 +13,8 @@ on the full energy.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor, nn
 
@@ -22,6 +24,18 @@ from spen.inference.linear_chain import one_hot, sequence_score, viterbi
 from spen.models.energy import LinearChainEnergy
 from spen.models.global_energy import GlobalEnergy
 from spen.models.inference_networks import InferenceNetworks
+
+
+@dataclass(frozen=True)
+class EnergyInputs:
+    """What the full energy reads of one batch, computed once however many label tensors it
+    scores: `mask` `(batch, seq_len)`, the linear chain's unary scores `emissions` `(batch,
+    seq_len, num_tags)`, and the global term's word features `global_words` `(batch, seq_len,
+    dim)` (None without a global term or when its tag LM reads no words)."""
+
+    mask: Tensor
+    emissions: Tensor
+    global_words: Tensor | None = None
 
 
 class SpenModel(nn.Module):
@@ -63,12 +77,28 @@ class SpenModel(nn.Module):
             emissions = self.energy.emissions(batch)
         return -sequence_score(emissions, self.energy.transitions, labels, batch.mask)
 
+    def energy_inputs(self, batch: Batch, emissions: Tensor | None = None) -> EnergyInputs:
+        """What the full energy reads of `batch` (the unary scores, `emissions` if given, and
+        the global term's word features), for scoring any number of label tensors."""
+        if emissions is None:
+            emissions = self.energy.emissions(batch)
+        words = None if self.global_energy is None else self.global_energy.word_features(batch)
+        return EnergyInputs(batch.mask, emissions, words)
+
+    def energies(self, inputs: EnergyInputs, *labels: Tensor) -> tuple[Tensor, ...]:
+        """The full energy (linear chain + global term) of each relaxed or one-hot label tensor
+        of `labels`, `(batch,)` each, on the batch of `inputs`."""
+        return tuple(self._energy(inputs, y) for y in labels)
+
+    def _energy(self, inputs: EnergyInputs, labels: Tensor) -> Tensor:
+        energy = -sequence_score(inputs.emissions, self.energy.transitions, labels, inputs.mask)
+        if self.global_energy is not None:
+            energy = energy + self.global_energy(labels, inputs.mask, inputs.global_words)
+        return energy
+
     def energy_value(self, batch: Batch, labels: Tensor, emissions: Tensor | None = None) -> Tensor:
         """The full energy (linear chain + global term) of relaxed or one-hot `labels`."""
-        energy = self.linear_chain_energy(batch, labels, emissions)
-        if self.global_energy is not None:
-            energy = energy + self.global_energy(batch, labels)
-        return energy
+        return self.energies(self.energy_inputs(batch, emissions), labels)[0]
 
     def predict(self, batch: Batch) -> Tensor:
         """Test-time prediction: argmax of ``A_Ψ(x)`` per position, `(batch, seq_len)`."""
@@ -85,14 +115,12 @@ class SpenModel(nn.Module):
     ) -> Tensor:
         """Relaxed output `(batch, seq_len, num_tags)` minimising the full energy (global term
         included) by gradient descent, started from uniform outputs or from ``A_Ψ(x)``."""
-        emissions = self.energy.emissions(batch)
+        inputs = self.energy_inputs(batch)
         if from_test_time:
             start = self.inference.test_time_logits(batch)
         else:
-            start = emissions.new_zeros(emissions.shape)
-        return minimise_relaxed(
-            lambda labels: self.energy_value(batch, labels, emissions), start, options
-        )
+            start = inputs.emissions.new_zeros(inputs.emissions.shape)
+        return minimise_relaxed(lambda labels: self.energies(inputs, labels)[0], start, options)
 
     def cost_augmented_predict(self, batch: Batch) -> Tensor:
         """Argmax of ``F_Φ`` (the stacked ``F_Φ`` reads the batch's gold tags)."""

@@ -70,7 +70,7 @@ from torch import Tensor, nn
 from spen.data.batches import Batch
 from spen.inference.gradient_descent import GradientDescentOptions
 from spen.models.inference_networks import SeparatedNetworks
-from spen.models.spen import SpenModel
+from spen.models.spen import EnergyInputs, SpenModel
 from spen.run_config import RunConfig
 from spen.training.learners import Learner, make_optimizer
 from spen.training.objectives import (
@@ -286,10 +286,10 @@ class SpenLearner(Learner):
         losses: dict[str, Tensor] = {}
         with frozen(self.all_energy_params):
             with torch.no_grad():
-                emissions = model.energy.emissions(batch)
-                e_gold = model.energy_value(batch, gold, emissions)
+                inputs = model.energy_inputs(batch)
+                (e_gold,) = model.energies(inputs, gold)
             for _ in range(self.options.inner_steps):
-                losses.update(self._inference_update(batch, gold, emissions, e_gold, margin))
+                losses.update(self._inference_update(batch, gold, inputs, e_gold, margin))
         return losses
 
     def energy_step(self, batch: Batch) -> dict[str, Tensor]:
@@ -306,10 +306,10 @@ class SpenLearner(Learner):
                 f_logits = model.inference.cost_augmented_logits(batch, gold)
                 test_time = None
             cost_augmented = f_logits.softmax(dim=-1)
-        emissions = model.energy.emissions(batch)
-        e_gold = model.energy_value(batch, gold, emissions)
+        inputs = model.energy_inputs(batch)
+        (e_gold,) = model.energies(inputs, gold)
         h_f, h_a = self._hinges(
-            batch, gold, emissions, e_gold, cost_augmented, test_time, margin, opts.test_time_cost
+            batch, gold, inputs, e_gold, cost_augmented, test_time, margin, opts.test_time_cost
         )
         energy_loss = compound_energy_loss(h_f, h_a, opts.compound_weight)
         self.step("energy", energy_loss, self.energy_params)
@@ -325,7 +325,7 @@ class SpenLearner(Learner):
         self,
         batch: Batch,
         gold: Tensor,
-        emissions: Tensor,
+        inputs: EnergyInputs,
         e_gold: Tensor,
         cost_augmented: Tensor,
         test_time: Tensor | None,
@@ -334,21 +334,19 @@ class SpenLearner(Learner):
     ) -> tuple[Tensor, Tensor | None]:
         """Per-sentence hinges of F's output (with Δ when `margin`) and of A's, if given (with
         Δ when `test_time_cost`)."""
-        h_f = hinge(
-            self.model.energy_value(batch, cost_augmented, emissions),
-            e_gold,
-            cost(cost_augmented, gold, batch.mask) if margin else None,
-        )
+        outputs = (cost_augmented,) if test_time is None else (cost_augmented, test_time)
+        energies = self.model.energies(inputs, *outputs)
+        h_f = hinge(energies[0], e_gold, cost(cost_augmented, gold, batch.mask) if margin else None)
         if test_time is None:
             return h_f, None
         return h_f, hinge(
-            self.model.energy_value(batch, test_time, emissions),
+            energies[1],
             e_gold,
             cost(test_time, gold, batch.mask) if test_time_cost else None,
         )
 
     def _inference_update(
-        self, batch: Batch, gold: Tensor, emissions: Tensor, e_gold: Tensor, margin: bool
+        self, batch: Batch, gold: Tensor, inputs: EnergyInputs, e_gold: Tensor, margin: bool
     ) -> dict[str, Tensor]:
         opts = self.options
         model = self.model
@@ -360,7 +358,7 @@ class SpenLearner(Learner):
         if opts.hinges:
             test_time = None if a_logits is None else a_logits.softmax(dim=-1)
             h_f, h_a = self._hinges(
-                batch, gold, emissions, e_gold, f_logits.softmax(dim=-1), test_time, margin
+                batch, gold, inputs, e_gold, f_logits.softmax(dim=-1), test_time, margin
             )
             loss = compound_inference_loss(h_f, h_a, opts.compound_weight, opts.zero_truncation)
         else:
@@ -386,9 +384,9 @@ class SpenLearner(Learner):
         model = self.model
         with frozen(self.all_energy_params):
             with torch.no_grad():
-                emissions = model.energy.emissions(batch)
+                inputs = model.energy_inputs(batch)
             logits = model.inference.test_time_logits(batch)
-            energy = model.energy_value(batch, logits.softmax(dim=-1), emissions).mean()
+            energy = model.energies(inputs, logits.softmax(dim=-1))[0].mean()
             loss = energy
             out: dict[str, Tensor] = {"retune_energy": energy.detach()}
             if opts.ce:
