@@ -10,10 +10,11 @@ import torch
 from test_spen import NUM_TAGS, VOCAB, snapshot, tiny_batch, tiny_config, vocabs
 
 from spen.data.batches import Batch
+from spen.inference.linear_chain import sequence_score
 from spen.models.build import build_model
 from spen.models.encoders import reverse_padded
 from spen.models.global_energy import TagLanguageModel
-from spen.models.spen import SpenModel
+from spen.models.spen import EnergyInputs, SpenModel
 from spen.run_config import RunConfig
 from spen.training.build import build_learner
 from spen.training.tag_lm import (
@@ -162,16 +163,16 @@ def plus_ge_c_config(**overrides: object) -> RunConfig:
     """The slowest model in small: stacked + frozen GE(c), fine-tuned embeddings and a
     character CNN (the `plus` setting), Adam for both optimizers."""
     adam = {"name": "adam", "lr": 0.01}
-    return tiny_config(
-        parameterization="stacked",
-        inner_steps=3,
-        finetune_embeddings=True,
-        char_cnn={"char_dim": 3, "filters": 4, "width": 3},
-        global_energy={"kind": "tlm_c", "weight": 0.5, "hidden": 4},
-        energy_optimizer=adam,
-        inference_optimizer=adam,
-        **overrides,
-    )
+    settings: dict[str, object] = {
+        "parameterization": "stacked",
+        "inner_steps": 3,
+        "finetune_embeddings": True,
+        "char_cnn": {"char_dim": 3, "filters": 4, "width": 3},
+        "global_energy": {"kind": "tlm_c", "weight": 0.5, "hidden": 4},
+        "energy_optimizer": adam,
+        "inference_optimizer": adam,
+    }
+    return tiny_config(**{**settings, **overrides})
 
 
 def batch_with_chars(seed: int) -> Batch:
@@ -213,3 +214,52 @@ def test_global_word_features_are_computed_once_per_phase_bit_identically() -> N
         assert len(calls) == 2, "word features: once for the k inner updates, once for Θ's"
     pairs = zip(cached.model.parameters(), reference.model.parameters(), strict=True)
     assert all(torch.equal(a, b) for a, b in pairs)
+
+
+def max_difference(a: torch.nn.Module, b: torch.nn.Module) -> float:
+    """The largest absolute difference between two models' parameters."""
+    pairs = zip(a.parameters(), b.parameters(), strict=True)
+    return max(float((p - q).detach().abs().max()) for p, q in pairs)
+
+
+@pytest.mark.parametrize("global_energy", [True, False])
+def test_energies_of_several_outputs_in_one_call_are_the_separate_calls(
+    global_energy: bool,
+) -> None:
+    """F's and A's outputs (and gold, in Θ's update) scored in one call over the repeated
+    batch: the energies of separate calls, and three training steps within 4e-6 of them."""
+    config = plus_ge_c_config(**({} if global_energy else {"global_energy": None}))
+
+    def separate_calls(model: SpenModel, inputs: EnergyInputs, *labels: torch.Tensor) -> tuple:
+        """The computation before: one energy call per label tensor."""
+        energies = []
+        for y in labels:
+            energy = -sequence_score(inputs.emissions, model.energy.transitions, y, inputs.mask)
+            if model.global_energy is not None:
+                tlm = model.global_energy.model
+                words = tlm.energy(y, inputs.mask, inputs.global_words)
+                energy = energy + model.global_energy.weight * words
+            energies.append(energy)
+        return tuple(energies)
+
+    torch.manual_seed(0)
+    joined = build_learner(config, build_model(config, vocabs(), torch.randn(VOCAB, 6)))
+    torch.manual_seed(0)
+    reference = build_learner(config, build_model(config, vocabs(), torch.randn(VOCAB, 6)))
+    reference.model.energies = lambda inputs, *labels: separate_calls(
+        reference.model, inputs, *labels
+    )
+    batch = batch_with_chars(0)
+    outputs = [torch.softmax(torch.randn(*batch.tags.shape, NUM_TAGS), -1) for _ in range(2)]
+    with torch.no_grad():
+        inputs = joined.model.energy_inputs(batch)
+        together = joined.model.energies(inputs, joined.model.gold(batch), *outputs)
+        apart = separate_calls(joined.model, inputs, joined.model.gold(batch), *outputs)
+    for a, b in zip(together, apart, strict=True):
+        assert a.shape == (len(batch),) and torch.allclose(a, b, atol=1e-5)
+    for seed in range(3):
+        joined.train_step(batch_with_chars(seed))
+        reference.train_step(batch_with_chars(seed))
+    difference = max_difference(joined.model, reference.model)
+    print(f"max parameter difference after 3 steps: {difference:.3g}")
+    assert difference <= 4e-6

@@ -37,6 +37,17 @@ class EnergyInputs:
     emissions: Tensor
     global_words: Tensor | None = None
 
+    def repeat(self, times: int) -> EnergyInputs:
+        """The same inputs `times` over along the batch (`self` when `times` is 1)."""
+        if times == 1:
+            return self
+
+        def join(x: Tensor) -> Tensor:
+            return torch.cat([x] * times)
+
+        words = None if self.global_words is None else join(self.global_words)
+        return EnergyInputs(join(self.mask), join(self.emissions), words)
+
 
 class SpenModel(nn.Module):
     """Energy (Θ) + inference networks (Φ, Ψ)."""
@@ -87,14 +98,14 @@ class SpenModel(nn.Module):
 
     def energies(self, inputs: EnergyInputs, *labels: Tensor) -> tuple[Tensor, ...]:
         """The full energy (linear chain + global term) of each relaxed or one-hot label tensor
-        of `labels`, `(batch,)` each, on the batch of `inputs`."""
-        return tuple(self._energy(inputs, y) for y in labels)
-
-    def _energy(self, inputs: EnergyInputs, labels: Tensor) -> Tensor:
-        energy = -sequence_score(inputs.emissions, self.energy.transitions, labels, inputs.mask)
+        of `labels`, `(batch,)` each, on the batch of `inputs`: one call over the batch
+        repeated once per label tensor."""
+        inputs = inputs.repeat(len(labels))
+        joined = torch.cat(labels) if len(labels) > 1 else labels[0]
+        energy = -sequence_score(inputs.emissions, self.energy.transitions, joined, inputs.mask)
         if self.global_energy is not None:
-            energy = energy + self.global_energy(labels, inputs.mask, inputs.global_words)
-        return energy
+            energy = energy + self.global_energy(joined, inputs.mask, inputs.global_words)
+        return energy.chunk(len(labels))
 
     def energy_value(self, batch: Batch, labels: Tensor, emissions: Tensor | None = None) -> Tensor:
         """The full energy (linear chain + global term) of relaxed or one-hot `labels`."""

@@ -306,10 +306,15 @@ class SpenLearner(Learner):
                 f_logits = model.inference.cost_augmented_logits(batch, gold)
                 test_time = None
             cost_augmented = f_logits.softmax(dim=-1)
-        inputs = model.energy_inputs(batch)
-        (e_gold,) = model.energies(inputs, gold)
         h_f, h_a = self._hinges(
-            batch, gold, inputs, e_gold, cost_augmented, test_time, margin, opts.test_time_cost
+            batch,
+            gold,
+            model.energy_inputs(batch),
+            None,
+            cost_augmented,
+            test_time,
+            margin,
+            opts.test_time_cost,
         )
         energy_loss = compound_energy_loss(h_f, h_a, opts.compound_weight)
         self.step("energy", energy_loss, self.energy_params)
@@ -326,16 +331,20 @@ class SpenLearner(Learner):
         batch: Batch,
         gold: Tensor,
         inputs: EnergyInputs,
-        e_gold: Tensor,
+        e_gold: Tensor | None,
         cost_augmented: Tensor,
         test_time: Tensor | None,
         margin: bool,
         test_time_cost: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
         """Per-sentence hinges of F's output (with Δ when `margin`) and of A's, if given (with
-        Δ when `test_time_cost`)."""
+        Δ when `test_time_cost`). The outputs' energies (and the gold one's, when `e_gold` is
+        None) come from one call over the batch repeated."""
         outputs = (cost_augmented,) if test_time is None else (cost_augmented, test_time)
-        energies = self.model.energies(inputs, *outputs)
+        if e_gold is None:
+            e_gold, *energies = self.model.energies(inputs, gold, *outputs)
+        else:
+            energies = list(self.model.energies(inputs, *outputs))
         h_f = hinge(energies[0], e_gold, cost(cost_augmented, gold, batch.mask) if margin else None)
         if test_time is None:
             return h_f, None
