@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 
 import torch
 from torch import nn
+from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
 
 from spen.data.batches import Batch
 from spen.run_config import OptimizerConfig, RunConfig
@@ -13,12 +14,22 @@ from spen.run_config import OptimizerConfig, RunConfig
 
 def make_optimizer(params: list[nn.Parameter], spec: OptimizerConfig) -> torch.optim.Optimizer:
     """Adam or SGD (with momentum) as `spec` says. Adam is the fused implementation (one kernel
-    for all parameters; the same update up to rounding)."""
+    for all parameters; the same update up to rounding) where torch has one for the parameters'
+    device; SGD is the plain one (its fused kernel rounds differently, by about 1e-8 a step)."""
     if spec.name == "adam":
-        return torch.optim.Adam(params, lr=spec.lr, fused=bool(params))
+        return torch.optim.Adam(params, lr=spec.lr, fused=fused_adam_available(params))
     if spec.name == "sgd":
         return torch.optim.SGD(params, lr=spec.lr, momentum=spec.momentum)
     raise ValueError(f"unknown optimizer '{spec.name}'; allowed: adam, sgd")
+
+
+def fused_adam_available(params: list[nn.Parameter]) -> bool:
+    """Whether this torch build has a fused Adam for every one of `params` (CUDA; the CPU from
+    torch 2.4); False for no parameters."""
+    supported = _get_fused_kernels_supported_devices()
+    return bool(params) and all(
+        p.device.type in supported and p.is_floating_point() for p in params
+    )
 
 
 def trainable(module: nn.Module) -> list[nn.Parameter]:

@@ -22,8 +22,9 @@ from spen.data.batches import make_batches
 from spen.data.prepared import PreparedTask
 from spen.models.build import tag_language_model
 from spen.models.global_energy import TagLanguageModel
-from spen.run_config import GlobalEnergyConfig, InputSetting, RunConfig
+from spen.run_config import GlobalEnergyConfig, InputSetting, OptimizerConfig, RunConfig
 from spen.training.checkpoint import load_checkpoint, save_checkpoint
+from spen.training.learners import make_optimizer, trainable
 
 
 def pretrain_tag_lm(
@@ -72,7 +73,7 @@ def pretrain_tag_lm(
     chars = task.vocabs.chars if model.uses_chars else None
     train_split = task.split("train", train_limit)
     dev_batches = make_batches(task.split("dev", dev_limit), 256, chars)
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    optimizer = make_optimizer(trainable(model), OptimizerConfig("adam", lr))
     best_state: dict[str, torch.Tensor] | None = None
     history: list[dict[str, Any]] = []
     for epoch in range(1, epochs + 1):
