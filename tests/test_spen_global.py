@@ -13,7 +13,7 @@ from spen.data.batches import Batch
 from spen.inference.linear_chain import sequence_score
 from spen.models.build import build_model
 from spen.models.encoders import reverse_padded
-from spen.models.global_energy import TagLanguageModel
+from spen.models.global_energy import DirectionalTagLM, TagLanguageModel
 from spen.models.spen import EnergyInputs, SpenModel
 from spen.run_config import RunConfig
 from spen.training.build import build_learner
@@ -284,3 +284,36 @@ def test_fused_adam_trains_as_the_plain_one() -> None:
     difference = max_difference(fused.model, plain.model)
     print(f"max parameter difference after 3 steps: {difference:.3g}")
     assert 0 < difference <= 4e-6  # not zero: the fused kernel really ran
+
+
+def energy_before(lm: DirectionalTagLM, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """`DirectionalTagLM.energy` as it was, its end symbol a one-hot tensor made on the host
+    (a copy to the device, and a wait for it, at every call on a GPU)."""
+    batch, seq_len, num_tags = labels.shape
+    y = labels.masked_fill(~mask.unsqueeze(-1), 0.0)
+    hidden, _ = lm.lstm(torch.cat([lm.start.expand(batch, 1, num_tags), y], dim=1))
+    probs = lm.output(hidden).softmax(dim=-1)
+    lengths = mask.long().sum(dim=1)
+    targets = torch.cat(
+        [
+            torch.cat([y, y.new_zeros(batch, seq_len, 1)], dim=-1),
+            y.new_zeros(batch, 1, num_tags + 1),
+        ],
+        dim=1,
+    )
+    end = torch.nn.functional.one_hot(lengths, seq_len + 1).to(y.dtype)
+    targets = targets + end.unsqueeze(-1) * torch.nn.functional.one_hot(
+        torch.tensor(num_tags, device=y.device), num_tags + 1
+    ).to(y.dtype)
+    agreement = (targets * probs).sum(dim=-1)
+    valid = torch.arange(seq_len + 1).unsqueeze(0) <= lengths.unsqueeze(1)
+    return -torch.where(valid, agreement.clamp_min(1e-30).log(), 0.0).sum(dim=1)
+
+
+def test_tag_lm_energy_is_bit_identical_to_the_host_made_end_symbol() -> None:
+    torch.manual_seed(0)
+    lm = DirectionalTagLM(NUM_TAGS, hidden=5)
+    batch = tiny_batch(3)
+    labels = torch.softmax(torch.randn(*batch.tags.shape, NUM_TAGS), dim=-1)
+    with torch.no_grad():
+        assert torch.equal(lm.energy(labels, batch.mask), energy_before(lm, labels, batch.mask))

@@ -68,17 +68,9 @@ class DirectionalTagLM(nn.Module):
         hidden, _ = self.lstm(inputs)
         probs = self.output(hidden).softmax(dim=-1)  # (batch, seq_len + 1, num_tags + 1)
         lengths = mask.long().sum(dim=1)
-        targets = torch.cat(
-            [
-                torch.cat([y, y.new_zeros(batch, seq_len, 1)], dim=-1),
-                y.new_zeros(batch, 1, num_tags + 1),
-            ],
-            dim=1,
-        )
         end = nn.functional.one_hot(lengths, seq_len + 1).to(y.dtype)  # (batch, seq_len + 1)
-        targets = targets + end.unsqueeze(-1) * nn.functional.one_hot(
-            torch.tensor(num_tags, device=y.device), num_tags + 1
-        ).to(y.dtype)
+        tags = torch.cat([y, y.new_zeros(batch, 1, num_tags)], dim=1)
+        targets = torch.cat([tags, end.unsqueeze(-1)], dim=-1)  # (batch, seq_len + 1, L + 1)
         agreement = (targets * probs).sum(dim=-1)
         positions = torch.arange(seq_len + 1, device=mask.device).unsqueeze(0)
         valid = positions <= lengths.unsqueeze(1)

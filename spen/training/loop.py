@@ -35,6 +35,10 @@ from spen.training.checkpoint import (
 from spen.training.learners import Learner
 from spen.training.tag_lm import load_pretrained_parts
 
+#: batches between two reads of the training losses by the host (each read waits for the
+#: device; the losses stay on it in between, so a GPU is never idle waiting for one batch)
+LOSS_READ_EVERY = 50
+
 
 class NumericalFaultError(RuntimeError):
     """A loss became NaN or infinite during training."""
@@ -228,21 +232,37 @@ def _run_epoch(
     batches = make_batches(split, config.batch_size, chars, rng)
     learner.model.train()
     totals: dict[str, float] = {}
+    pending: list[dict[str, torch.Tensor]] = []
     start = time.perf_counter()
     for number, batch in enumerate(batches, start=1):
-        losses = learner.train_step(batch.to(device))
-        for name, value in losses.items():
-            value = float(value)
-            if not math.isfinite(value):
-                raise NumericalFaultError(
-                    f"epoch {epoch}, batch {number}: loss '{name}' is {value}; training stopped, "
-                    f"the last good checkpoint is kept at {paths.resume}"
-                )
-            totals[name] = totals.get(name, 0.0) + value
+        pending.append(learner.train_step(batch.to(device)))
+        if number % LOSS_READ_EVERY == 0 or number == len(batches):
+            _add_losses(totals, pending, number - len(pending) + 1, epoch, paths)
+            pending.clear()
     seconds = time.perf_counter() - start
     record = {"epoch": epoch, **{f"train_{k}": v / len(batches) for k, v in totals.items()}}
     timing = {"epoch": epoch, "seconds": seconds, "sentences_per_second": len(split) / seconds}
     return record, timing
+
+
+def _add_losses(
+    totals: dict[str, float],
+    steps: list[dict[str, torch.Tensor]],
+    first: int,
+    epoch: int,
+    paths: RunPaths,
+) -> None:
+    """Add the losses of consecutive batches (`first`: the first one's number) to `totals`,
+    in batch order; a NaN or infinite loss is a `NumericalFaultError` naming the first."""
+    named = [(number, name) for number, losses in enumerate(steps, first) for name in losses]
+    values = torch.stack([v for losses in steps for v in losses.values()]).tolist()
+    for (number, name), value in zip(named, values, strict=True):
+        if not math.isfinite(value):
+            raise NumericalFaultError(
+                f"epoch {epoch}, batch {number}: loss '{name}' is {value}; training stopped, "
+                f"the last good checkpoint is kept at {paths.resume}"
+            )
+        totals[name] = totals.get(name, 0.0) + value
 
 
 def _patience_spent(history: list[dict[str, Any]], patience: int) -> bool:

@@ -79,7 +79,7 @@ def pretrain_tag_lm(
     for epoch in range(1, epochs + 1):
         model.train()
         rng = np.random.default_rng([seed, epoch])
-        total = count = 0.0
+        sums, counts = [], []  # on the device, read once per epoch
         for batch in make_batches(train_split, batch_size, chars, rng):
             batch = batch.to(device)
             nll = model.nll(batch)
@@ -89,8 +89,9 @@ def pretrain_tag_lm(
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optimizer.step()
-            total += float(nll.detach().sum())
-            count += float(symbols)
+            sums.append(nll.detach().sum())
+            counts.append(symbols)
+        total, count = sum(torch.stack(sums).tolist()), sum(torch.stack(counts).tolist())
         dev_nll = evaluate_tag_lm(model, dev_batches, device)
         record = {"epoch": epoch, "train_nll": total / count, "dev_nll": dev_nll}
         history.append(record)
