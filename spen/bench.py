@@ -32,6 +32,7 @@ from spen.run_config import RunConfig
 from spen.training.build import build_learner
 
 Decoder = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+CPU = torch.device("cpu")
 
 
 def exact_decoders(transitions: torch.Tensor) -> dict[str, Decoder]:
@@ -39,7 +40,7 @@ def exact_decoders(transitions: torch.Tensor) -> dict[str, Decoder]:
     from torchcrf import CRF
 
     num_tags = transitions.shape[0] - 1
-    crf = CRF(num_tags, batch_first=True)
+    crf = CRF(num_tags, batch_first=True).to(transitions.device)
     with torch.no_grad():
         crf.start_transitions.copy_(transitions[num_tags, :num_tags])
         crf.end_transitions.copy_(transitions[:num_tags, num_tags])
@@ -83,7 +84,7 @@ def torch_struct_argmax(
         warnings.simplefilter("ignore", UserWarning)
         chain = LinearChainCRF(potentials.detach().requires_grad_(), lengths=lengths)
         edges = chain.argmax.detach()  # (batch, seq_len - 1, to, from)
-    tags = torch.zeros(batch, seq_len, dtype=torch.long)
+    tags = torch.zeros(batch, seq_len, dtype=torch.long, device=emissions.device)
     tags[:, 1:] = edges.sum(-1).argmax(-1)
     tags[:, 0] = edges[:, 0].sum(-2).argmax(-1)
     # torch-struct has no edge for a one-token sentence: its best tag is scored directly.
@@ -96,15 +97,31 @@ def _pad(paths: list[list[int]], mask: torch.Tensor) -> torch.Tensor:
     tags = torch.zeros(mask.shape, dtype=torch.long)
     for row, path in enumerate(paths):
         tags[row, : len(path)] = torch.tensor(path)
-    return tags
+    return tags.to(mask.device)
 
 
-def _timed(run: Callable[[], Any], repeats: int) -> float:
+def synchronize(device: torch.device) -> None:
+    """Wait for the work queued on `device` (nothing to wait for on the CPU), so that a clock
+    read next covers it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return platform.processor() or platform.machine()
+
+
+def _timed(run: Callable[[], Any], repeats: int, device: torch.device) -> float:
     run()  # warm-up
     best = float("inf")
     for _ in range(repeats):
+        synchronize(device)
         start = time.perf_counter()
         run()
+        synchronize(device)
         best = min(best, time.perf_counter() - start)
     return best
 
@@ -115,31 +132,34 @@ def decode_benchmark(
     batch_sizes: list[int],
     repeats: int = 3,
     limit: int | None = None,
+    device: torch.device = CPU,
 ) -> dict[str, Any]:
     """Tokens per second of each decoder on the test split (its first `limit` sentences), at
     each batch size, with the networks of `config`'s size (its hidden size) on frozen word
-    vectors alone."""
+    vectors alone, on `device`."""
     torch.manual_seed(0)
     words = {"finetune_embeddings": False, "char_cnn": None, "features": None}
     local = replace(config, kind="local", global_energy=None, **words)
     embeddings = torch.from_numpy(task.embeddings)
-    tagger = build_model(local, task.vocabs, embeddings).eval()
-    energy = build_model(replace(local, kind="crf"), task.vocabs, embeddings).eval()
+    tagger = build_model(local, task.vocabs, embeddings).to(device).eval()
+    energy = build_model(replace(local, kind="crf"), task.vocabs, embeddings).to(device).eval()
     split = task.split("test", limit)
     tokens = sum(len(t) for t in split.token_ids)
     rows: list[dict[str, Any]] = []
     with torch.no_grad():
         for size in batch_sizes:
             print(f"bench: decoding at batch size {size}", file=sys.stderr, flush=True)
-            batches = make_batches(split, size)
+            batches = [b.to(device) for b in make_batches(split, size)]
             scores = [(energy.emissions(b), b.mask) for b in batches]
-            rows.append(_measure(size, batches, scores, tagger, energy, tokens, repeats))
+            rows.append(_measure(size, batches, scores, tagger, energy, tokens, repeats, device))
     return {
         "task": task.directory.name,
         "tokens": tokens,
         "sentences": len(split),
         "threads": torch.get_num_threads(),
         "machine": platform.processor() or platform.machine(),
+        "device": device.type,
+        "device_name": device_name(device),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "gradient_descent": vars(GradientDescentOptions()),
         "rows": rows,
@@ -154,26 +174,30 @@ def _measure(
     energy: torch.nn.Module,
     tokens: int,
     repeats: int,
+    device: torch.device,
 ) -> dict[str, Any]:
     exact = exact_decoders(energy.transitions)
     approximate = {"gradient_descent": gradient_descent_decoder(energy.transitions)}
     seconds = {
-        "inference_network": _timed(lambda: [tagger.predict(b) for b in batches], repeats),
-        "viterbi_end_to_end": _timed(lambda: [energy.predict(b) for b in batches], repeats),
+        "inference_network": _timed(lambda: [tagger.predict(b) for b in batches], repeats, device),
+        "viterbi_end_to_end": _timed(lambda: [energy.predict(b) for b in batches], repeats, device),
         "pytorch_crf_end_to_end": _timed(
-            lambda: [exact["pytorch_crf"](energy.emissions(b), b.mask) for b in batches], repeats
+            lambda: [exact["pytorch_crf"](energy.emissions(b), b.mask) for b in batches],
+            repeats,
+            device,
         ),
         "gradient_descent_end_to_end": _timed(
             lambda: [approximate["gradient_descent"](energy.emissions(b), b.mask) for b in batches],
             repeats,
+            device,
         ),
     }
     agreement = {}
     for name, decode in {**exact, **approximate}.items():
-        seconds[name] = _timed(lambda d=decode: [d(e, m) for e, m in scores], repeats)
+        seconds[name] = _timed(lambda d=decode: [d(e, m) for e, m in scores], repeats, device)
         same = [(decode(e, m) == exact["viterbi"](e, m))[m].float().mean() for e, m in scores]
         agreement[name] = float(torch.stack(same).mean())
-    seconds["argmax"] = _timed(lambda: [e.argmax(-1) for e, _ in scores], repeats)
+    seconds["argmax"] = _timed(lambda: [e.argmax(-1) for e, _ in scores], repeats, device)
     speed = {k: tokens / v for k, v in seconds.items()}
     return {
         "batch_size": size,
@@ -216,9 +240,13 @@ def equal_step_variants(configs: dict[str, RunConfig], steps: list[int]) -> dict
 
 
 def training_benchmark(
-    task: PreparedTask, configs: dict[str, RunConfig], sentences: int = 200
+    task: PreparedTask,
+    configs: dict[str, RunConfig],
+    sentences: int = 200,
+    device: torch.device = CPU,
 ) -> list[dict[str, Any]]:
-    """Training throughput (sentences/s) of each model on the same first training sentences.
+    """Training throughput (sentences/s, and CPU seconds) of each model on the same first
+    training sentences, on `device`, with the peak GPU memory of each model's training there.
 
     `configs` maps a model name to its resolved run configuration (`Params.run_config`);
     every model makes one pass over `sentences` sentences after one warm-up batch. A global
@@ -230,25 +258,35 @@ def training_benchmark(
     results = []
     for name, config in configs.items():
         print(f"bench: training throughput of {name}", file=sys.stderr, flush=True)
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(device)
         torch.manual_seed(0)
-        learner = build_learner(config, build_model(config, task.vocabs, embeddings))
+        model = build_model(config, task.vocabs, embeddings).to(device)
+        learner = build_learner(config, model)
         chars = task.vocabs.chars if config.uses_chars else None
         batches = make_batches(split, config.batch_size, chars, np.random.default_rng(0))
+        batches = [b.to(device) for b in batches]
         learner.start_epoch(1)
         learner.model.train()
         learner.train_step(batches[0])
-        start = time.perf_counter()
+        synchronize(device)
+        start, cpu_start = time.perf_counter(), time.process_time()
         for batch in batches:
             learner.train_step(batch)
+        synchronize(device)
         seconds = time.perf_counter() - start
-        results.append(
-            {
-                "model": name,
-                "sentences": len(split),
-                "seconds": seconds,
-                "sentences_per_second": len(split) / seconds,
-                "batch_size": config.batch_size,
-                "inner_steps": config.inner_steps if config.kind == "spen" else None,
-            }
-        )
+        row = {
+            "model": name,
+            "sentences": len(split),
+            "seconds": seconds,
+            "cpu_seconds": time.process_time() - cpu_start,
+            "sentences_per_second": len(split) / seconds,
+            "batch_size": config.batch_size,
+            "inner_steps": config.inner_steps if config.kind == "spen" else None,
+            "device": device.type,
+        }
+        if device.type == "cuda":
+            row["peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+        results.append(row)
     return results

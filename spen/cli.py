@@ -527,11 +527,13 @@ def bench(
         Path | None, typer.Option(help="Default results/bench/decode-TASK.json.")
     ] = None,
     profile: Profile = None,
+    device: Device = "cpu",
 ) -> None:
     """Decoding throughput on TASK's test set (inference network, our Viterbi and peers),
-    training throughput of every model of the experiment list, in one process, and each
-    model's parameter count in each input setting. The run profile's `test_limit` and
-    `train_limit` size it (the smoke profile's bench takes seconds)."""
+    training throughput (and on a GPU its peak memory) of every model of the experiment list,
+    in one process, on the device, and each model's parameter count in each input setting.
+    The run profile's `test_limit` and `train_limit` size it (the smoke profile's bench takes
+    seconds)."""
     from spen.bench import (
         decode_benchmark,
         equal_step_variants,
@@ -541,6 +543,7 @@ def bench(
     from spen.data.prepared import load_prepared
     from spen.io import write_json
     from spen.layout import BENCH
+    from spen.training.loop import choose_device
 
     out = out or Path(BENCH.format(task=task))
     check_output_file(out)
@@ -549,8 +552,9 @@ def bench(
     limits = params.profile(profile)["overrides"]
     bilstm = params.run_config(task, "bilstm", "paper", 1, "paper")
     prepared = load_prepared(data or Path("data") / task)
+    chosen = choose_device(device)
     result = decode_benchmark(
-        prepared, bilstm, batch_sizes or [1, 32, 256], repeats, limits.get("test_limit")
+        prepared, bilstm, batch_sizes or [1, 32, 256], repeats, limits.get("test_limit"), chosen
     )
     result["profile"] = profile
     configs = {
@@ -559,7 +563,7 @@ def bench(
     }
     configs.update(equal_step_variants(configs, [1, 10]))
     result["training"] = training_benchmark(
-        prepared, configs, min(200, limits.get("train_limit") or 200)
+        prepared, configs, min(200, limits.get("train_limit") or 200), chosen
     )
     result["parameters"] = parameter_counts(
         prepared,

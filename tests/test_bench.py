@@ -11,14 +11,18 @@ pytest.importorskip("torchcrf")  # the peers are the bench extra
 pytest.importorskip("torch_struct")
 
 
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available")
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=CUDA)])
 @pytest.mark.parametrize("seed", range(5))
-def test_peers_find_our_viterbi_path(seed: int) -> None:
+def test_peers_find_our_viterbi_path(seed: int, device: str) -> None:
     generator = torch.Generator().manual_seed(seed)
     batch, seq_len, num_tags = 6, 7, 5
-    emissions = torch.randn(batch, seq_len, num_tags, generator=generator)
-    transitions = torch.randn(num_tags + 1, num_tags + 1, generator=generator)
-    lengths = torch.tensor([7, 1, 2, 5, 7, 3])
-    mask = torch.arange(seq_len)[None, :] < lengths[:, None]
+    emissions = torch.randn(batch, seq_len, num_tags, generator=generator).to(device)
+    transitions = torch.randn(num_tags + 1, num_tags + 1, generator=generator).to(device)
+    lengths = torch.tensor([7, 1, 2, 5, 7, 3], device=device)
+    mask = torch.arange(seq_len, device=device)[None, :] < lengths[:, None]
     decoders = exact_decoders(transitions)
     ours = decoders["viterbi"](emissions, mask)
     for name in ("pytorch_crf", "torch_struct"):
@@ -43,6 +47,11 @@ def test_training_benchmark_times_every_model_on_the_same_sentences(project) -> 
     assert [r["model"] for r in rows] == models
     assert all(r["sentences"] == 30 and r["sentences_per_second"] > 0 for r in rows)
     assert [r["batch_size"] for r in rows] == [configs[m].batch_size for m in models]
+    assert all(r["device"] == "cpu" and r["cpu_seconds"] > 0 for r in rows)
+    assert not any("peak_gpu_memory_mb" in r for r in rows)  # a GPU figure, on a GPU only
+    if torch.cuda.is_available():
+        on_gpu = training_benchmark(load_prepared("data/pos"), configs, 30, torch.device("cuda"))
+        assert all(r["device"] == "cuda" and r["peak_gpu_memory_mb"] > 0 for r in on_gpu)
 
     from spen.bench import parameter_counts
 
