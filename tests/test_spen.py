@@ -19,6 +19,7 @@ from spen.data.vocab import Tagset, Vocab, Vocabularies
 from spen.models.build import build_model, count_parameters
 from spen.models.inference_networks import PARAMETERIZATIONS
 from spen.models.local import LocalTagger
+from spen.models.spen import EnergyInputs
 from spen.run_config import RunConfig
 from spen.training.build import build_learner
 from spen.training.objectives import (
@@ -241,7 +242,7 @@ def test_energy_on_one_hot_is_minus_crf_score_and_viterbi_is_the_minimum() -> No
                 row = Batch(
                     batch.words[b : b + 1], batch.tags[b : b + 1], batch.mask[b : b + 1], None, (0,)
                 )
-                energy = model.energy_value(row, y.unsqueeze(0), em[b : b + 1])
+                (energy,) = model.energies(EnergyInputs(row.mask, em[b : b + 1]), y.unsqueeze(0))
                 assert energy.item() == pytest.approx(-score.item(), abs=1e-5)
                 energies[path] = energy.item()
             assert best[b].item() == pytest.approx(min(energies.values()), abs=1e-5)

@@ -110,7 +110,7 @@ def test_frozen_global_term_is_added_and_never_trained(tmp_path: Path) -> None:
     batch = tiny_batch(2)
     gold = model.gold(batch)
     with torch.no_grad():
-        full = model.energy_value(batch, gold)
+        (full,) = model.energies(model.energy_inputs(batch), gold)
         chain = model.linear_chain_energy(batch, gold)
         assert torch.allclose(full - chain, 0.5 * tlm(batch, gold), atol=1e-5)
     before = snapshot(list(loaded.parameters()))

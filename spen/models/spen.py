@@ -88,13 +88,11 @@ class SpenModel(nn.Module):
             emissions = self.energy.emissions(batch)
         return -sequence_score(emissions, self.energy.transitions, labels, batch.mask)
 
-    def energy_inputs(self, batch: Batch, emissions: Tensor | None = None) -> EnergyInputs:
-        """What the full energy reads of `batch` (the unary scores, `emissions` if given, and
-        the global term's word features), for scoring any number of label tensors."""
-        if emissions is None:
-            emissions = self.energy.emissions(batch)
+    def energy_inputs(self, batch: Batch) -> EnergyInputs:
+        """What the full energy reads of `batch` (the unary scores and the global term's word
+        features), for scoring any number of label tensors."""
         words = None if self.global_energy is None else self.global_energy.word_features(batch)
-        return EnergyInputs(batch.mask, emissions, words)
+        return EnergyInputs(batch.mask, self.energy.emissions(batch), words)
 
     def energies(self, inputs: EnergyInputs, *labels: Tensor) -> tuple[Tensor, ...]:
         """The full energy (linear chain + global term) of each relaxed or one-hot label tensor
@@ -106,10 +104,6 @@ class SpenModel(nn.Module):
         if self.global_energy is not None:
             energy = energy + self.global_energy(joined, inputs.mask, inputs.global_words)
         return energy.chunk(len(labels))
-
-    def energy_value(self, batch: Batch, labels: Tensor, emissions: Tensor | None = None) -> Tensor:
-        """The full energy (linear chain + global term) of relaxed or one-hot `labels`."""
-        return self.energies(self.energy_inputs(batch, emissions), labels)[0]
 
     def predict(self, batch: Batch) -> Tensor:
         """Test-time prediction: argmax of ``A_Ψ(x)`` per position, `(batch, seq_len)`."""
