@@ -62,7 +62,7 @@ def pretrain_tag_lm(
     Returns:
         ``(model, summary)``: the best-dev model (on the CPU, in eval mode) and a JSON-ready
         summary (``kind``, ``hidden``, ``best_epoch``, ``dev_nll`` per predicted symbol,
-        ``dev_perplexity``, ``epochs``, ``seconds``, ``history``). For ``tlm_c`` the NLL is
+        ``dev_perplexity``, ``epochs``, ``history``; no wall-clock figure). For ``tlm_c`` the NLL is
         the sum of the forward and the backward model's, so about twice the others'.
     """
     torch.manual_seed(seed)
