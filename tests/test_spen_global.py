@@ -10,6 +10,7 @@ import torch
 from test_spen import NUM_TAGS, VOCAB, snapshot, tiny_batch, tiny_config, vocabs
 
 from spen.data.batches import Batch
+from spen.data.prepared import PreparedTask
 from spen.inference.linear_chain import sequence_score
 from spen.models.build import build_model
 from spen.models.encoders import reverse_padded
@@ -23,9 +24,7 @@ from spen.training.tag_lm import (
     pretrain_tag_lm,
     save_tag_lm,
 )
-
-REPO = Path(__file__).resolve().parents[1]
-POS = REPO / "data" / "pos"
+from tests.conftest import needs_shared_data
 
 
 def one_hot(tags: torch.Tensor) -> torch.Tensor:
@@ -124,11 +123,23 @@ def test_frozen_global_term_is_added_and_never_trained(tmp_path: Path) -> None:
         load_tag_lm_state(tmp_path / "missing.pt", tlm.spec())
 
 
-@pytest.mark.skipif(not (POS / "vocab.json").is_file(), reason="data/pos not preprocessed")
-def test_pretraining_lowers_dev_cross_entropy_below_uniform() -> None:
+@pytest.fixture
+def pos_task(project: Path) -> PreparedTask:
+    """POS preprocessed from the raw-data mirror into a scratch project."""
+    from typer.testing import CliRunner
+
+    from spen.cli import app
     from spen.data.prepared import load_prepared
 
-    task = load_prepared(POS)
+    for step in (["fetch", "pos"], ["preprocess", "pos"]):
+        result = CliRunner().invoke(app, step)
+        assert result.exit_code == 0, result.output
+    return load_prepared(project / "data" / "pos")
+
+
+@needs_shared_data()
+def test_pretraining_lowers_dev_cross_entropy_below_uniform(pos_task: PreparedTask) -> None:
+    task = pos_task
     model, summary = pretrain_tag_lm(
         task,
         "tlm_a",
@@ -146,14 +157,12 @@ def test_pretraining_lowers_dev_cross_entropy_below_uniform() -> None:
     assert not model.training
 
 
-def test_pretraining_twice_saves_the_same_bytes(tmp_path: Path) -> None:
+@needs_shared_data()
+def test_pretraining_twice_saves_the_same_bytes(pos_task: PreparedTask, tmp_path: Path) -> None:
     """A tag LM file is a function of its data and settings (DVC hashes it; no wall clock)."""
-    from spen.data.prepared import load_prepared
-
-    task = load_prepared(POS)
     for name in ("a.pt", "b.pt"):
         model, summary = pretrain_tag_lm(
-            task, "tlm_a", hidden=8, epochs=2, batch_size=16, train_limit=60, dev_limit=20
+            pos_task, "tlm_a", hidden=8, epochs=2, batch_size=16, train_limit=60, dev_limit=20
         )
         save_tag_lm(tmp_path / name, model, summary)
     assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
