@@ -23,7 +23,7 @@ def concurrency(folder: Path) -> list[dict[str, Any]]:
         runs = [json.loads(p.read_text()) for p in folder.glob(f"concurrent-{count}-*.json")]
         training = [row for run in runs for row in run["training"]]
         each = [row["sentences_per_second"] for row in training]
-        peaks = [row.get("peak_memory_mb") for row in training]
+        peaks = [row.get("peak_gpu_memory_mb") for row in training]
         rows.append(
             {
                 "runs": count,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -67,6 +70,18 @@ def test_training_benchmark_times_every_model_on_the_same_sentences(project) -> 
         assert spen["parameters"] > spen["test_time_parameters"]  # + Θ and F_Φ
     # plus fine-tunes the embeddings and adds a character CNN: more trainable parameters
     assert counts[("bilstm", "plus")]["parameters"] > counts[("bilstm", "paper")]["parameters"]
+
+    # the command line: the training benchmark alone, of chosen models in another setting
+    # (what scripts/gpu-check.sh runs side by side to see trainings share a GPU)
+    args = ["bench", "pos", "--training-only", "--model", "bilstm", "--model", "compound_stacked"]
+    args += ["--setting", "plus", "--profile", "smoke", "--out", "alone.json"]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.output
+    alone = json.loads(Path("alone.json").read_text())
+    assert [r["model"] for r in alone["training"]] == ["bilstm", "compound_stacked"]
+    assert "rows" not in alone and "parameters" not in alone and alone["device"] == "cpu"
+    refused = CliRunner().invoke(app, [*args[:-2], "--setting", "xfmr", "--out", "x.json"])
+    assert refused.exit_code == 2 and "encoder features" in refused.output
 
 
 def test_equal_step_variants_rerun_compound_models_at_the_other_step_counts() -> None:

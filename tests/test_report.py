@@ -194,12 +194,13 @@ def _gpu_check_folder(folder: Path, bench: dict) -> None:
     (folder / "device.txt").write_text("2.11.0+cu130 NVIDIA H100 80GB HBM3\n")
     (folder / "steps.txt").write_text("install 20\ncuda-tests 50\nsmoke 400\ndone 410\n")
     (folder / "smoke-seconds.txt").write_text("180\n")
-    write_json(folder / "bench-pos.json", {**bench, "device": "cuda"})
+    training = [{**row, "peak_gpu_memory_mb": 321.0} for row in bench["training"]]
+    write_json(folder / "bench-pos.json", {**bench, "device": "cuda", "training": training})
     for runs, each in ((1, 300.0), (2, 290.0), (4, 150.0)):
         for i in range(1, runs + 1):
             row = {"model": "compound_stacked_ge_c", "sentences_per_second": each}
             write_json(folder / f"concurrent-{runs}-{i}.json", {"training": [
-                {**row, "peak_memory_mb": 900.0 + runs, "batch_size": 10, "sentences": 200}
+                {**row, "peak_gpu_memory_mb": 900.0 + runs, "batch_size": 10, "sentences": 200}
             ]})  # fmt: skip
 
 
@@ -232,6 +233,7 @@ def test_the_gpu_check_and_projection_join_the_speed_section(tmp_path: Path) -> 
     assert _cell(html, "gpu:2") == "580" and "chosen" in html
     assert "NVIDIA H100 80GB HBM3" in html and "smoke profile through" in html
     assert 'data-cell="bench:gpu-check.json:pos:32:inference_network"' in html
+    assert _cell(html, "bench:gpu-check.json:pos:train:compound_stacked:peak") == "321"
     assert "No GPU check yet" not in html
 
 

@@ -91,20 +91,22 @@ def _gradient_descent_note(options: dict[str, Any] | None) -> str:
 
 
 def training_bench_table(res: Results, bench: dict[str, Any], title: str) -> Table:
-    """Training sentences/s of every model, measured one after another in one process."""
-    rows = [
-        [
+    """Training sentences/s of every model, measured one after another in one process (and,
+    on a GPU, each one's peak GPU memory)."""
+    gpu = any("peak_gpu_memory_mb" in entry for entry in bench["training"])
+    rows = []
+    for entry in bench["training"]:
+        key = f"bench:{bench['file']}:train:{entry['model']}"
+        row = [
             Cell(res.label(entry["model"]), "label", title=entry["model"]),
-            Cell(
-                f"{entry['sentences_per_second']:,.1f}",
-                "num",
-                f"bench:{bench['file']}:train:{entry['model']}",
-            ),
+            Cell(f"{entry['sentences_per_second']:,.1f}", "num", key),
             Cell(str(entry["batch_size"]), "num"),
             text_cell(entry.get("inner_steps") or DASH, "num"),
         ]
-        for entry in bench["training"]
-    ]
+        if gpu:
+            peak = entry.get("peak_gpu_memory_mb")
+            row.append(Cell(f"{peak:,.0f}", "num", f"{key}:peak") if peak else Cell(DASH, "na"))
+        rows.append(row)
     note = (
         f"{bench['file']}: one pass over the first {bench['training'][0]['sentences']} training "
         "sentences per model, after one warm-up batch, in the paper input setting; a SPEN "
@@ -114,7 +116,7 @@ def training_bench_table(res: Results, bench: dict[str, Any], title: str) -> Tab
     )
     return Table(
         f"bench-train-{bench['file']}",
-        ["model", "training sentences/s", "batch size", "k"],
+        ["model", "training sentences/s", "batch size", "k"] + (["peak GPU MB"] if gpu else []),
         rows,
         notes=[note],
         title=f"{title}: training throughput",
