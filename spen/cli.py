@@ -532,16 +532,22 @@ def bench(
         list[str] | None,
         typer.Option("--model", help="Repeatable; default: the experiment list's models."),
     ] = None,
-    setting: Annotated[str, typer.Option(help="The training benchmark's input setting.")] = "paper",
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--setting", help="Repeatable: the training benchmark's input settings (paper)."
+        ),
+    ] = None,
     training_only: Annotated[
         bool, typer.Option(help="The training benchmark alone (no decoding, no parameters).")
     ] = False,
 ) -> None:
     """Decoding throughput on TASK's test set (inference network, our Viterbi and peers),
     training throughput (and on a GPU its peak memory) of every model of the experiment list
-    (or the `--model`s, in `--setting`), in one process, on the device, and each model's
-    parameter count in each input setting. The run profile's `test_limit` and `train_limit`
-    size it (the smoke profile's bench takes seconds)."""
+    (or the `--model`s) in each `--setting` (a row `MODEL@SETTING` outside `paper`), in one
+    process, on the device, and each model's parameter count in each input setting. The run
+    profile's `test_limit` and `train_limit` size it (the smoke profile's bench takes
+    seconds)."""
     from spen.bench import (
         decode_benchmark,
         equal_step_variants,
@@ -560,8 +566,6 @@ def bench(
     limits = params.profile(profile)["overrides"]
     bilstm = params.run_config(task, "bilstm", "paper", 1, "paper")
     prepared = load_prepared(data or Path("data") / task)
-    if params.models["settings"].get(setting, {}).get("features"):
-        raise ValueError(f"--setting {setting}: reads encoder features, which the bench does not")
     chosen = choose_device(device)
     result: dict[str, Any] = {"task": task, "device": chosen.type}
     if not training_only:
@@ -569,15 +573,24 @@ def bench(
             prepared, bilstm, batch_sizes or [1, 32, 256], repeats, limits.get("test_limit"), chosen
         )
     result["profile"] = profile
-    configs = {
-        model: params.run_config(task, model, setting, 1, "paper")
-        for model in models or params.experiments["models"]
-    }
-    if not models:
-        configs.update(equal_step_variants(configs, [1, 10]))
-    result["training"] = training_benchmark(
-        prepared, configs, min(200, limits.get("train_limit") or 200), chosen
-    )
+    result["training"] = []
+    for setting in settings or ["paper"]:
+        configs = {
+            model if setting == "paper" else f"{model}@{setting}": params.run_config(
+                task, model, setting, 1, "paper"
+            )
+            for model in models or params.experiments["models"]
+        }
+        if not models and setting == "paper":
+            configs.update(equal_step_variants(configs, [1, 10]))
+        reads = _features(next(iter(configs.values())), None)  # the setting's encoder features
+        rows = training_benchmark(
+            load_prepared(data or Path("data") / task, reads),
+            configs,
+            min(200, limits.get("train_limit") or 200),
+            chosen,
+        )
+        result["training"] += [{**row, "setting": setting} for row in rows]
     if training_only:
         write_json(out, result)
         _print_json(result)

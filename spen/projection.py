@@ -133,7 +133,11 @@ class Costs:
     def seconds_per_sentence(self, task: str, model: str, k: int) -> float:
         """The benchmark's training seconds per sentence of `model` (or the nearest model it
         timed) at `k` inner steps, linear in k between the two k it measured."""
-        rows = (self.benches.get(task) or {}).get("training", [])
+        rows = [
+            row
+            for row in (self.benches.get(task) or {}).get("training", [])
+            if row.get("setting", "paper") == "paper"
+        ]
         base = _bench_model(self.params, model, {r["model"].partition("@")[0] for r in rows})
         points = sorted(
             {(r.get("inner_steps") or 0, 1 / r["sentences_per_second"]) for r in rows
