@@ -556,7 +556,7 @@ def bench(
     )
     from spen.data.prepared import load_prepared
     from spen.io import write_json
-    from spen.layout import BENCH
+    from spen.layout import BENCH, experiments
     from spen.training.loop import choose_device
 
     out = out or Path(BENCH.format(task=task))
@@ -579,7 +579,7 @@ def bench(
             model if setting == "paper" else f"{model}@{setting}": params.run_config(
                 task, model, setting, 1, "paper"
             )
-            for model in models or params.experiments["models"]
+            for model in models or experiments(params, profile)["models"]
         }
         if not models and setting == "paper":
             configs.update(equal_step_variants(configs, [1, 10]))
@@ -599,8 +599,8 @@ def bench(
         prepared,
         {
             (model, setting): params.run_config(task, model, setting, 1, "paper")
-            for model in params.experiments["models"]
-            for setting in params.experiments["settings"]
+            for model in experiments(params, profile)["models"]
+            for setting in experiments(params, profile)["settings"]
         },
     )
     write_json(out, result)

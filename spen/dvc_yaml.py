@@ -44,6 +44,7 @@ from spen.layout import (
     TUNE_PROBES,
     TUNING,
     Run,
+    experiments,
     grid_summaries,
     prepared,
     pretrained_file,
@@ -67,7 +68,7 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
     Runs of a model with a pretrained global energy train in `train_global@RUN` instead (a
     foreach over those runs), after `pretrain_tlm@TASK-KIND[-SETTING]` built their tag LM.
     """
-    exp = params.experiments
+    exp = experiments(params, profile)
     run_list = runs(params, profile)
     missing = [t for t in exp["tasks"] if t not in params.models["tasks"]]
     if missing:

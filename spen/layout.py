@@ -166,9 +166,36 @@ def check_no_overwrite(params: Params, profile: str, root: Path) -> None:
             )
 
 
+def experiments(params: Params, profile: str) -> dict[str, list[str]]:
+    """params/experiments.yaml's tasks, models and settings, as `profile` narrows them (its
+    `experiments`: for each list it names, the entries it keeps, of those listed there)."""
+    keep = params.profile(profile).get("experiments", {})
+    known = {
+        "tasks": params.data["tasks"],
+        "models": params.models["models"],
+        "settings": params.models["settings"],
+    }
+    found = {}
+    for key in ("tasks", "models", "settings"):
+        unknown = [name for name in keep.get(key, []) if name not in known[key]]
+        if unknown:
+            raise ParamsError(
+                f"params/profiles.yaml: {profile}.experiments.{key}: no such {key[:-1]} "
+                f"{', '.join(unknown)}"
+            )
+        listed = list(params.experiments[key])
+        found[key] = [name for name in listed if key not in keep or name in keep[key]]
+        if not found[key]:
+            raise ParamsError(
+                f"params/profiles.yaml: {profile}.experiments.{key} keeps none of "
+                f"params/experiments.yaml's {key} ({', '.join(listed)})"
+            )
+    return found
+
+
 def runs(params: Params, profile: str) -> list[Run]:
-    """Every run of params/experiments.yaml, with the seeds of `profile`."""
-    exp = params.experiments
+    """Every run of params/experiments.yaml (as `profile` narrows it), with its seeds."""
+    exp = experiments(params, profile)
     seeds = params.profile(profile)["seeds"]
     product = itertools.product(exp["tasks"], exp["models"], exp["settings"], seeds)
     return [Run(task, model, setting, int(seed)) for task, model, setting, seed in product]
@@ -289,7 +316,7 @@ def report_inputs(params: Params, profile: str, root: Path = Path(".")) -> list[
     """What the report reads besides the summary and curves: analyses, benchmarks, the
     pipeline timings and GPU check recorded under `root`, choices."""
     analyses = [run.path(ANALYSIS) for run in runs(params, profile)]
-    benches = [BENCH.format(task=task) for task in params.experiments["tasks"]]
+    benches = [BENCH.format(task=task) for task in experiments(params, profile)["tasks"]]
     timings = sorted(
         path.relative_to(root).as_posix()
         for pattern in (PIPELINE_TIMES, PROJECTIONS)

@@ -29,7 +29,15 @@ from typing import Any
 from spen import tuning
 from spen.config import Params
 from spen.io import read_json
-from spen.layout import Run, pretrained_file, reads_features, runs, tag_lms, tuned_grids
+from spen.layout import (
+    Run,
+    experiments,
+    pretrained_file,
+    reads_features,
+    runs,
+    tag_lms,
+    tuned_grids,
+)
 
 
 @dataclass(frozen=True)
@@ -211,6 +219,7 @@ def _bench_model(params: Params, model: str, timed: set[str]) -> str:
 def pipeline_jobs(costs: Costs, profile: str) -> list[Job]:
     """Every job of `profile`'s pipeline with its cost and predecessors."""
     params = costs.params
+    exp = experiments(params, profile)
     run_list = runs(params, profile)
     measured = costs.measured_runs()
     jobs: list[Job] = []
@@ -220,13 +229,13 @@ def pipeline_jobs(costs: Costs, profile: str) -> list[Job]:
         jobs.append(Job(name, kind, seconds or 0.0, after, seconds is not None))
         return name
 
-    data = {t: step(f"preprocess {t}", "preprocess", t) for t in params.experiments["tasks"]}
+    data = {t: step(f"preprocess {t}", "preprocess", t) for t in exp["tasks"]}
     inputs = {
         (t, s): (step(f"featurize {t}-{s}", "featurize", t, (data[t],)),)
         if reads_features(params, s)
         else (data[t],)
-        for t in params.experiments["tasks"]
-        for s in params.experiments["settings"]
+        for t in exp["tasks"]
+        for s in exp["settings"]
     }
     lms = {
         (lm.task, lm.path): step(f"lm {lm.name}", "pretrain_tlm", lm.task, (data[lm.task],))
@@ -269,9 +278,9 @@ def pipeline_jobs(costs: Costs, profile: str) -> list[Job]:
         decode = step(f"decode {run.name}", "decode", run.task, (train,))
         step(f"analyze {run.name}", "analyze", run.task, (train,))
         scores.append(step(f"score {run.name}", "score", run.task, (decode,)))
-    for task in params.experiments["tasks"]:
+    for task in exp["tasks"]:
         step(f"bench {task}", "bench", task, (data[task],))
-    step("aggregate", "aggregate", params.experiments["tasks"][0], tuple(scores))
+    step("aggregate", "aggregate", exp["tasks"][0], tuple(scores))
     return jobs
 
 
@@ -294,8 +303,8 @@ def project(costs: Costs, profile: str, workers: int) -> dict[str, Any]:
         "calibration": {f"{t}/{s}": f for (t, s), f in sorted(costs.factors.items())},
         "settings_without_measured_runs": sorted(
             f"{t}/{s}"
-            for t in costs.params.experiments["tasks"]
-            for s in costs.params.experiments["settings"]
+            for t in experiments(costs.params, profile)["tasks"]
+            for s in experiments(costs.params, profile)["settings"]
             if not costs.factor(t, s)[1]
         ),
     }

@@ -527,3 +527,20 @@ def test_a_users_own_pretrained_tag_lm_is_read_never_rebuilt() -> None:
     assert layout.pretrained_file(own, "ner", ge_c, "plus") == "mine/ner-tlm_c.pt"
     runs = [layout.Run("ner", ge_c, "plus", 1)]
     assert layout.tag_lms(own, runs) == []
+
+
+def test_a_profile_narrows_the_experiment_list(tmp_path: Path) -> None:
+    """smoke keeps one row of each kind in two settings; a name the list lacks is refused."""
+    params = load_params(REPO / "params")
+    smoke = layout.experiments(params, "smoke")
+    assert smoke["models"] == ["bilstm", "bilstm_crf", "compound_stacked", "compound_stacked_ge_c"]
+    assert smoke["settings"] == ["paper", "xfmr"] and smoke["tasks"] == ["pos", "ner"]
+    assert layout.experiments(params, "paper")["models"] == params.experiments["models"]
+    assert {r.model for r in layout.runs(params, "smoke")} == set(smoke["models"])
+    shutil.copytree(REPO / "params", tmp_path / "params")
+    _edit(
+        tmp_path / "params/profiles.yaml",
+        lambda v: v["smoke"]["experiments"].update(models=["bilstm", "no_such_model"]),
+    )
+    with pytest.raises(ParamsError, match="smoke.experiments.models: no such model no_such_model"):
+        layout.experiments(load_params(tmp_path / "params"), "smoke")

@@ -57,7 +57,7 @@ for name in PARAM_FILES:
     validate(getattr(PARAMS, name), str(SCHEMA_DIR / f"{name}.schema.yaml"))
 
 RUNS = layout.runs(PARAMS, PROFILE)
-TASKS = list(PARAMS.experiments["tasks"])
+TASKS = layout.experiments(PARAMS, PROFILE)["tasks"]
 TASK_OF_RAWDIR = {PARAMS.task(task)["dir"]: task for task in TASKS}
 
 
