@@ -18,6 +18,10 @@
 #    time.
 # 6. results/bench/gpu-check.json: device, torch, each step's seconds and figures.
 #
+# On a lent device (its files come back from $OUT): `bash scripts/gpu-check.sh && cp
+# results/bench/gpu-check.json $OUT/`, with .gpu-carry carried along. SPEN_GPU_CHECK_RUNS
+# ("1 2 4 8") and SPEN_GPU_CHECK_TARGETS (the smoke's targets, from runs/smoke/) narrow it.
+#
 # Where the package registries are reachable, beforehand (a GPU machine without them needs it):
 #
 #   bash scripts/gpu-check.sh --prepare   # .gpu-carry/: wheels (CPython 3.12) and prepared data
@@ -91,11 +95,13 @@ done
 step bench
 
 # 4. Runs per GPU: N trainings of the slowest model at once.
-for n in 1 2 4 8; do
+CORES="$(nproc)"
+for n in ${SPEN_GPU_CHECK_RUNS:-1 2 4 8}; do
+    THREADS="$((CORES / n > 0 ? CORES / n : 1))" # the host's cores shared (more only spin)
     for i in $(seq "$n"); do
-        spen bench ner --device "$DEVICE" --profile "$PROFILE" --data "$CARRY/data/ner" \
-            --model compound_stacked_ge_c --setting plus --training-only \
-            --out "$OUT/concurrent-$n-$i.json" >/dev/null &
+        OMP_NUM_THREADS="$THREADS" spen bench ner --device "$DEVICE" --profile "$PROFILE" \
+            --data "$CARRY/data/ner" --model compound_stacked_ge_c --setting plus \
+            --training-only --out "$OUT/concurrent-$n-$i.json" >/dev/null &
     done
     wait
     step "concurrent-$n"
