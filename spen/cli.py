@@ -566,6 +566,7 @@ def bench(
     limits = params.profile(profile)["overrides"]
     bilstm = params.run_config(task, "bilstm", "paper", 1, "paper")
     prepared = load_prepared(data or Path("data") / task)
+    exp = experiments(params, profile)
     chosen = choose_device(device)
     result: dict[str, Any] = {"task": task, "device": chosen.type}
     if not training_only:
@@ -579,7 +580,7 @@ def bench(
             model if setting == "paper" else f"{model}@{setting}": params.run_config(
                 task, model, setting, 1, "paper"
             )
-            for model in models or experiments(params, profile)["models"]
+            for model in models or exp["models"]
         }
         if not models and setting == "paper":
             configs.update(equal_step_variants(configs, [1, 10]))
@@ -599,8 +600,8 @@ def bench(
         prepared,
         {
             (model, setting): params.run_config(task, model, setting, 1, "paper")
-            for model in experiments(params, profile)["models"]
-            for setting in experiments(params, profile)["settings"]
+            for model in exp["models"]
+            for setting in exp["settings"]
         },
     )
     write_json(out, result)
