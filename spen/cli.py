@@ -719,6 +719,36 @@ def dvc_yaml(
     write_dvc_yaml(out, text)
 
 
+@app.command("dvc-lock")
+@user_errors
+def dvc_lock(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be recorded; record nothing.")
+    ] = False,
+) -> None:
+    """Record in dvc.lock (`dvc commit`) every stage of dvc.yaml whose outputs Snakemake made
+    and still holds current: made by today's command, code, params and inputs."""
+    from spen import dvc_lock as lock
+    from spen.layout import profile_root
+
+    project = Path.cwd()
+    profile = lock.dvc_yaml_profile(project)
+    params = load_params(project / "params")
+    root = project / profile_root(params, profile)
+    current = lock.current_outputs(lock.snakemake_summary(project, profile), root)
+    stages = lock.dvc_stages(project)
+    names = lock.lockable(stages, current)
+    for name in names:
+        typer.echo(f"{'would record' if dry_run else 'recording'} {name}")
+    if not dry_run:
+        lock.commit(project, names)
+    typer.echo(
+        f"dvc.lock: {len(names)} of {len(stages)} stages of profile '{profile}' "
+        f"{'can be' if dry_run else 'were'} recorded; the others' outputs are missing, "
+        "not made by Snakemake, or out of date"
+    )
+
+
 @app.command()
 @user_errors
 def report(

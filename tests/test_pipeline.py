@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from spen import aggregate, dvc_yaml, layout, steps
+from spen import aggregate, dvc_lock, dvc_yaml, layout, steps
 from spen.config import Params, ParamsError, load_params
 from tests.conftest import SHARED_DATA, needs_shared_data
 
@@ -185,10 +185,6 @@ def dvc_commands(cwd: Path) -> dict[str, str]:
         return {stage.name: stage.cmd for stage in repo.index.stages}
 
 
-def dvc_profile(cwd: Path) -> str:
-    return yaml.safe_load((cwd / "dvc.yaml").read_text())["vars"][0]["profile"]
-
-
 @needs_tools
 def test_dvc_yaml_is_rendered_from_params() -> None:
     done = _run([SPEN, "dvc-yaml", "--check"], REPO)
@@ -197,7 +193,7 @@ def test_dvc_yaml_is_rendered_from_params() -> None:
 
 @needs_tools
 def test_snakemake_and_dvc_have_the_same_graph_and_commands() -> None:
-    assert_same_graph_and_commands(REPO, dvc_profile(REPO))
+    assert_same_graph_and_commands(REPO, dvc_lock.dvc_yaml_profile(REPO))
 
 
 @needs_tools
@@ -544,3 +540,69 @@ def test_a_profile_narrows_the_experiment_list(tmp_path: Path) -> None:
     )
     with pytest.raises(ParamsError, match="smoke.experiments.models: no such model no_such_model"):
         layout.experiments(load_params(tmp_path / "params"), "smoke")
+
+
+# --- dvc.lock: what Snakemake made and still holds current -----------------------------------
+
+
+def test_a_stage_is_lockable_only_when_snakemake_made_every_output_and_plans_no_update() -> None:
+    root = Path("/project/runs/smoke")
+    summary = "\n".join(
+        [
+            "Building DAG of jobs...",  # any preamble is skipped
+            "output_file\tdate\trule\tlog-file(s)\tinput-file(s)\tshellcmd\tstatus\tplan",
+            "data/pos/train.arrow\tdate\tpreprocess\t-\traw\tspen preprocess pos\tok\tno update",
+            "data/pos/dev.arrow\tdate\tpreprocess\t-\traw\tspen preprocess pos\tok\tno update",
+            "data/ner/train.arrow\tdate\tpreprocess\t-\t-\t-\tok\tno update",  # no record
+            "data/raw/x\tdate\tfetch\t-\t-\tspen fetch pos\tparams changed\tupdate pending",
+        ]
+    )
+    current = dvc_lock.current_outputs(summary, root)
+    assert current == {root / "data/pos/train.arrow", root / "data/pos/dev.arrow"}
+    stages = {
+        "preprocess@pos": [root / "data/pos/train.arrow", root / "data/pos/dev.arrow"],
+        "preprocess@ner": [root / "data/ner/train.arrow"],
+        "fetch@pos": [root / "data/raw/x"],
+        "half": [root / "data/pos/train.arrow", root / "data/pos/test.arrow"],
+    }
+    assert dvc_lock.lockable(stages, current) == ["preprocess@pos"]
+    with pytest.raises(ValueError, match="no table"):
+        dvc_lock.current_outputs("Building DAG of jobs...", root)
+
+
+@needs_tools
+@needs_shared_data()
+def test_dvc_lock_records_what_snakemake_made_and_nothing_stale(workflow_copy: Path) -> None:
+    """`spen dvc-lock` after a real smoke preprocess: the stages Snakemake ran are recorded and
+    `dvc status` finds them up to date; an output put there by hand is not recorded; after a
+    params edit that makes one of them stale, a second `spen dvc-lock` leaves its entry as it
+    was (DVC then names it changed) instead of recording today's params beside old outputs."""
+    shutil.copytree(
+        REPO / "spen", workflow_copy / "spen", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    _edit(
+        workflow_copy / "params/data.yaml",
+        lambda v: v["raw"].update(search_path=[str(SHARED_DATA)], allow_download=False),
+    )
+    for command in ([DVC, "init", "--no-scm"], [SPEN, "dvc-yaml", "--profile", "smoke"]):
+        assert _run(command, workflow_copy).returncode == 0
+    target = layout.PREPARED.format(task="pos", name="summary.json")
+    done = _run([SNAKEMAKE, target, "--cores", "1", "--config", "profile=smoke"], workflow_copy)
+    assert done.returncode == 0, done.stdout + done.stderr
+    by_hand = workflow_copy / "runs/smoke/data/raw/conll2003"  # fetch@ner's output
+    shutil.copytree(SHARED_DATA / "conll2003", by_hand)
+
+    done = _run([SPEN, "dvc-lock"], workflow_copy)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lock_file = workflow_copy / "dvc.lock"
+    assert set(yaml.safe_load(lock_file.read_text())["stages"]) == {"fetch@pos", "preprocess@pos"}
+    status = _run([DVC, "status", "fetch@pos", "preprocess@pos"], workflow_copy)
+    assert "up to date" in status.stdout, status.stdout + status.stderr
+
+    recorded = lock_file.read_text()
+    _edit(workflow_copy / "params/data.yaml", lambda v: v["tasks"]["pos"].update(normalize="lower"))
+    done = _run([SPEN, "dvc-lock"], workflow_copy)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 of" in done.stdout and lock_file.read_text() == recorded  # fetch@pos again, same
+    status = _run([DVC, "status", "preprocess@pos"], workflow_copy)
+    assert "changed" in status.stdout and "tasks.pos.normalize" in status.stdout, status.stdout

@@ -1,0 +1,100 @@
+"""Record in dvc.lock the steps that Snakemake made and still holds current.
+
+`dvc commit` writes into dvc.lock whatever the workspace holds, and the code and params as they
+are now, whoever made the outputs and from what. Run on outputs made by older code, it would
+claim they came from today's. Snakemake keeps, for each output it made, the command, params
+(each step's code digest among them) and inputs of the job that made it, and its detailed summary
+plans no update for an output only while all of those still hold. A DVC stage is recorded when
+Snakemake made every one of its outputs and plans no update for any: the lock then says no
+more than is true.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from shutil import which
+
+import yaml
+
+NO_RECORD = "-"  # the detailed summary's shellcmd of an output Snakemake holds no record of
+
+
+def _tool(name: str) -> str:
+    """The executable `name` beside this interpreter, else the one on PATH."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else which(name)
+    if found is None:
+        raise FileNotFoundError(f"{name}: not installed beside {sys.executable} nor on PATH")
+    return found
+
+
+def current_outputs(summary: str, root: Path) -> set[Path]:
+    """The outputs (absolute paths under `root`) that a `snakemake --detailed-summary` lists
+    as made by Snakemake and up to date."""
+    lines = summary.splitlines()
+    header = next((i for i, line in enumerate(lines) if line.startswith("output_file\t")), None)
+    if header is None:
+        raise ValueError("snakemake --detailed-summary printed no table")
+    columns = lines[header].split("\t")
+    path, command, plan = (columns.index(c) for c in ("output_file", "shellcmd", "plan"))
+    current = set()
+    for line in lines[header + 1 :]:
+        fields = line.split("\t")
+        if (
+            len(fields) == len(columns)
+            and fields[command] != NO_RECORD
+            and fields[plan] == "no update"
+        ):
+            current.add((root / fields[path]).resolve())
+    return current
+
+
+def lockable(stages: Mapping[str, Iterable[Path]], current: set[Path]) -> list[str]:
+    """The stages, in order, every output of which is in `current`."""
+    return [
+        name for name, outs in stages.items() if all(Path(o).resolve() in current for o in outs)
+    ]
+
+
+def dvc_yaml_profile(project: Path) -> str:
+    """The run profile `project`'s dvc.yaml was rendered for (`spen dvc-yaml`)."""
+    return str(
+        yaml.safe_load((project / "dvc.yaml").read_text(encoding="utf-8"))["vars"][0]["profile"]
+    )
+
+
+def snakemake_summary(project: Path, profile: str) -> str:
+    """Snakemake's detailed summary of run profile `profile`'s whole pipeline in `project`."""
+    done = subprocess.run(
+        [_tool("snakemake"), "--detailed-summary", "--nolock", "--cores", "1",
+         "--config", f"profile={profile}"],
+        cwd=project, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"snakemake --detailed-summary failed:\n{done.stderr[-2000:]}")
+    return done.stdout
+
+
+def dvc_stages(project: Path) -> dict[str, list[Path]]:
+    """Each stage of `project`'s dvc.yaml, by DVC's name for it, with its outputs' paths."""
+    from dvc.repo import Repo
+
+    with Repo(str(project)) as repo:
+        return {
+            stage.addressing: [Path(out.fs_path) for out in stage.outs]
+            for stage in repo.index.stages
+            if stage.outs
+        }
+
+
+def commit(project: Path, names: list[str]) -> None:
+    """`dvc commit` the stages `names` of `project` (their outputs into the cache, their
+    dependencies' and outputs' hashes into dvc.lock)."""
+    for start in range(0, len(names), 200):  # keep each command line short
+        subprocess.run(
+            [_tool("dvc"), "commit", "--force", "--quiet", *names[start : start + 200]],
+            cwd=project, check=True,
+        )  # fmt: skip
