@@ -148,11 +148,15 @@ def featurize(
         Path | None, typer.Option(help="Output folder (default data/features/TASK/SETTING).")
     ] = None,
     device: Device = "cpu",
+    cost: Annotated[
+        Path | None,
+        typer.Option(help="Also write the sizes and the cost (seconds, peak memory) here."),
+    ] = None,
 ) -> None:
     """Per-word features of TASK's splits from the frozen encoder that input SETTING names,
-    computed once: OUT/{train,dev,test}.arrow and OUT/summary.json (sizes); the cost (seconds,
-    peak memory) is printed, not written, so the same inputs give the same bytes. The run
-    profile's sentence limits apply."""
+    computed once: OUT/{train,dev,test}.arrow and OUT/summary.json (sizes). The cost (seconds,
+    peak memory) is printed, and written to COST if given, never into OUT, so the same inputs
+    give OUT the same bytes. The run profile's sentence limits apply."""
     from spen.data.features import FEATURES_DIR
     from spen.data.featurize import featurize_task
     from spen.data.prepared import SPLITS, load_prepared
@@ -166,12 +170,20 @@ def featurize(
     overrides = params.profile(profile or params.experiments["profile"])["overrides"]
     out = out or Path(FEATURES_DIR.format(task=task, setting=setting))
     check_output_dir(out, (*(f"{s}.arrow" for s in SPLITS), "summary.json"), replace=True)
+    if cost:
+        check_output_file(cost)
     prepared = load_prepared(data or Path("data") / task)
     limits = {name: overrides.get(f"{name}_limit") for name in SPLITS}
     with atomic_dir(out) as tmp:
-        summary, cost = featurize_task(prepared, FeatureSpec.from_config(spec), tmp, limits, device)
+        summary, spent = featurize_task(
+            prepared, FeatureSpec.from_config(spec), tmp, limits, device
+        )
         write_json(tmp / "summary.json", summary)
-    _print_json({**summary, "cost": cost})
+    measured = {"task": task, "setting": setting, **summary, "cost": spent}
+    if cost:
+        cost.parent.mkdir(parents=True, exist_ok=True)
+        write_json(cost, measured)
+    _print_json(measured)
 
 
 @app.command()

@@ -28,6 +28,7 @@ from spen.layout import (
     CURVE,
     DECODE_READS,
     FEATURES,
+    FEATURIZE_COST,
     FEATURIZE_READS,
     PREDICTIONS,
     RAW_DIR,
@@ -206,7 +207,14 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
                         "featurize", "${item.task}", setting="${item.setting}", profile="${profile}"
                     )
                 ),
-                "outs": ["${item.path}"],
+                "outs": [
+                    "${item.path}",
+                    {
+                        FEATURIZE_COST.format(
+                            task="${item.task}", setting="${item.setting}"
+                        ): _NO_CACHE
+                    },
+                ],
             },
         },
         "preprocess": {

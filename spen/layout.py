@@ -69,6 +69,9 @@ SUMMARY = "results/summary.json"
 BENCH_DIR = "results/bench"
 BENCH = f"{BENCH_DIR}/decode-{{task}}.json"
 # hand-run records of whole pipeline runs (`spen pipeline-time`), read by the report
+# What `spen featurize` measured: sizes and cost (seconds, peak memory), apart from the features
+# it writes, whose bytes stay a function of their inputs.
+FEATURIZE_COST = f"{BENCH_DIR}/featurize-{{task}}-{{setting}}.json"
 PIPELINE_TIMES = f"{BENCH_DIR}/pipeline-*.json"
 # `spen project-time`: a profile's projected wall time from what was measured, read by the report
 PROJECTION = f"{BENCH_DIR}/projection-{{profile}}-{{workers}}.json"
@@ -314,9 +317,16 @@ def prepared(task: str, names: Iterable[str] = PREPARED_FILES) -> list[str]:
 
 def report_inputs(params: Params, profile: str, root: Path = Path(".")) -> list[str]:
     """What the report reads besides the summary and curves: analyses, benchmarks, the
-    pipeline timings and GPU check recorded under `root`, choices."""
+    encoder features' costs, the pipeline timings and GPU check recorded under `root`, choices."""
     analyses = [run.path(ANALYSIS) for run in runs(params, profile)]
-    benches = [BENCH.format(task=task) for task in experiments(params, profile)["tasks"]]
+    exp = experiments(params, profile)
+    benches = [BENCH.format(task=task) for task in exp["tasks"]]
+    benches += [
+        FEATURIZE_COST.format(task=task, setting=setting)
+        for task in exp["tasks"]
+        for setting in exp["settings"]
+        if reads_features(params, setting)
+    ]
     timings = sorted(
         path.relative_to(root).as_posix()
         for pattern in (PIPELINE_TIMES, PROJECTIONS)

@@ -30,6 +30,7 @@ from spen.layout import (
     BENCH_DIR,
     CHECKPOINT,
     FEATURES,
+    FEATURIZE_COST,
     PREDICTIONS,
     PRUNING,
     RUN_DIR,
@@ -49,6 +50,7 @@ COMMANDS = {
     "preprocess": "spen preprocess {task} --raw data/raw --out data/{task}",
     "featurize": (
         f"spen featurize {{task}} --setting {{setting}} --profile {{profile}} --out {FEATURES}"
+        f" --cost {FEATURIZE_COST}"
     ),
     "pretrain_tlm": (
         "spen pretrain-tlm {task} --kind {kind} --setting {lm_setting} --profile {profile}"

@@ -4,12 +4,15 @@ tiny random BERT, and the model reading them."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,7 +20,10 @@ from spen.data.arrow import Split
 from spen.data.batches import make_batches
 from spen.data.features import FeatureTable, check_aligned, read_features, write_features
 from spen.data.featurize import Encoder, FeatureSpec, featurize_task, pool, windows
+from spen.layout import FEATURE_FILES
 from spen.models.encoders import WordEncoder
+
+REPO = Path(__file__).resolve().parents[1]
 
 transformers = pytest.importorskip("transformers", reason="the xfmr extra is not installed")
 
@@ -184,3 +190,33 @@ def test_the_word_encoder_joins_the_features_to_the_word_vectors() -> None:
     np.testing.assert_array_equal(out[row, :, 3:].numpy(), expected)
     with pytest.raises(ValueError, match="6-d encoder features"):
         encoder(make_batches(Split(split.tokens, split.token_ids, split.tags, split.tag_ids), 2)[0])
+
+
+def test_spen_featurize_writes_its_cost_apart_from_the_features(
+    tiny_encoder: Encoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--cost` gets the sizes and what they cost (the report's table reads it); the features'
+    folder gets neither the seconds nor the memory, so its bytes stay a function of the inputs."""
+    from typer.testing import CliRunner
+
+    from spen.cli import app
+    from spen.data import prepared
+
+    params = tmp_path / "params"
+    shutil.copytree(REPO / "params", params)
+    models = yaml.safe_load((params / "models.yaml").read_text())
+    models["settings"]["xfmr"]["features"].update(layers=list(SPEC.layers), dim=SPEC.dim)
+    (params / "models.yaml").write_text(yaml.safe_dump(models, sort_keys=False))
+    monkeypatch.setattr(Encoder, "load", staticmethod(lambda spec, device: tiny_encoder))
+    monkeypatch.setattr(prepared, "load_prepared", lambda path: _Task())
+    out, cost = tmp_path / "features", tmp_path / "results/bench/featurize-pos-xfmr.json"
+    args = ["featurize", "pos", "--setting", "xfmr", "--params", str(params), "--profile", "paper"]
+    done = CliRunner().invoke(app, [*args, "--out", str(out), "--cost", str(cost)])
+    assert done.exit_code == 0, done.output
+    measured = json.loads(cost.read_text())
+    summary = json.loads((out / "summary.json").read_text())
+    assert measured["task"] == "pos" and measured["setting"] == "xfmr"
+    assert measured["splits"] == summary["splits"] and summary["splits"]["train"]["words"] == 3
+    assert set(measured["cost"]["seconds"]) == {"train", "dev", "test"}
+    assert measured["cost"]["peak_rss_mb"] > 0 and "cost" not in summary
+    assert sorted(p.name for p in out.iterdir()) == sorted(FEATURE_FILES)

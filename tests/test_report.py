@@ -70,6 +70,18 @@ After the list.
 """
 
 
+FEATURIZE = {  # what `spen featurize --cost` writes
+    "task": "pos",
+    "setting": "xfmr",
+    "device": "cpu",
+    "splits": {
+        split: {"sentences": n, "words": 10 * n, "bytes": 2**20 * n}
+        for split, n in (("train", 3), ("dev", 2), ("test", 1))
+    },
+    "cost": {"seconds": {"train": 60.0, "dev": 30.0, "test": 30.0}, "peak_rss_mb": 812.4},
+}
+
+
 def _write_run(root: Path, task: str, model: str, setting: str, seed: int, test: dict) -> None:
     run = layout.Run(task, model, setting, seed)
     write_json(root / run.path(layout.SCORES), test)
@@ -165,6 +177,7 @@ def _fake_project(root: Path) -> Path:
         "rules": {"train": {"jobs": 18, "seconds": 2400.0, "max": 300.0}},
     }
     write_json(root / "results/bench/pipeline-pos.json", timing)
+    write_json(root / "results/bench/featurize-pos-xfmr.json", FEATURIZE)
     (root / "docs").mkdir()
     (root / "docs/CHOICES.md").write_text(CHOICES)
     scores = sorted(root.glob("results/*/*/seed*/test.json"))
@@ -250,6 +263,14 @@ def _expected(values: list[float]) -> str:
 
 def test_without_a_gpu_check_the_report_says_so(rendered: dict) -> None:
     assert "No GPU check yet" in rendered["html"] and "No GPU check yet" in rendered["md"]
+
+
+def test_the_featurize_cost_joins_the_speed_section(rendered: dict) -> None:
+    """Sizes summed over the splits (6 MiB of Arrow), time in minutes (2.0), peak memory."""
+    html, md = rendered["html"], rendered["md"]
+    assert _cell(html, "featurize:featurize-pos-xfmr.json:mib") == "6.0"
+    assert _cell(html, "featurize:featurize-pos-xfmr.json:min") == "2.0"
+    assert "Encoder features (" in md and "| pos | xfmr | 6 | 60 | 6.0 | 2.0 | 812 | cpu |" in md
 
 
 def test_writes_both_files(rendered: dict) -> None:

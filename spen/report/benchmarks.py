@@ -185,6 +185,41 @@ def gpu_sharing_table(inputs: Inputs) -> Table | None:
     return Table("gpu-sharing", header, rows, notes=[note], title="Trainings sharing one GPU")
 
 
+def featurize_table(inputs: Inputs) -> Table | None:
+    """Per task and input setting: what computing the encoder features once cost (`spen
+    featurize --cost`), and the size of the Arrow files it wrote."""
+    if not inputs.featurize_costs:
+        return None
+    rows = []
+    for measured in inputs.featurize_costs:
+        splits = measured["splits"].values()
+        cost = measured.get("cost", {})
+        seconds = sum(cost.get("seconds", {}).values())
+        peak = cost.get("peak_rss_mb")
+        key = f"featurize:{measured['file']}"
+        rows.append(
+            [
+                text_cell(measured.get("task", "?")),
+                text_cell(measured.get("setting", "?")),
+                Cell(f"{sum(s['sentences'] for s in splits):,}", "num"),
+                Cell(f"{sum(s['words'] for s in splits):,}", "num"),
+                Cell(f"{sum(s['bytes'] for s in splits) / 2**20:,.1f}", "num", f"{key}:mib"),
+                Cell(f"{seconds / 60:.1f}", "num", f"{key}:min"),
+                Cell(f"{peak:,.0f}", "num") if is_number(peak) else Cell(DASH, "na"),
+                text_cell(measured.get("device", "?")),
+            ]
+        )
+    header = ["task", "setting", "sentences", "words", "Arrow (MiB)", "time (min)"]
+    header += ["peak memory (MB)", "device"]
+    note = (
+        "From results/bench/featurize-*.json (`spen featurize --cost`, the pipeline's featurize "
+        "step): the frozen encoder run once over train, dev and test, one thread; its per-word "
+        "features stored as float16 Arrow, memory-mapped by every training of the setting. "
+        "Time and peak memory (the process's resident set) vary from run to run; the sizes do not."
+    )
+    return Table("featurize", header, rows, notes=[note], title="Encoder features, computed once")
+
+
 def projection_table(inputs: Inputs) -> Table | None:
     """The projected wall time of each profile's whole pipeline (`spen project-time`)."""
     if not inputs.projections:

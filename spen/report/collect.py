@@ -11,6 +11,8 @@ directory under models/, which a clone does not have):
     results/bench/pipeline-*.json                     pipeline wall times (`spen pipeline-time`)
     results/bench/gpu-check.json                      the GPU check (`scripts/gpu-check.sh`)
     results/bench/projection-*.json                   projected wall times (`spen project-time`)
+    results/bench/featurize-*.json                    encoder features' sizes and cost
+                                                      (`spen featurize --cost`)
     results/tuning/TASK/MODEL-SETTING.json            tuning records (`spen tune-select`)
     params/                                           which model follows which tuned row, and
                                                       the grids (params/tuning.yaml)
@@ -85,6 +87,7 @@ class Inputs:
     pipeline_times: list[dict[str, Any]]
     gpu_check: dict[str, Any] | None  # scripts/gpu-check.sh's figures, if it ran
     projections: list[dict[str, Any]]  # `spen project-time`
+    featurize_costs: list[dict[str, Any]]  # `spen featurize --cost`
     tuning: dict[tuple[str, str, str], dict[str, Any]]  # by (task, model, setting)
     params: Params | None  # None when params/ is absent or unreadable (see warnings)
     paper: dict[str, Any]
@@ -157,6 +160,12 @@ def load_gpu_check(directory: Path | None) -> dict[str, Any] | None:
 def load_projections(directory: Path | None) -> list[dict[str, Any]]:
     """The projected wall times `projection-*.json` of `directory`, each with its file name."""
     return _load_results(directory, "projection-*.json", "steps", dict, "`spen project-time`")
+
+
+def load_featurize_costs(directory: Path | None) -> list[dict[str, Any]]:
+    """What `spen featurize` measured, `featurize-*.json` of `directory`, each with its file
+    name."""
+    return _load_results(directory, "featurize-*.json", "splits", dict, "`spen featurize --cost`")
 
 
 def load_pipeline_times(directory: Path | None) -> list[dict[str, Any]]:
@@ -300,6 +309,7 @@ def load_inputs(summary_path: Path, bench_dir: Path | None, root: Path | None = 
         pipeline_times=load_pipeline_times(bench_dir),
         gpu_check=load_gpu_check(bench_dir),
         projections=load_projections(bench_dir),
+        featurize_costs=load_featurize_costs(bench_dir),
         tuning=load_tuning(root),
         params=load_project_params(root, warnings),
         paper=load_paper(),

@@ -7,6 +7,7 @@ from typing import Any
 from spen.report.analysis import analysis_table
 from spen.report.benchmarks import (
     bench_tables,
+    featurize_table,
     gpu_sharing_table,
     pipeline_time_table,
     projection_table,
@@ -49,6 +50,7 @@ def build_context(inputs: Inputs) -> dict[str, Any]:
         "pipeline_times": pipeline_time_table(inputs),
         "gpu_sharing": gpu_sharing_table(inputs),
         "projection": projection_table(inputs),
+        "featurize": featurize_table(inputs),
         "parameters": parameter_table(res),
         "analysis": analysis_table(res),
         "environment": environment_table(inputs),

@@ -26,6 +26,7 @@ rule featurize:
         data=lambda w: layout.prepared(w.task, layout.FEATURIZE_READS),
     output:
         [f"{layout.FEATURES}/{name}" for name in layout.FEATURE_FILES],
+        cost=layout.FEATURIZE_COST,
     params:
         code=steps.code_digest("featurize"),  # its code: reruns as DVC does
         reads=reads("featurize"),
