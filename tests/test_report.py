@@ -82,6 +82,21 @@ FEATURIZE = {  # what `spen featurize --cost` writes
 }
 
 
+SETTINGS_BENCH = {  # what `spen bench pos --training-only --setting plus --setting xfmr` writes
+    "task": "pos",
+    "device": "cpu",
+    "training": [
+        {"model": name, "setting": setting, "sentences_per_second": speed, "sentences": 200}
+        for name, setting, speed in (
+            ("bilstm@plus", "plus", 400.0),
+            ("compound_stacked@plus", "plus", 30.0),
+            ("bilstm@xfmr", "xfmr", 320.0),
+            ("compound_stacked@xfmr", "xfmr", 24.0),
+        )
+    ],
+}
+
+
 def _write_run(root: Path, task: str, model: str, setting: str, seed: int, test: dict) -> None:
     run = layout.Run(task, model, setting, seed)
     write_json(root / run.path(layout.SCORES), test)
@@ -178,6 +193,7 @@ def _fake_project(root: Path) -> Path:
     }
     write_json(root / "results/bench/pipeline-pos.json", timing)
     write_json(root / "results/bench/featurize-pos-xfmr.json", FEATURIZE)
+    write_json(root / "results/bench/settings-pos.json", SETTINGS_BENCH)
     (root / "docs").mkdir()
     (root / "docs/CHOICES.md").write_text(CHOICES)
     scores = sorted(root.glob("results/*/*/seed*/test.json"))
@@ -270,7 +286,16 @@ def test_the_featurize_cost_joins_the_speed_section(rendered: dict) -> None:
     html, md = rendered["html"], rendered["md"]
     assert _cell(html, "featurize:featurize-pos-xfmr.json:mib") == "6.0"
     assert _cell(html, "featurize:featurize-pos-xfmr.json:min") == "2.0"
-    assert "Encoder features (" in md and "| pos | xfmr | 6 | 60 | 6.0 | 2.0 | 812 | cpu |" in md
+    assert "Encoder features, computed once" in md and "| pos | xfmr | 6 | 60 | 6.0 | 2.0 | 812 | cpu |" in md
+
+
+def test_the_training_cost_by_input_setting(rendered: dict) -> None:
+    """A model's time per sentence in xfmr over its time in plus: 400 / 320 = 1.25."""
+    html = rendered["html"]
+    assert _cell(html, "settings:settings-pos.json:bilstm:plus") == "400.0"
+    assert _cell(html, "settings:settings-pos.json:bilstm:xfmr:ratio") == "1.25"
+    assert _cell(html, "settings:settings-pos.json:compound_stacked:xfmr:ratio") == "1.25"
+    assert "time ÷ plus, xfmr" in rendered["md"]
 
 
 def test_writes_both_files(rendered: dict) -> None:

@@ -185,6 +185,49 @@ def gpu_sharing_table(inputs: Inputs) -> Table | None:
     return Table("gpu-sharing", header, rows, notes=[note], title="Trainings sharing one GPU")
 
 
+def setting_cost_tables(res: Results) -> list[Table]:
+    """Per `settings-*.json`: each model's training sentences/s in each input setting, measured
+    one after another in one process, and its time per sentence relative to the first setting."""
+    tables = []
+    for bench in res.inputs.setting_benches:
+        speed: dict[str, dict[str, float]] = {}
+        for entry in bench["training"]:
+            model = entry["model"].split("@")[0]
+            speed.setdefault(model, {})[entry.get("setting", "paper")] = entry[
+                "sentences_per_second"
+            ]
+        settings = list(dict.fromkeys(e.get("setting", "paper") for e in bench["training"]))
+        base, others = settings[0], settings[1:]
+        rows = []
+        for model, by_setting in speed.items():
+            key = f"settings:{bench['file']}:{model}"
+            row = [Cell(res.label(model), "label", title=model)]
+            for setting in settings:
+                value = by_setting.get(setting)
+                row.append(
+                    Cell(f"{value:,.1f}", "num", f"{key}:{setting}") if value else Cell(DASH, "na")
+                )
+            for setting in others:
+                if by_setting.get(setting) and by_setting.get(base):
+                    ratio = by_setting[base] / by_setting[setting]
+                    row.append(Cell(f"{ratio:.2f}", "num", f"{key}:{setting}:ratio"))
+                else:
+                    row.append(Cell(DASH, "na"))
+            rows.append(row)
+        header = ["model", *(f"sentences/s, {s}" for s in settings)]
+        header += [f"time ÷ {base}, {s}" for s in others]
+        note = (
+            f"{bench['file']}: task {bench.get('task', '?')}, device {bench.get('device', '?')}; "
+            f"one pass over the first {bench['training'][0]['sentences']} training sentences per "
+            "model and input setting, after one warm-up batch, one after another in one process "
+            f"(`spen bench --training-only`). Time ÷ {base}: the time a training sentence takes "
+            f"in the setting over its time in `{base}` (the per-epoch cost ratio)."
+        )
+        title = f"{str(bench.get('task', '?')).upper()}: training cost by input setting"
+        tables.append(Table(f"settings-{bench['file']}", header, rows, notes=[note], title=title))
+    return tables
+
+
 def featurize_table(inputs: Inputs) -> Table | None:
     """Per task and input setting: what computing the encoder features once cost (`spen
     featurize --cost`), and the size of the Arrow files it wrote."""

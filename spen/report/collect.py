@@ -11,6 +11,8 @@ directory under models/, which a clone does not have):
     results/bench/pipeline-*.json                     pipeline wall times (`spen pipeline-time`)
     results/bench/gpu-check.json                      the GPU check (`scripts/gpu-check.sh`)
     results/bench/projection-*.json                   projected wall times (`spen project-time`)
+    results/bench/settings-*.json                     training throughput by input setting
+                                                      (`spen bench --training-only --setting ...`)
     results/bench/featurize-*.json                    encoder features' sizes and cost
                                                       (`spen featurize --cost`)
     results/tuning/TASK/MODEL-SETTING.json            tuning records (`spen tune-select`)
@@ -88,6 +90,7 @@ class Inputs:
     gpu_check: dict[str, Any] | None  # scripts/gpu-check.sh's figures, if it ran
     projections: list[dict[str, Any]]  # `spen project-time`
     featurize_costs: list[dict[str, Any]]  # `spen featurize --cost`
+    setting_benches: list[dict[str, Any]]  # `spen bench --training-only`, several settings
     tuning: dict[tuple[str, str, str], dict[str, Any]]  # by (task, model, setting)
     params: Params | None  # None when params/ is absent or unreadable (see warnings)
     paper: dict[str, Any]
@@ -166,6 +169,14 @@ def load_featurize_costs(directory: Path | None) -> list[dict[str, Any]]:
     """What `spen featurize` measured, `featurize-*.json` of `directory`, each with its file
     name."""
     return _load_results(directory, "featurize-*.json", "splits", dict, "`spen featurize --cost`")
+
+
+def load_setting_benches(directory: Path | None) -> list[dict[str, Any]]:
+    """The training benchmarks over several input settings, `settings-*.json` of `directory`,
+    each with its file name."""
+    return _load_results(
+        directory, "settings-*.json", "training", list, "`spen bench --training-only --setting`"
+    )
 
 
 def load_pipeline_times(directory: Path | None) -> list[dict[str, Any]]:
@@ -310,6 +321,7 @@ def load_inputs(summary_path: Path, bench_dir: Path | None, root: Path | None = 
         gpu_check=load_gpu_check(bench_dir),
         projections=load_projections(bench_dir),
         featurize_costs=load_featurize_costs(bench_dir),
+        setting_benches=load_setting_benches(bench_dir),
         tuning=load_tuning(root),
         params=load_project_params(root, warnings),
         paper=load_paper(),

@@ -11,6 +11,7 @@ from spen.report.benchmarks import (
     gpu_sharing_table,
     pipeline_time_table,
     projection_table,
+    setting_cost_tables,
 )
 from spen.report.choices import choices
 from spen.report.claims import claim_comparisons, claims_forest, claims_table
@@ -51,6 +52,7 @@ def build_context(inputs: Inputs) -> dict[str, Any]:
         "gpu_sharing": gpu_sharing_table(inputs),
         "projection": projection_table(inputs),
         "featurize": featurize_table(inputs),
+        "setting_costs": setting_cost_tables(res),
         "parameters": parameter_table(res),
         "analysis": analysis_table(res),
         "environment": environment_table(inputs),
