@@ -86,7 +86,7 @@ SETTINGS_BENCH = {  # what `spen bench pos --training-only --setting plus --sett
     "task": "pos",
     "device": "cpu",
     "training": [
-        {"model": name, "setting": setting, "sentences_per_second": speed, "sentences": 200}
+        {"model": name, "setting": setting, "cpu_seconds": 200 / speed, "sentences": 200}
         for name, setting, speed in (
             ("bilstm@plus", "plus", 400.0),
             ("compound_stacked@plus", "plus", 30.0),
@@ -286,11 +286,14 @@ def test_the_featurize_cost_joins_the_speed_section(rendered: dict) -> None:
     html, md = rendered["html"], rendered["md"]
     assert _cell(html, "featurize:featurize-pos-xfmr.json:mib") == "6.0"
     assert _cell(html, "featurize:featurize-pos-xfmr.json:min") == "2.0"
-    assert "Encoder features, computed once" in md and "| pos | xfmr | 6 | 60 | 6.0 | 2.0 | 812 | cpu |" in md
+    assert (
+        "Encoder features, computed once" in md
+        and "| pos | xfmr | 6 | 60 | 6.0 | 2.0 | 812 | cpu |" in md
+    )
 
 
 def test_the_training_cost_by_input_setting(rendered: dict) -> None:
-    """A model's time per sentence in xfmr over its time in plus: 400 / 320 = 1.25."""
+    """A model's CPU time per sentence in xfmr over its time in plus: 400 / 320 = 1.25."""
     html = rendered["html"]
     assert _cell(html, "settings:settings-pos.json:bilstm:plus") == "400.0"
     assert _cell(html, "settings:settings-pos.json:bilstm:xfmr:ratio") == "1.25"

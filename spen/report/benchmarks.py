@@ -186,16 +186,17 @@ def gpu_sharing_table(inputs: Inputs) -> Table | None:
 
 
 def setting_cost_tables(res: Results) -> list[Table]:
-    """Per `settings-*.json`: each model's training sentences/s in each input setting, measured
-    one after another in one process, and its time per sentence relative to the first setting."""
+    """Per `settings-*.json`: each model's training sentences per CPU second in each input
+    setting, measured one after another in one process, and its CPU time per sentence relative
+    to the first setting's (CPU time: the other jobs on the machine do not enter it)."""
     tables = []
     for bench in res.inputs.setting_benches:
         speed: dict[str, dict[str, float]] = {}
         for entry in bench["training"]:
             model = entry["model"].split("@")[0]
-            speed.setdefault(model, {})[entry.get("setting", "paper")] = entry[
-                "sentences_per_second"
-            ]
+            speed.setdefault(model, {})[entry.get("setting", "paper")] = (
+                entry["sentences"] / entry["cpu_seconds"]
+            )
         settings = list(dict.fromkeys(e.get("setting", "paper") for e in bench["training"]))
         base, others = settings[0], settings[1:]
         rows = []
@@ -214,14 +215,15 @@ def setting_cost_tables(res: Results) -> list[Table]:
                 else:
                     row.append(Cell(DASH, "na"))
             rows.append(row)
-        header = ["model", *(f"sentences/s, {s}" for s in settings)]
+        header = ["model", *(f"sentences per CPU s, {s}" for s in settings)]
         header += [f"time ÷ {base}, {s}" for s in others]
         note = (
             f"{bench['file']}: task {bench.get('task', '?')}, device {bench.get('device', '?')}; "
             f"one pass over the first {bench['training'][0]['sentences']} training sentences per "
             "model and input setting, after one warm-up batch, one after another in one process "
-            f"(`spen bench --training-only`). Time ÷ {base}: the time a training sentence takes "
-            f"in the setting over its time in `{base}` (the per-epoch cost ratio)."
+            f"(`spen bench --training-only`, one thread). Time ÷ {base}: the CPU time a training "
+            f"sentence takes in the setting over its time in `{base}` (the per-epoch cost ratio). "
+            "CPU time rather than wall time: it leaves out whatever else the machine ran."
         )
         title = f"{str(bench.get('task', '?')).upper()}: training cost by input setting"
         tables.append(Table(f"settings-{bench['file']}", header, rows, notes=[note], title=title))
