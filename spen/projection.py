@@ -7,8 +7,10 @@ calibration factor per task and input setting: the median, over the runs measure
 setting, of their measured seconds ÷ that estimate. The factor takes in what the benchmark
 leaves out (the training sentences, dev evaluation each epoch, two jobs sharing two cores, a
 setting's larger inputs); a setting without a measured run takes the task's `paper` factor
-times the ratio of the two settings' factors on the other task (or 1). A run that was measured
-counts its own seconds. Epochs: a run's own when measured, a grid point's from its tuning
+times the ratio of the two settings' factors on the other task, else, where no task has run
+it, the median over models of its CPU time per training sentence over `paper`'s in the
+task's settings benchmark (`spen bench --training-only --setting ...`), else 1. A run that was
+measured counts its own seconds. Epochs: a run's own when measured, a grid point's from its tuning
 record, else the median of the task's measured runs (a pruned grid: every point its probe
 epochs, the kept ones the rest). The other steps cost their mean seconds per job in the
 recorded pipeline runs of the task (`spen pipeline-time`), or nothing when none recorded them
@@ -104,6 +106,7 @@ class Costs:
     tuning_records: dict[tuple[str, str, str], dict[str, Any]]
     benches: dict[str, dict[str, Any]]  # by task: `spen bench` output
     pipeline_records: list[dict[str, Any]]
+    setting_benches: dict[str, dict[str, Any]] = field(default_factory=dict)  # by task
     factors: dict[tuple[str, str], float] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -169,7 +172,18 @@ class Costs:
             for t, s in self.factors
             if s == setting and (t, "paper") in self.factors
         ]
-        return paper * (statistics.median(others) if others else 1.0), False
+        if others:
+            return paper * statistics.median(others), False
+        return paper * (self.bench_ratio(task, setting) or 1.0), False
+
+    def bench_ratio(self, task: str, setting: str) -> float | None:
+        """The median over models of the CPU time per training sentence in `setting` over that
+        in `paper`, from the task's settings benchmark; None without one timing both."""
+        cpu: dict[str, dict[str, float]] = defaultdict(dict)
+        for row in (self.setting_benches.get(task) or {}).get("training", []):
+            cpu[row["model"].partition("@")[0]][row.get("setting", "paper")] = row["cpu_seconds"]
+        ratios = [t[setting] / t["paper"] for t in cpu.values() if setting in t and "paper" in t]
+        return statistics.median(ratios) if ratios else None
 
     def median_epochs(self, task: str) -> float:
         """The median epochs of the task's measured runs (the budget when none)."""
@@ -312,7 +326,8 @@ def project(costs: Costs, profile: str, workers: int) -> dict[str, Any]:
 
 def load_costs(params: Params, results: Path) -> Costs:
     """What `results/` holds of measured costs: the summary, the tuning records, the
-    benchmarks (`bench/decode-TASK.json`) and the pipeline records (`bench/pipeline-*.json`)."""
+    benchmarks (`bench/decode-TASK.json`, `bench/settings-TASK.json`) and the pipeline records
+    (`bench/pipeline-*.json`)."""
     records = {}
     for path in sorted((results / "tuning").glob("*/*.json")):
         record = read_json(path)
@@ -321,5 +336,10 @@ def load_costs(params: Params, results: Path) -> Costs:
     for path in sorted((results / "bench").glob("decode-*.json")):
         bench = read_json(path)
         benches[bench["task"]] = bench
+    settings = {}
+    for path in sorted((results / "bench").glob("settings-*.json")):
+        bench = read_json(path)
+        settings[bench["task"]] = bench
     pipelines = [read_json(p) for p in sorted((results / "bench").glob("pipeline-*.json"))]
-    return Costs(params, read_json(results / "summary.json"), records, benches, pipelines)
+    summary = read_json(results / "summary.json")
+    return Costs(params, summary, records, benches, pipelines, settings)

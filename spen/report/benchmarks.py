@@ -297,7 +297,9 @@ def projection_table(inputs: Inputs) -> Table | None:
         "chain first. A measured training counts its seconds; the others cost epochs x the "
         "benchmark's seconds per sentence at their k x a calibration factor per task and "
         "setting (the median measured/estimated ratio of that setting's runs); a setting never "
-        "run borrows its ratio to `paper` from the other task. Steps never recorded by "
-        "`spen pipeline-time` (featurize, bench) count nothing. spen/projection.py has the model."
+        "run borrows its ratio to `paper` from the other task, or, where no task ran it, from "
+        "the settings benchmark's CPU times (results/bench/settings-*.json). Steps never "
+        "recorded by `spen pipeline-time` (featurize, bench) count nothing. "
+        "spen/projection.py has the model."
     )
     return Table("projection", header, rows, notes=[note], title="Projected wall time")
