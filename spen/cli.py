@@ -167,19 +167,25 @@ def featurize(
     spec = params.models["settings"].get(setting, {}).get("features")
     if not spec:
         raise ValueError(f"params/models.yaml: settings.{setting} has no `features` to compute")
-    overrides = params.profile(profile or params.experiments["profile"])["overrides"]
+    profile = profile or params.experiments["profile"]
+    overrides = params.profile(profile)["overrides"]
     out = out or Path(FEATURES_DIR.format(task=task, setting=setting))
     check_output_dir(out, (*(f"{s}.arrow" for s in SPLITS), "summary.json"), replace=True)
     if cost:
+        if cost.resolve().is_relative_to(out.resolve()):
+            raise OutputError(cost, "inside the features folder", f"a path outside {out}")
         check_output_file(cost)
     prepared = load_prepared(data or Path("data") / task)
     limits = {name: overrides.get(f"{name}_limit") for name in SPLITS}
+    start = time.perf_counter()
     with atomic_dir(out) as tmp:
         summary, spent = featurize_task(
             prepared, FeatureSpec.from_config(spec), tmp, limits, device
         )
         write_json(tmp / "summary.json", summary)
-    measured = {"task": task, "setting": setting, **summary, "cost": spent}
+    spent["seconds_total"] = time.perf_counter() - start  # the encoder's loading included
+    measured = {"task": task, "setting": setting, "profile": profile, "limits": limits}
+    measured.update(summary, cost=spent)
     if cost:
         cost.parent.mkdir(parents=True, exist_ok=True)
         write_json(cost, measured)

@@ -3,10 +3,15 @@
 `dvc commit` writes into dvc.lock whatever the workspace holds, and the code and params as they
 are now, whoever made the outputs and from what. Run on outputs made by older code, it would
 claim they came from today's. Snakemake keeps, for each output it made, the command, params
-(each step's code digest among them) and inputs of the job that made it, and its detailed summary
-plans no update for an output only while all of those still hold. A DVC stage is recorded when
-Snakemake made every one of its outputs and plans no update for any: the lock then says no
-more than is true.
+(each step's code digest and the params values it reads among them) and inputs of the job that
+made it; its detailed summary says "ok" and plans no update for an output only while the file
+exists and all of those still hold. A DVC stage is recorded when Snakemake made every one of
+its outputs (every file of a folder output) and says so of each: the lock then says no more
+than Snakemake's record does.
+
+What the record cannot see: a file overwritten by hand after Snakemake made it, and
+`snakemake --touch`, which writes a record for files it did not make. Nothing is recorded
+while another Snakemake runs in the project or an output is left incomplete.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from shutil import which
 import yaml
 
 NO_RECORD = "-"  # the detailed summary's shellcmd of an output Snakemake holds no record of
+NOT_DATA = {".snakemake_timestamp"}  # what Snakemake leaves in a folder output (.dvcignore)
+LOCKED = "Directory cannot be locked"  # what Snakemake says with another instance at work
 
 
 def _tool(name: str) -> str:
@@ -33,48 +40,64 @@ def _tool(name: str) -> str:
 
 def current_outputs(summary: str, root: Path) -> set[Path]:
     """The outputs (absolute paths under `root`) that a `snakemake --detailed-summary` lists
-    as made by Snakemake and up to date."""
+    as made by Snakemake, present and up to date."""
     lines = summary.splitlines()
     header = next((i for i, line in enumerate(lines) if line.startswith("output_file\t")), None)
     if header is None:
         raise ValueError("snakemake --detailed-summary printed no table")
     columns = lines[header].split("\t")
-    path, command, plan = (columns.index(c) for c in ("output_file", "shellcmd", "plan"))
+    path, command, status, plan = (
+        columns.index(c) for c in ("output_file", "shellcmd", "status", "plan")
+    )
     current = set()
     for line in lines[header + 1 :]:
         fields = line.split("\t")
         if (
             len(fields) == len(columns)
             and fields[command] != NO_RECORD
+            and fields[status] == "ok"
             and fields[plan] == "no update"
         ):
             current.add((root / fields[path]).resolve())
     return current
 
 
+def is_current(out: Path, current: set[Path]) -> bool:
+    """Whether DVC output `out` is current: listed itself, or a folder whose every file is."""
+    out = out.resolve()
+    if out in current:
+        return True
+    if not out.is_dir():
+        return False
+    files = [f for f in out.rglob("*") if f.is_file() and f.name not in NOT_DATA]
+    return bool(files) and all(f.resolve() in current for f in files)
+
+
 def lockable(stages: Mapping[str, Iterable[Path]], current: set[Path]) -> list[str]:
-    """The stages, in order, every output of which is in `current`."""
-    return [
-        name for name, outs in stages.items() if all(Path(o).resolve() in current for o in outs)
-    ]
+    """The stages, in order, every output of which is current."""
+    return [name for name, outs in stages.items() if all(is_current(o, current) for o in outs)]
 
 
 def dvc_yaml_profile(project: Path) -> str:
     """The run profile `project`'s dvc.yaml was rendered for (`spen dvc-yaml`)."""
-    return str(
-        yaml.safe_load((project / "dvc.yaml").read_text(encoding="utf-8"))["vars"][0]["profile"]
-    )
+    dvc_yaml = yaml.safe_load((project / "dvc.yaml").read_text(encoding="utf-8"))
+    return str(dvc_yaml["vars"][0]["profile"])
 
 
 def snakemake_summary(project: Path, profile: str) -> str:
-    """Snakemake's detailed summary of run profile `profile`'s whole pipeline in `project`."""
-    done = subprocess.run(
-        [_tool("snakemake"), "--detailed-summary", "--nolock", "--cores", "1",
-         "--config", f"profile={profile}"],
-        cwd=project, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise RuntimeError(f"snakemake --detailed-summary failed:\n{done.stderr[-2000:]}")
+    """Snakemake's detailed summary of run profile `profile`'s whole pipeline in `project`,
+    after a dry run has found no incomplete output (the summary itself reads one as complete);
+    refused while another Snakemake is at work there."""
+    for args in (["--dry-run", "--quiet", "all"], ["--detailed-summary"]):
+        done = subprocess.run(
+            [_tool("snakemake"), *args, "--cores", "1", "--config", f"profile={profile}"],
+            cwd=project, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        said = done.stdout + done.stderr
+        if LOCKED in said:
+            raise ValueError(f"{project}: another Snakemake is at work there; try once it ends")
+        if done.returncode != 0:
+            raise ValueError(f"snakemake {' '.join(args)} failed:\n{said[-2000:]}")
     return done.stdout
 
 

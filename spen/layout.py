@@ -68,10 +68,10 @@ TUNING = "results/tuning/{task}/{model}-{setting}.json"
 SUMMARY = "results/summary.json"
 BENCH_DIR = "results/bench"
 BENCH = f"{BENCH_DIR}/decode-{{task}}.json"
-# hand-run records of whole pipeline runs (`spen pipeline-time`), read by the report
 # What `spen featurize` measured: sizes and cost (seconds, peak memory), apart from the features
 # it writes, whose bytes stay a function of their inputs.
 FEATURIZE_COST = f"{BENCH_DIR}/featurize-{{task}}-{{setting}}.json"
+# hand-run records of whole pipeline runs (`spen pipeline-time`), read by the report
 PIPELINE_TIMES = f"{BENCH_DIR}/pipeline-*.json"
 # `spen project-time`: a profile's projected wall time from what was measured, read by the report
 PROJECTION = f"{BENCH_DIR}/projection-{{profile}}-{{workers}}.json"

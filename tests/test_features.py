@@ -216,7 +216,11 @@ def test_spen_featurize_writes_its_cost_apart_from_the_features(
     measured = json.loads(cost.read_text())
     summary = json.loads((out / "summary.json").read_text())
     assert measured["task"] == "pos" and measured["setting"] == "xfmr"
+    assert measured["profile"] == "paper" and measured["limits"]["train"] is None
     assert measured["splits"] == summary["splits"] and summary["splits"]["train"]["words"] == 3
     assert set(measured["cost"]["seconds"]) == {"train", "dev", "test"}
     assert measured["cost"]["peak_rss_mb"] > 0 and "cost" not in summary
+    assert measured["cost"]["seconds_total"] >= sum(measured["cost"]["seconds"].values())
     assert sorted(p.name for p in out.iterdir()) == sorted(FEATURE_FILES)
+    inside = CliRunner().invoke(app, [*args, "--out", str(out), "--cost", str(out / "c.json")])
+    assert inside.exit_code == 2, (inside.output, inside.exception)

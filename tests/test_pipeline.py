@@ -545,26 +545,43 @@ def test_a_profile_narrows_the_experiment_list(tmp_path: Path) -> None:
 # --- dvc.lock: what Snakemake made and still holds current -----------------------------------
 
 
-def test_a_stage_is_lockable_only_when_snakemake_made_every_output_and_plans_no_update() -> None:
-    root = Path("/project/runs/smoke")
+def test_a_stage_is_lockable_only_when_snakemake_made_every_output_and_holds_it_current(
+    tmp_path: Path,
+) -> None:
+    """An output counts when Snakemake's detailed summary holds a record of the job that made
+    it, says "ok" (present, nothing changed) and plans no update; a folder output when every
+    file in it does (Snakemake lists a featurize folder's files, DVC the folder)."""
+    row = "{}\tdate\trule\t-\tin\t{}\t{}\t{}"
     summary = "\n".join(
         [
             "Building DAG of jobs...",  # any preamble is skipped
             "output_file\tdate\trule\tlog-file(s)\tinput-file(s)\tshellcmd\tstatus\tplan",
-            "data/pos/train.arrow\tdate\tpreprocess\t-\traw\tspen preprocess pos\tok\tno update",
-            "data/pos/dev.arrow\tdate\tpreprocess\t-\traw\tspen preprocess pos\tok\tno update",
-            "data/ner/train.arrow\tdate\tpreprocess\t-\t-\t-\tok\tno update",  # no record
-            "data/raw/x\tdate\tfetch\t-\t-\tspen fetch pos\tparams changed\tupdate pending",
+            row.format("data/pos/train.arrow", "spen preprocess pos", "ok", "no update"),
+            row.format("data/pos/dev.arrow", "spen preprocess pos", "ok", "no update"),
+            row.format("data/ner/train.arrow", "-", "ok", "no update"),  # no record
+            row.format("data/raw/x", "spen fetch pos", "params changed", "update pending"),
+            row.format("data/raw/y", "spen fetch ner", "missing", "no update"),  # read by none
+            row.format("features/a.arrow", "spen featurize", "ok", "no update"),
+            row.format("features/summary.json", "spen featurize", "ok", "no update"),
         ]
     )
+    root = tmp_path
     current = dvc_lock.current_outputs(summary, root)
-    assert current == {root / "data/pos/train.arrow", root / "data/pos/dev.arrow"}
+    made = ["data/pos/train.arrow", "data/pos/dev.arrow", "features/a.arrow"]
+    assert current == {root / p for p in [*made, "features/summary.json"]}
+    for name in ["features/a.arrow", "features/summary.json", "features/.snakemake_timestamp"]:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("x")
     stages = {
         "preprocess@pos": [root / "data/pos/train.arrow", root / "data/pos/dev.arrow"],
         "preprocess@ner": [root / "data/ner/train.arrow"],
         "fetch@pos": [root / "data/raw/x"],
+        "fetch@ner": [root / "data/raw/y"],
         "half": [root / "data/pos/train.arrow", root / "data/pos/test.arrow"],
+        "featurize": [root / "features"],
     }
+    assert dvc_lock.lockable(stages, current) == ["preprocess@pos", "featurize"]
+    (root / "features/b.arrow").write_text("a file Snakemake did not make")
     assert dvc_lock.lockable(stages, current) == ["preprocess@pos"]
     with pytest.raises(ValueError, match="no table"):
         dvc_lock.current_outputs("Building DAG of jobs...", root)
@@ -603,6 +620,45 @@ def test_dvc_lock_records_what_snakemake_made_and_nothing_stale(workflow_copy: P
     _edit(workflow_copy / "params/data.yaml", lambda v: v["tasks"]["pos"].update(normalize="lower"))
     done = _run([SPEN, "dvc-lock"], workflow_copy)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "1 of" in done.stdout and lock_file.read_text() == recorded  # fetch@pos again, same
+    assert re.search(r"dvc.lock: 1 of \d+ stages", done.stdout), done.stdout  # fetch@pos again
+    assert lock_file.read_text() == recorded
     status = _run([DVC, "status", "preprocess@pos"], workflow_copy)
     assert "changed" in status.stdout and "tasks.pos.normalize" in status.stdout, status.stdout
+
+
+@needs_tools
+def test_snakemake_reruns_a_training_after_an_edit_to_a_key_it_reads(workflow_copy: Path) -> None:
+    """Snakemake's own record (`--touch --forceall` on placeholder files) of a run, then a
+    params edit: a key of that model reruns its training, with params named as the reason; a
+    key of another model does not. (Snakemake leaves a params function that reads `input` out
+    of its rerun trigger: the training rule's trigger is the keys it reads, as DVC's stage
+    has them.)"""
+    params = load_params(workflow_copy / "params")
+    run = layout.Run("pos", "bilstm_sgd", "paper", 1)  # a model no tuning record feeds
+    target = run.path(layout.CHECKPOINT)
+    files = [*layout.prepared("pos"), run.path(layout.TRAIN_LOG), run.path(layout.TRAIN_SUMMARY)]
+    files += [target, run.path(layout.TIMINGS)]
+    (workflow_copy / layout.raw_dir(params, "pos")).mkdir(parents=True)
+    for name in files:
+        (workflow_copy / name).parent.mkdir(parents=True, exist_ok=True)
+        (workflow_copy / name).write_text("placeholder")
+    config = ["--cores", "1", "--config", "profile=paper_seed1"]
+    done = _run([SNAKEMAKE, target, "--touch", "--forceall", *config], workflow_copy)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    def jobs() -> str:
+        done = _run([SNAKEMAKE, target, "-n", *config], workflow_copy)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    assert "Nothing to be done" in jobs()
+    _edit(
+        workflow_copy / "params/models.yaml",
+        lambda v: v["models"]["bilstm_adam"].update(patience=3),
+    )
+    assert "Nothing to be done" in jobs()
+    _edit(
+        workflow_copy / "params/models.yaml", lambda v: v["models"]["bilstm_sgd"].update(patience=3)
+    )
+    listed = jobs()
+    assert "rule train:" in listed and "params" in listed.split("rule train:")[1], listed

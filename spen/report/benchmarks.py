@@ -194,9 +194,10 @@ def setting_cost_tables(res: Results) -> list[Table]:
         speed: dict[str, dict[str, float]] = {}
         for entry in bench["training"]:
             model = entry["model"].split("@")[0]
-            speed.setdefault(model, {})[entry.get("setting", "paper")] = (
-                entry["sentences"] / entry["cpu_seconds"]
-            )
+            if entry.get("cpu_seconds"):  # absent from a benchmark made before it was kept
+                speed.setdefault(model, {})[entry.get("setting", "paper")] = (
+                    entry["sentences"] / entry["cpu_seconds"]
+                )
         settings = list(dict.fromkeys(e.get("setting", "paper") for e in bench["training"]))
         base, others = settings[0], settings[1:]
         rows = []
@@ -239,13 +240,14 @@ def featurize_table(inputs: Inputs) -> Table | None:
     for measured in inputs.featurize_costs:
         splits = measured["splits"].values()
         cost = measured.get("cost", {})
-        seconds = sum(cost.get("seconds", {}).values())
+        seconds = cost.get("seconds_total") or sum(cost.get("seconds", {}).values())
         peak = cost.get("peak_rss_mb")
         key = f"featurize:{measured['file']}"
         rows.append(
             [
                 text_cell(measured.get("task", "?")),
                 text_cell(measured.get("setting", "?")),
+                text_cell(measured.get("profile", "?")),
                 Cell(f"{sum(s['sentences'] for s in splits):,}", "num"),
                 Cell(f"{sum(s['words'] for s in splits):,}", "num"),
                 Cell(f"{sum(s['bytes'] for s in splits) / 2**20:,.1f}", "num", f"{key}:mib"),
@@ -254,12 +256,13 @@ def featurize_table(inputs: Inputs) -> Table | None:
                 text_cell(measured.get("device", "?")),
             ]
         )
-    header = ["task", "setting", "sentences", "words", "Arrow (MiB)", "time (min)"]
+    header = ["task", "setting", "profile", "sentences", "words", "Arrow (MiB)", "time (min)"]
     header += ["peak memory (MB)", "device"]
     note = (
         "From results/bench/featurize-*.json (`spen featurize --cost`, the pipeline's featurize "
-        "step): the frozen encoder run once over train, dev and test, one thread; its per-word "
-        "features stored as float16 Arrow, memory-mapped by every training of the setting. "
+        "step): the frozen encoder loaded and run once over train, dev and test (the profile's "
+        "sentence limits), one thread; its per-word features stored as float16 Arrow, "
+        "memory-mapped by every training of the setting. "
         "Time and peak memory (the process's resident set) vary from run to run; the sizes do not."
     )
     return Table("featurize", header, rows, notes=[note], title="Encoder features, computed once")

@@ -92,19 +92,11 @@ def tuned_input(wildcards):
     ).output[0]
 
 
-def run_config(wildcards, input):
-    """The job's resolved training configuration (spen.config.Params.run_config), with the
-    settings its tuning record chose, as a plain dict (every setting, defaults included: a
-    param Snakemake can compare, which changes exactly when a value does)."""
-    tuned = tuning.chosen_overrides(Path(input.tuned)) if input.get("tuned") else None
-    return PARAMS.run_config(
-        wildcards.task, wildcards.model, wildcards.setting, int(wildcards.seed), PROFILE, tuned
-    ).to_dict()
-
-
 def point_config(wildcards):
     """A grid point's resolved training configuration (`spen train --point`), as a plain
-    dict (see run_config)."""
+    dict (every setting, defaults included: a param Snakemake can compare, which changes
+    exactly when a value does). A function of the wildcards alone: Snakemake takes a params
+    function that reads `input` as derived and leaves it out of its rerun trigger."""
     base = PARAMS.run_config(
         wildcards.task, wildcards.model, wildcards.setting, PARAMS.tuning["seed"], PROFILE
     )

@@ -40,9 +40,9 @@ rule train:
         timings=layout.TIMINGS,
     params:
         code=steps.code_digest("train"),  # its code: reruns as DVC does
-        # The resolved configuration: a change to any level of it (the tuning record's choice
-        # included) reruns this run only.
-        run=run_config,
+        # The values of the params keys it reads, as DVC's stage names them: a change reruns
+        # this run (a changed tuning record is a changed input file).
+        reads=reads("train"),
         profile=PROFILE,
         # the record's path (known before the checkpoint has run, so a dry run prints it)
         tuned=lambda w: flag("--tuned", layout.tuning_record(PARAMS, w.task, w.model, w.setting)),
