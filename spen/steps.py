@@ -9,7 +9,7 @@ Snakemake, `${item.task}` for DVC), so a job and its stage run the same command 
 
 Rerunning. DVC reruns a stage when the params keys of `reads` change or the code of `code_deps`
 does; Snakemake's rules take the values of the same keys as a rerun trigger (`param_values`),
-the training rules their resolved configuration, and the digest of the same code
+a grid point's rules its resolved configuration, and the digest of the same code
 (`code_digest`, a rule's `params.code`): after any edit both tools rerun the same steps.
 (Listing the code as inputs would not do: Snakemake's mtime rule would rerun every step after
 any checkout.)
