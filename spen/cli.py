@@ -750,6 +750,7 @@ def dvc_lock(
     from spen.layout import profile_root
 
     project = Path.cwd()
+    lock.check_own_code(project)
     profile = lock.dvc_yaml_profile(project)
     params = load_params(project / "params")
     root = project / profile_root(params, profile)

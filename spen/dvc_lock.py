@@ -84,6 +84,17 @@ def dvc_yaml_profile(project: Path) -> str:
     return str(dvc_yaml["vars"][0]["profile"])
 
 
+def check_own_code(project: Path) -> None:
+    """Refuse a project whose `spen/` is not the package this process (and the Snakemake it
+    starts, which digests the code it imports) runs: the two tools would judge different code."""
+    running = Path(__file__).resolve().parent
+    if running != (project / "spen").resolve():
+        raise ValueError(
+            f"{project}: runs spen from {running}, not its own spen/; put the project first on "
+            "PYTHONPATH"
+        )
+
+
 def snakemake_summary(project: Path, profile: str) -> str:
     """Snakemake's detailed summary of run profile `profile`'s whole pipeline in `project`,
     after a dry run has found no incomplete output (the summary itself reads one as complete);

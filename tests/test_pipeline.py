@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import statistics
@@ -40,9 +41,11 @@ needs_tools = pytest.mark.skipif(
 )
 
 
-def _run(args: list[str | Path], cwd: Path) -> subprocess.CompletedProcess[str]:
+def _run(
+    args: list[str | Path], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=120
+        [str(a) for a in args], cwd=cwd, capture_output=True, text=True, timeout=120, env=env
     )
 
 
@@ -597,6 +600,10 @@ def test_dvc_lock_records_what_snakemake_made_and_nothing_stale(workflow_copy: P
     shutil.copytree(
         REPO / "spen", workflow_copy / "spen", ignore=shutil.ignore_patterns("__pycache__")
     )
+    other = {**os.environ, "PYTHONPATH": str(REPO)}  # this checkout's spen, not the copy's
+    refused = _run([SPEN, "dvc-lock"], workflow_copy, other)
+    assert refused.returncode == 2 and "not its own spen/" in refused.stderr, refused.stderr
+    own = {**os.environ, "PYTHONPATH": str(workflow_copy)}
     _edit(
         workflow_copy / "params/data.yaml",
         lambda v: v["raw"].update(search_path=[str(SHARED_DATA)], allow_download=False),
@@ -609,7 +616,7 @@ def test_dvc_lock_records_what_snakemake_made_and_nothing_stale(workflow_copy: P
     by_hand = workflow_copy / "runs/smoke/data/raw/conll2003"  # fetch@ner's output
     shutil.copytree(SHARED_DATA / "conll2003", by_hand)
 
-    done = _run([SPEN, "dvc-lock"], workflow_copy)
+    done = _run([SPEN, "dvc-lock"], workflow_copy, own)
     assert done.returncode == 0, done.stdout + done.stderr
     lock_file = workflow_copy / "dvc.lock"
     assert set(yaml.safe_load(lock_file.read_text())["stages"]) == {"fetch@pos", "preprocess@pos"}
@@ -618,7 +625,7 @@ def test_dvc_lock_records_what_snakemake_made_and_nothing_stale(workflow_copy: P
 
     recorded = lock_file.read_text()
     _edit(workflow_copy / "params/data.yaml", lambda v: v["tasks"]["pos"].update(normalize="lower"))
-    done = _run([SPEN, "dvc-lock"], workflow_copy)
+    done = _run([SPEN, "dvc-lock"], workflow_copy, own)
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"dvc.lock: 1 of \d+ stages", done.stdout), done.stdout  # fetch@pos again
     assert lock_file.read_text() == recorded
