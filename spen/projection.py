@@ -179,9 +179,7 @@ class Costs:
     def bench_ratio(self, task: str, setting: str) -> float | None:
         """The median over models of the CPU time per training sentence in `setting` over that
         in `paper`, from the task's settings benchmark; None without one timing both."""
-        cpu: dict[str, dict[str, float]] = defaultdict(dict)
-        for row in (self.setting_benches.get(task) or {}).get("training", []):
-            cpu[row["model"].partition("@")[0]][row.get("setting", "paper")] = row["cpu_seconds"]
+        cpu = cpu_seconds_by_setting(self.setting_benches.get(task) or {})
         ratios = [t[setting] / t["paper"] for t in cpu.values() if setting in t and "paper" in t]
         return statistics.median(ratios) if ratios else None
 
@@ -322,6 +320,17 @@ def project(costs: Costs, profile: str, workers: int) -> dict[str, Any]:
             if not costs.factor(t, s)[1]
         ),
     }
+
+
+def cpu_seconds_by_setting(bench: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Each model's CPU seconds in each input setting of a training benchmark (`spen bench
+    --training-only --setting ...`), by model then setting; rows without CPU time (a benchmark
+    made before it was kept) left out."""
+    cpu: dict[str, dict[str, float]] = defaultdict(dict)
+    for row in bench.get("training", []):
+        if row.get("cpu_seconds"):
+            cpu[row["model"].partition("@")[0]][row.get("setting", "paper")] = row["cpu_seconds"]
+    return dict(cpu)
 
 
 def load_costs(params: Params, results: Path) -> Costs:

@@ -8,6 +8,7 @@ from typing import Any
 
 from spen.aggregate import is_number
 from spen.layout import GPU_CHECK
+from spen.projection import cpu_seconds_by_setting
 from spen.report.cells import DASH, Cell, Table, text_cell
 from spen.report.collect import Inputs
 from spen.report.results import Results, ordered
@@ -191,13 +192,11 @@ def setting_cost_tables(res: Results) -> list[Table]:
     to the first setting's (CPU time: the other jobs on the machine do not enter it)."""
     tables = []
     for bench in res.inputs.setting_benches:
-        speed: dict[str, dict[str, float]] = {}
-        for entry in bench["training"]:
-            model = entry["model"].split("@")[0]
-            if entry.get("cpu_seconds"):  # absent from a benchmark made before it was kept
-                speed.setdefault(model, {})[entry.get("setting", "paper")] = (
-                    entry["sentences"] / entry["cpu_seconds"]
-                )
+        sentences = bench["training"][0]["sentences"]
+        speed = {
+            model: {setting: sentences / cpu for setting, cpu in by_setting.items()}
+            for model, by_setting in cpu_seconds_by_setting(bench).items()
+        }
         settings = list(dict.fromkeys(e.get("setting", "paper") for e in bench["training"]))
         base, others = settings[0], settings[1:]
         rows = []
@@ -220,7 +219,7 @@ def setting_cost_tables(res: Results) -> list[Table]:
         header += [f"time ÷ {base}, {s}" for s in others]
         note = (
             f"{bench['file']}: task {bench.get('task', '?')}, device {bench.get('device', '?')}; "
-            f"one pass over the first {bench['training'][0]['sentences']} training sentences per "
+            f"one pass over the first {sentences} training sentences per "
             "model and input setting, after one warm-up batch, one after another in one process "
             f"(`spen bench --training-only`, one thread). Time ÷ {base}: the CPU time a training "
             f"sentence takes in the setting over its time in `{base}` (the per-epoch cost ratio). "
