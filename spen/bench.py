@@ -229,7 +229,8 @@ def parameter_counts(
 
 def equal_step_variants(configs: dict[str, RunConfig], steps: list[int]) -> dict[str, RunConfig]:
     """Each compound model again at every inner-step count k in `steps` it is not set to,
-    named `MODEL@k=K`: separated (k = 1) and shared / stacked (k = 10) compared step for step."""
+    named `MODEL@k=K`, so that separated, shared and stacked are also compared step for step
+    at a k other than their own."""
     return {
         f"{name}@k={k}": replace(config, inner_steps=k)
         for name, config in configs.items()

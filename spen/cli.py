@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import typer
 
@@ -42,7 +42,8 @@ USER_ERRORS = (
 
 ParamsDir = Annotated[Path, typer.Option("--params", help="Directory of the params YAML files.")]
 DataDir = Annotated[Path | None, typer.Option(help="Preprocessed data (default data/TASK).")]
-Device = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
+DeviceName = Literal["auto", "cpu", "cuda"]
+Device = Annotated[DeviceName, typer.Option(help="auto, cpu or cuda.")]
 Split = Annotated[str, typer.Option(help="train, dev or test.")]
 FeaturesDir = Annotated[
     Path | None,
@@ -157,6 +158,8 @@ def featurize(
     computed once: OUT/{train,dev,test}.arrow and OUT/summary.json (sizes). The cost (seconds,
     peak memory) is printed, and written to COST if given, never into OUT, so the same inputs
     give OUT the same bytes. The run profile's sentence limits apply."""
+    from torch import get_num_threads
+
     from spen.data.features import FEATURES_DIR
     from spen.data.featurize import featurize_task
     from spen.data.prepared import SPLITS, load_prepared
@@ -184,6 +187,7 @@ def featurize(
         )
         write_json(tmp / "summary.json", summary)
     spent["seconds_total"] = time.perf_counter() - start  # the encoder's loading included
+    spent["threads"] = get_num_threads()
     measured = {"task": task, "setting": setting, "profile": profile, "limits": limits}
     measured.update(summary, cost=spent)
     if cost:
@@ -206,7 +210,7 @@ def train(
         Path | None, typer.Option(help="Run directory (default models/TASK/MODEL-SETTING/seedK).")
     ] = None,
     device: Annotated[
-        str | None, typer.Option(help="auto, cpu or cuda (overrides params).")
+        DeviceName | None, typer.Option(help="auto, cpu or cuda (overrides params).")
     ] = None,
     point: Annotated[
         str | None, typer.Option(help="Train this grid point of params/tuning.yaml.")
@@ -566,6 +570,8 @@ def bench(
     process, on the device, and each model's parameter count in each input setting. The run
     profile's `test_limit` and `train_limit` size it (the smoke profile's bench takes
     seconds)."""
+    from torch import get_num_threads
+
     from spen.bench import (
         decode_benchmark,
         equal_step_variants,
@@ -586,7 +592,7 @@ def bench(
     prepared = load_prepared(data or Path("data") / task)
     exp = experiments(params, profile)
     chosen = choose_device(device)
-    result: dict[str, Any] = {"task": task, "device": chosen.type}
+    result: dict[str, Any] = {"task": task, "device": chosen.type, "threads": get_num_threads()}
     if not training_only:
         result = decode_benchmark(
             prepared, bilstm, batch_sizes or [1, 32, 256], repeats, limits.get("test_limit"), chosen

@@ -24,6 +24,7 @@ from spen.io import atomic_open
 from spen.layout import (
     ANALYSIS,
     BENCH,
+    BENCH_READS,
     CHECKPOINT,
     CURVE,
     DECODE_READS,
@@ -325,7 +326,7 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
                 "foreach": "${raw}",
                 "do": {
                     "cmd": dvc_command("bench", task="${key}"),
-                    "deps": [*prepared("${key}", DECODE_READS), *code_deps("bench")],
+                    "deps": [*prepared("${key}", BENCH_READS), *code_deps("bench")],
                     "params": _params_list(reads("bench", "${key}", profile="${profile}")),
                     "outs": [{BENCH.format(task="${key}"): _NO_CACHE}],
                 },

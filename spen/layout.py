@@ -42,6 +42,8 @@ PREPARED_FILES = (
 # vocab.json and embeddings.npy; each step one or two splits).
 TRAIN_READS = ("train.arrow", "dev.arrow", "vocab.json", "embeddings.npy")
 DECODE_READS = ("test.arrow", "vocab.json", "embeddings.npy")
+# `spen bench`: decoding on test, training throughput on the first training sentences
+BENCH_READS = ("train.arrow", "test.arrow", "vocab.json", "embeddings.npy")
 # What `spen featurize` reads, and writes for an input setting with encoder features.
 FEATURIZE_READS = ("train.arrow", "dev.arrow", "test.arrow")
 FEATURES = FEATURES_DIR
@@ -76,6 +78,8 @@ PIPELINE_TIMES = f"{BENCH_DIR}/pipeline-*.json"
 # `spen project-time`: a profile's projected wall time from what was measured, read by the report
 PROJECTION = f"{BENCH_DIR}/projection-{{profile}}-{{workers}}.json"
 PROJECTIONS = f"{BENCH_DIR}/projection-*.json"
+# hand-run training benchmarks across input settings (`spen bench --training-only --setting`)
+SETTING_BENCHES = f"{BENCH_DIR}/settings-*.json"
 # the figures of `scripts/gpu-check.sh` on a GPU machine, read by the report when present
 GPU_CHECK_FILE = "gpu-check.json"
 GPU_CHECK = f"{BENCH_DIR}/{GPU_CHECK_FILE}"
@@ -317,7 +321,8 @@ def prepared(task: str, names: Iterable[str] = PREPARED_FILES) -> list[str]:
 
 def report_inputs(params: Params, profile: str, root: Path = Path(".")) -> list[str]:
     """What the report reads besides the summary and curves: analyses, benchmarks, the
-    encoder features' costs, the pipeline timings and GPU check recorded under `root`, choices."""
+    encoder features' costs, the hand-run records under `root` (pipeline timings, projections,
+    settings benchmarks, GPU check), choices."""
     analyses = [run.path(ANALYSIS) for run in runs(params, profile)]
     exp = experiments(params, profile)
     benches = [BENCH.format(task=task) for task in exp["tasks"]]
@@ -329,7 +334,7 @@ def report_inputs(params: Params, profile: str, root: Path = Path(".")) -> list[
     ]
     timings = sorted(
         path.relative_to(root).as_posix()
-        for pattern in (PIPELINE_TIMES, PROJECTIONS)
+        for pattern in (PIPELINE_TIMES, PROJECTIONS, SETTING_BENCHES)
         for path in root.glob(pattern)
     )
     gpu = [GPU_CHECK] if (root / GPU_CHECK).is_file() else []

@@ -324,12 +324,16 @@ def project(costs: Costs, profile: str, workers: int) -> dict[str, Any]:
 
 def cpu_seconds_by_setting(bench: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Each model's CPU seconds in each input setting of a training benchmark (`spen bench
-    --training-only --setting ...`), by model then setting; rows without CPU time (a benchmark
-    made before it was kept) left out."""
+    --training-only --setting ...`), by model then setting. A row is the model as configured
+    (named `MODEL`, or `MODEL@SETTING` outside `paper`); the variants `spen bench` adds at another
+    inner-step count (`MODEL@k=K`) and rows without CPU time (a benchmark made before it was
+    kept) are left out."""
     cpu: dict[str, dict[str, float]] = defaultdict(dict)
     for row in bench.get("training", []):
-        if row.get("cpu_seconds"):
-            cpu[row["model"].partition("@")[0]][row.get("setting", "paper")] = row["cpu_seconds"]
+        setting = row.get("setting", "paper")
+        model = row["model"].removesuffix(f"@{setting}")
+        if row.get("cpu_seconds") and "@" not in model:
+            cpu[model][setting] = row["cpu_seconds"]
     return dict(cpu)
 
 

@@ -133,7 +133,9 @@ def dvc_command(step: str, **fields: str) -> str:
     return command(step, **{**DVC_FIELDS, **fields})
 
 
-PARAM_FILES = {name: f"params/{name}.yaml" for name in ("data", "models", "profiles")}
+PARAM_FILES = {
+    name: f"params/{name}.yaml" for name in ("data", "models", "profiles", "experiments")
+}
 # The spen modules each step runs (as spen/cli.py imports them); its code dependencies are
 # everything they import, found by `code_deps`. spen/cli.py itself is wiring, left out on
 # purpose: adding a subcommand must not retrain every model.
@@ -178,6 +180,7 @@ def reads(step: str, task: str, model: str = "", setting: str = "", profile: str
     Arguments may be DVC templates (`${item.task}`); `spen dvc-yaml` passes those.
     """
     data, models, profiles = PARAM_FILES["data"], PARAM_FILES["models"], PARAM_FILES["profiles"]
+    experiment_list = PARAM_FILES["experiments"]
     if step == "fetch":
         return {data: ["raw", f"tasks.{task}.dir", f"tasks.{task}.files"]}
     if step == "preprocess":
@@ -185,10 +188,11 @@ def reads(step: str, task: str, model: str = "", setting: str = "", profile: str
         return {data: [f"tasks.{task}.{key}" for key in keys] + ["embeddings"]}
     if step == "featurize":  # the setting's encoder, and the profile's sentence limits
         return {models: [f"settings.{setting}.features"], profiles: [f"{profile}.overrides"]}
-    if step == "bench":  # every model of the experiment list, in every input setting
+    if step == "bench":  # every model of the experiment list (as the profile narrows it)
         return {
             models: ["training", f"tasks.{task}", "settings", "models"],
-            profiles: [f"{profile}.overrides"],
+            profiles: [profile],
+            experiment_list: ["models"],
         }
     if step == "pretrain_tlm":  # tlm_a reads no input setting
         settings = [f"settings.{setting}"] if setting else []

@@ -218,3 +218,10 @@ def test_pipeline_time_refuses_a_file_that_is_no_snakemake_log(tmp_path: Path) -
     message = fail("pipeline-time", str(notes), "--name", "x", "--out", str(out))
     assert "notes.log" in message and "Snakemake" in message
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", [["bench", "pos"], ["train", "pos", "bilstm", "paper"]])
+def test_an_unknown_device_is_refused_naming_the_choices(command: list[str]) -> None:
+    output = fail(*command, "--device", "gpu")
+    words = " ".join(output.replace("│", " ").split())  # the message wraps inside a box
+    assert "'gpu' is not one of 'auto', 'cpu', 'cuda'" in words

@@ -57,9 +57,21 @@ def test_misaligned_features_name_the_file_and_sentence(tmp_path: Path) -> None:
         check_aligned(table, [2, 4], path)
 
 
-def test_a_file_that_is_not_features_is_refused(tmp_path: Path) -> None:
+def test_missing_features_say_how_to_make_them(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="run `spen featurize`"):
         read_features(tmp_path / "missing.arrow")
+
+
+def test_an_arrow_file_that_is_not_features_is_refused(tmp_path: Path) -> None:
+    """Another Arrow file at the features' path (here a split's word ids) is named, not read."""
+    import pyarrow as pa
+
+    from spen.data.ipc import write_table
+
+    path = tmp_path / "train.arrow"
+    write_table(pa.table({"words": pa.array([[1, 2], [3]], pa.list_(pa.int32()))}), path)
+    with pytest.raises(ValueError, match=r"train\.arrow: not a features file"):
+        read_features(path)
 
 
 @given(st.lists(st.integers(1, 7), min_size=1, max_size=30), st.integers(7, 20))

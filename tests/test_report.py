@@ -170,14 +170,24 @@ def _fake_project(root: Path) -> Path:
             }
             for size in (1, 32)
         ],
+        # sentences per CPU second (what the claims compare) and per wall second (the machine
+        # was busy: lower, and in another order)
         "training": [
-            {"model": model, "sentences_per_second": speed, "batch_size": 10, "sentences": 200}
-            for model, speed in (
-                ("compound_separated", 100.0),
-                ("compound_stacked", 92.5),
-                ("compound_separated@k=10", 40.0),
+            {
+                "model": model,
+                "sentences_per_second": wall,
+                "cpu_seconds": 200 / cpu,
+                "batch_size": 10,
+                "sentences": 200,
+                "device": "cpu",
+            }
+            for model, cpu, wall in (
+                ("compound_separated", 100.0, 60.0),
+                ("compound_stacked", 92.5, 70.0),
+                ("compound_separated@k=1", 400.0, 300.0),
+                ("compound_stacked@k=1", 452.5, 200.0),
             )
-        ],
+        ],  # fmt: skip
         "parameters": [
             {
                 "model": "bilstm",
@@ -228,7 +238,7 @@ def _gpu_check_folder(folder: Path, bench: dict) -> None:
     (folder / "device.txt").write_text("2.11.0+cu130 NVIDIA H100 80GB HBM3\n")
     (folder / "steps.txt").write_text("install 20\ncuda-tests 50\nsmoke 400\ndone 410\n")
     (folder / "smoke-seconds.txt").write_text("180\n")
-    training = [{**row, "peak_gpu_memory_mb": 321.0} for row in bench["training"]]
+    training = [{**row, "peak_gpu_memory_mb": 321.0, "device": "cuda"} for row in bench["training"]]
     write_json(folder / "bench-pos.json", {**bench, "device": "cuda", "training": training})
     for runs, each in ((1, 300.0), (2, 290.0), (4, 150.0)):
         for i in range(1, runs + 1):
@@ -472,10 +482,10 @@ def test_claims_without_params_and_speed_claims(rendered: dict) -> None:
     assert _cell(html, f"{speed}:diff") == "-7.50"  # the benchmark's figures, not the logs'
     assert _cell(html, f"{speed}:verdict") == "cannot tell (1 benchmark run)"
     assert _cell(html, f"{speed}:paper") == "+26.0"  # the paper's speed column: 92 − 66
-    equal_k = "claim:compound_stacked-over-compound_separated@k=10:pos-paper"
-    assert _cell(html, f"{equal_k}:compound_separated@k=10:diff") == "+52.50"
-    assert _cell(html, f"{equal_k}:compound_separated@k=10:paper") == "—"
-    assert "compound, CE, no truncation: separated (k=10)" in html  # its base model's label
+    equal_k = "claim:compound_stacked@k=1-over-compound_separated@k=1:pos-paper"
+    assert _cell(html, f"{equal_k}:compound_separated@k=1:diff") == "+52.50"
+    assert _cell(html, f"{equal_k}:compound_separated@k=1:paper") == "—"
+    assert "compound, CE, no truncation: separated (k=1)" in html  # its base model's label
     assert "No claim on test scores has a Δ with an SE yet" in html  # no forest plot
     assert "No tuning record found" in rendered["md"]
 

@@ -91,6 +91,15 @@ def _gradient_descent_note(options: dict[str, Any] | None) -> str:
     )
 
 
+def training_throughput(entry: dict[str, Any]) -> float:
+    """A training benchmark row's sentences per second: per CPU second of the process on a CPU
+    (what else the machine ran left out), per wall second on a GPU or where CPU time was not
+    recorded."""
+    if entry.get("device", "cpu") == "cpu" and entry.get("cpu_seconds"):
+        return float(entry["sentences"] / entry["cpu_seconds"])
+    return float(entry["sentences_per_second"])
+
+
 def training_bench_table(res: Results, bench: dict[str, Any], title: str) -> Table:
     """Training sentences/s of every model, measured one after another in one process (and,
     on a GPU, each one's peak GPU memory)."""
@@ -100,7 +109,7 @@ def training_bench_table(res: Results, bench: dict[str, Any], title: str) -> Tab
         key = f"bench:{bench['file']}:train:{entry['model']}"
         row = [
             Cell(res.label(entry["model"]), "label", title=entry["model"]),
-            Cell(f"{entry['sentences_per_second']:,.1f}", "num", key),
+            Cell(f"{training_throughput(entry):,.1f}", "num", key),
             Cell(str(entry["batch_size"]), "num"),
             text_cell(entry.get("inner_steps") or DASH, "num"),
         ]
@@ -110,7 +119,9 @@ def training_bench_table(res: Results, bench: dict[str, Any], title: str) -> Tab
         rows.append(row)
     note = (
         f"{bench['file']}: one pass over the first {bench['training'][0]['sentences']} training "
-        "sentences per model, after one warm-up batch, in the paper input setting; a SPEN "
+        "sentences per model, after one warm-up batch, in the paper input setting (on a CPU, "
+        "sentences per CPU second of the process, so that other jobs on the machine do not "
+        "enter it; on a GPU, per wall second); a SPEN "
         "model's step includes its k inference-network updates (k: the inner steps, METHOD.md "
         "§4b). The rows `(k=K)` time a compound model at another k than its own, so that "
         "separated, shared and stacked are also compared at equal k."
@@ -186,6 +197,12 @@ def gpu_sharing_table(inputs: Inputs) -> Table | None:
     return Table("gpu-sharing", header, rows, notes=[note], title="Trainings sharing one GPU")
 
 
+def _threads(bench: dict[str, Any]) -> str:
+    """How many torch threads a benchmark ran on, as it recorded them."""
+    threads = bench.get("threads")
+    return f"{threads} torch thread(s)" if threads else "torch threads not recorded"
+
+
 def setting_cost_tables(res: Results) -> list[Table]:
     """Per `settings-*.json`: each model's training sentences per CPU second in each input
     setting, measured one after another in one process, and its CPU time per sentence relative
@@ -221,8 +238,9 @@ def setting_cost_tables(res: Results) -> list[Table]:
             f"{bench['file']}: task {bench.get('task', '?')}, device {bench.get('device', '?')}; "
             f"one pass over the first {sentences} training sentences per "
             "model and input setting, after one warm-up batch, one after another in one process "
-            f"(`spen bench --training-only`, one thread). Time ÷ {base}: the CPU time a training "
-            f"sentence takes in the setting over its time in `{base}` (the per-epoch cost ratio). "
+            f"(`spen bench --training-only`, {_threads(bench)}). Time ÷ {base}: the CPU time a "
+            f"training sentence takes in the setting over its time in `{base}` (the per-epoch "
+            "cost ratio). "
             "CPU time rather than wall time: it leaves out whatever else the machine ran."
         )
         title = f"{str(bench.get('task', '?')).upper()}: training cost by input setting"
@@ -253,14 +271,15 @@ def featurize_table(inputs: Inputs) -> Table | None:
                 Cell(f"{seconds / 60:.1f}", "num", f"{key}:min"),
                 Cell(f"{peak:,.0f}", "num") if is_number(peak) else Cell(DASH, "na"),
                 text_cell(measured.get("device", "?")),
+                text_cell(cost["threads"], "num") if "threads" in cost else Cell(DASH, "na"),
             ]
         )
     header = ["task", "setting", "profile", "sentences", "words", "Arrow (MiB)", "time (min)"]
-    header += ["peak memory (MB)", "device"]
+    header += ["peak memory (MB)", "device", "torch threads"]
     note = (
         "From results/bench/featurize-*.json (`spen featurize --cost`, the pipeline's featurize "
         "step): the frozen encoder loaded and run once over train, dev and test (the profile's "
-        "sentence limits), one thread; its per-word features stored as float16 Arrow, "
+        "sentence limits); its per-word features stored as float16 Arrow, "
         "memory-mapped by every training of the setting. "
         "Time and peak memory (the process's resident set) vary from run to run; the sizes do not."
     )

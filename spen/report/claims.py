@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spen.report import svg
+from spen.report.benchmarks import training_throughput
 from spen.report.cells import DASH, NOT_RUN, Cell, Chart, Table, fmt, stat_cell, text_cell
 from spen.report.comparison import MAIN_COLUMNS
 from spen.report.results import SETTING_ORDER, TASK_ORDER, Results
@@ -223,8 +224,9 @@ def claims_table(res: Results, comparisons: Sequence[Comparison]) -> Table:
         "paper has no controls: each row of a claim shows the claim's figure.",
         "Speed claims compare training sentences/s from `spen bench` (section 8's training "
         "throughput benchmark: every model timed one after another in one process, paper input "
-        "setting), not the runs' own logs, which shared the machine with other jobs; the "
-        "paper's Δ is from its speed column. One benchmark run has no spread: cannot tell.",
+        "setting, per CPU second on a CPU), not the runs' own logs, which shared the machine "
+        "with other jobs; the paper's Δ is from its speed column. One benchmark run has no "
+        "spread: cannot tell.",
     ]
     return Table("claims", header, rows, notes=notes)
 
@@ -260,7 +262,7 @@ def claims_forest(comparisons: Sequence[Comparison]) -> Chart | None:
 def _bench_speed(res: Results, task: str, model: str) -> list[float]:
     """The training throughput `spen bench` measured for the model on the task, if any."""
     return [
-        float(entry["sentences_per_second"])
+        training_throughput(entry)
         for bench in res.inputs.bench
         if bench.get("task") == task
         for entry in bench.get("training", [])

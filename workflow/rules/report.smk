@@ -3,9 +3,10 @@
 
 
 rule bench:
-    """Decoding throughput on TASK's test split: inference network, Viterbi and the peers."""
+    """Decoding throughput on TASK's test split (inference network, Viterbi and the peers) and
+    every model's training throughput on its first training sentences."""
     input:
-        data=lambda w: layout.prepared(w.task, layout.DECODE_READS),
+        data=lambda w: layout.prepared(w.task, layout.BENCH_READS),
     output:
         layout.BENCH,
     params:
