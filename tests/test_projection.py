@@ -127,3 +127,27 @@ def test_the_projection_costs_every_job_of_the_profile() -> None:
     assert all(j.seconds > 0 for j in jobs if j.step in ("train", "tune"))
     result = project(costs, "paper", 2)
     assert result["job_seconds"] / 2 <= result["wall_seconds"] <= result["job_seconds"]
+
+
+def test_the_committed_projections_are_those_of_the_committed_results() -> None:
+    """Each results/bench/projection-PROFILE-WORKERS.json is what `spen project-time` makes of
+    the results committed beside it, and the README quotes the paper profile's figure: a
+    projection left behind by newer results fails here."""
+    import json
+    import re
+
+    from spen.projection import load_costs
+
+    params = load_params(REPO / "params")
+    costs = load_costs(params, REPO / "results")
+    committed = sorted((REPO / "results/bench").glob("projection-*.json"))
+    assert committed
+    for path in committed:
+        recorded = json.loads(path.read_text())
+        again = project(costs, recorded["profile"], recorded["workers"])
+        assert again["wall_seconds"] == pytest.approx(recorded["wall_seconds"], rel=1e-9), path
+    readme = (REPO / "README.md").read_text()
+    quoted = re.search(r"projection-paper-2\.json`: ([\d.]+) h", readme)
+    assert quoted, "README.md no longer quotes the projection"
+    paper = json.loads((REPO / "results/bench/projection-paper-2.json").read_text())
+    assert quoted.group(1) == f"{paper['wall_seconds'] / 3600:.1f}"

@@ -120,11 +120,12 @@ def training_bench_table(res: Results, bench: dict[str, Any], title: str) -> Tab
     note = (
         f"{bench['file']}: one pass over the first {bench['training'][0]['sentences']} training "
         "sentences per model, after one warm-up batch, in the paper input setting (on a CPU, "
-        "sentences per CPU second of the process, so that other jobs on the machine do not "
-        "enter it; on a GPU, per wall second); a SPEN "
-        "model's step includes its k inference-network updates (k: the inner steps, METHOD.md "
-        "§4b). The rows `(k=K)` time a compound model at another k than its own, so that "
-        "separated, shared and stacked are also compared at equal k."
+        "sentences per CPU second of the process, which leaves out the time other jobs held the "
+        "CPU but not their contention for its caches: absolute figures taken beside other jobs "
+        "come out lower, so compare ratios within one benchmark; on a GPU, per wall second); a "
+        "SPEN model's step includes its k inference-network updates (k: the inner steps, "
+        "METHOD.md §4b). The rows `(k=K)` time a compound model at another k than its own, so "
+        "that separated, shared and stacked are also compared at equal k."
     )
     return Table(
         f"bench-train-{bench['file']}",
@@ -206,7 +207,7 @@ def _threads(bench: dict[str, Any]) -> str:
 def setting_cost_tables(res: Results) -> list[Table]:
     """Per `settings-*.json`: each model's training sentences per CPU second in each input
     setting, measured one after another in one process, and its CPU time per sentence relative
-    to the first setting's (CPU time: the other jobs on the machine do not enter it)."""
+    to the first setting's (CPU time: the time other jobs held the CPU does not enter it)."""
     tables = []
     for bench in res.inputs.setting_benches:
         sentences = bench["training"][0]["sentences"]
@@ -241,7 +242,8 @@ def setting_cost_tables(res: Results) -> list[Table]:
             f"(`spen bench --training-only`, {_threads(bench)}). Time ÷ {base}: the CPU time a "
             f"training sentence takes in the setting over its time in `{base}` (the per-epoch "
             "cost ratio). "
-            "CPU time rather than wall time: it leaves out whatever else the machine ran."
+            "CPU time rather than wall time: it leaves out the time other jobs held the CPU, "
+            "though not their contention for its caches, so compare ratios within one benchmark."
         )
         title = f"{str(bench.get('task', '?')).upper()}: training cost by input setting"
         tables.append(Table(f"settings-{bench['file']}", header, rows, notes=[note], title=title))
