@@ -93,8 +93,8 @@ def _gradient_descent_note(options: dict[str, Any] | None) -> str:
 
 def training_throughput(entry: dict[str, Any]) -> float:
     """A training benchmark row's sentences per second: per CPU second of the process on a CPU
-    (what else the machine ran left out), per wall second on a GPU or where CPU time was not
-    recorded."""
+    (the time other jobs held the CPU left out, their cache contention not), per wall second on
+    a GPU or where CPU time was not recorded."""
     if entry.get("device", "cpu") == "cpu" and entry.get("cpu_seconds"):
         return float(entry["sentences"] / entry["cpu_seconds"])
     return float(entry["sentences_per_second"])
