@@ -147,7 +147,7 @@ def test_pruning_probes_then_stops_the_pruned_and_continues_the_kept_exactly(
 ) -> None:
     """A pruning rule on a 2-point grid keeping 1: both points probe 1 epoch, one is pruned
     (its train.json: 1 epoch, says so), the other goes on from its probe's resume state to the
-    very weights of an uninterrupted run."""
+    very weights of an uninterrupted run; probed again, it reads its own epoch only."""
     path = pos_project / "params" / "tuning.yaml"
     spec = yaml.safe_load(path.read_text())
     spec["pruning"]["pos"] = {"probe_epochs": 1, "keep": 1}
@@ -178,3 +178,9 @@ def test_pruning_probes_then_stops_the_pruned_and_continues_the_kept_exactly(
     assert CliRunner().invoke(app, whole).exit_code == 0
     reference = json.loads(Path("whole", "train.json").read_text())
     assert went_on["weights_sha256"] == reference["weights_sha256"]
+    # the probe again (as after a change of `keep`), over the kept point's full-length state:
+    # its figures are those of its own epoch, never the longer run's
+    again = [*base, "--point", kept, "--probe", "probe/again.json", "--out", kept]
+    assert CliRunner().invoke(app, again).exit_code == 0
+    probed_again = json.loads(Path("probe/again.json").read_text())
+    assert probed_again["epochs"] == 1 and probed_again["dev"] == devs[kept]

@@ -312,7 +312,8 @@ def test_compound_steps_update_only_their_parameters(parameterization: str) -> N
 @pytest.mark.parametrize("parameterization", ["shared", "stacked"])
 def test_ce_control_is_k_cross_entropy_updates_and_nothing_else(parameterization: str) -> None:
     """`cross_entropy` (the matched control): per batch, k plain CE updates of the networks
-    (CE(F) + CE(A) for shared, CE(A) for stacked), the energy untouched."""
+    (CE(F) + CE(A) for shared, whose F head sits on A's BiLSTM; CE(A) for stacked), the energy
+    untouched."""
     config = tiny_config(parameterization=parameterization, objective="cross_entropy")
     learner, twin = build(config), build(config)
     batch = tiny_batch(2)

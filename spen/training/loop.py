@@ -122,11 +122,11 @@ def train(
     timings: list[dict[str, Any]] = []
     fault = None
     best_model = copy.deepcopy(model.state_dict())
+    last = config.max_epochs if stop_after is None else min(stop_after[0], config.max_epochs)
     if paths.resume.is_file():
         history, timings, best_model = _resume(
-            learner, paths.resume, config, fingerprint, best_model
+            learner, paths.resume, config, fingerprint, best_model, last
         )
-    last = config.max_epochs if stop_after is None else min(stop_after[0], config.max_epochs)
     for epoch in range(len(history) + 1, last + 1):
         if _patience_spent(history, config.patience):
             break
@@ -299,9 +299,11 @@ def _resume(
     config: RunConfig,
     fingerprint: str,
     best_model: dict[str, torch.Tensor],
+    last: int,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, torch.Tensor]]:
-    """Restore the learner from a resume state saved for this configuration and data: the
-    epochs' records and timings so far, and the best model."""
+    """Restore the learner from a resume state saved for this configuration and data, at most
+    `last` epochs in (a probe never reads a longer run's epochs): the epochs' records and
+    timings so far, and the best model."""
     state = load_checkpoint(path)
     try:
         saved = checkpoint_config(state)
@@ -309,6 +311,12 @@ def _resume(
         saved = None
     if saved != config or state.get("data_fingerprint") != fingerprint:
         print(f"{path}: saved for other settings or data; starting afresh", file=sys.stderr)
+        return [], [], best_model
+    if len(state["history"]) > last:
+        print(
+            f"{path}: {len(state['history'])} epochs in, past this run's {last}; starting afresh",
+            file=sys.stderr,
+        )
         return [], [], best_model
     learner.model.load_state_dict(state["model"])
     for name, optimizer in learner.optimizers.items():

@@ -28,8 +28,10 @@ update of Θ:
 
 ``cross_entropy`` (the matched control of the fair protocol). The same networks and schedule
 (``inner_steps`` updates per minibatch, the same optimizer) trained by the CE terms of
-``compound`` alone: no hinge, so F's gradient never reaches A, and no energy update (the
-energy is never read by A_Ψ's predictions).
+``compound`` alone: no hinge, so no energy gradient reaches A (through F or otherwise), and
+no energy update (the energy is never read by A_Ψ's predictions). With ``shared`` F's head sits
+on A's BiLSTM, so CE(F) trains that BiLSTM as it does in ``compound``: the control differs from
+its compound row by the energy terms alone.
 
 ``margin_rescaled`` / ``perceptron`` (Tu & Gimpel 2018, §4a; perceptron drops Δ). Joint
 epochs: ``inner_steps`` updates of ``F_Φ`` ascending the hinge (``[h_F]_+`` when
