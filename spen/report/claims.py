@@ -16,10 +16,11 @@ from spen.report.cells import DASH, NOT_RUN, Cell, Chart, Table, fmt, stat_cell,
 from spen.report.comparison import MAIN_COLUMNS
 from spen.report.results import SETTING_ORDER, TASK_ORDER, Results
 
-HOLDS, WITHIN, FAILS = "holds", "holds within 2 SE", "does not hold"
+HOLDS, WITHIN = "holds", "holds within 2 SE"
+FAILS_WITHIN, FAILS = "does not hold within 2 SE", "does not hold"
 CANNOT_TELL = "cannot tell"
 UNTUNED = f"{CANNOT_TELL} (not run under the tuning protocol)"
-VERDICT_CLASS = {HOLDS: "up", WITHIN: "within", FAILS: "down"}
+VERDICT_CLASS = {HOLDS: "up", WITHIN: "within", FAILS_WITHIN: "within", FAILS: "down"}
 BASELINE_ROW, CONTROL_ROW, BENCH_ROW = "tuned baseline", "matched control", "benchmark"
 
 
@@ -42,9 +43,10 @@ def difference_verdict(
     better: Sequence[float], other: Sequence[float], unit: str = "seed"
 ) -> Difference:
     """The verdict on "`better` beats `other`" from their per-seed figures (or per benchmark
-    run: `unit`). Cannot tell with a side missing or under two values on a side; else it holds
-    when Δ > 2 SE, holds within 2 SE when 0 < Δ ≤ 2 SE, and does not hold when Δ ≤ 0, with
-    SE = sqrt(s₁²/n₁ + s₂²/n₂) from the sample standard deviations."""
+    run: `unit`). Cannot tell with a side missing or under two values on a side; else, with
+    SE = sqrt(s₁²/n₁ + s₂²/n₂) from the sample standard deviations, it holds when Δ > 2 SE and
+    does not hold when Δ < −2 SE; in between, it holds or does not hold "within 2 SE" by the
+    sign of Δ (Δ = 0 does not hold)."""
     if not better or not other:
         return Difference(None, None, f"{CANNOT_TELL} ({NOT_RUN})")
     delta = statistics.fmean(better) - statistics.fmean(other)
@@ -54,7 +56,10 @@ def difference_verdict(
     se = math.sqrt(
         statistics.variance(better) / len(better) + statistics.variance(other) / len(other)
     )
-    verdict = FAILS if delta <= 0 else HOLDS if delta > 2 * se else WITHIN
+    if abs(delta) > 2 * se:
+        verdict = HOLDS if delta > 0 else FAILS
+    else:
+        verdict = WITHIN if delta > 0 else FAILS_WITHIN
     return Difference(delta, se, verdict)
 
 
@@ -204,14 +209,20 @@ def claims_table(res: Results, comparisons: Sequence[Comparison]) -> Table:
         "claimed-better model − mean of the other side, over seeds: test accuracy (POS) or "
         "conlleval-style entity F1 (NER). SE of Δ = sqrt(s₁²/n₁ + s₂²/n₂), from the sample "
         "standard deviations s and the numbers of seeds n of the two sides.",
-        f'Verdict: "{HOLDS}" when Δ > 2 SE; "{WITHIN}" when 0 < Δ ≤ 2 SE, a difference the '
-        f'seed-to-seed spread could explain; "{FAILS}" when Δ ≤ 0; "{CANNOT_TELL}" when a side '
-        "is not run or has a single seed.",
+        f'Verdict: "{HOLDS}" when Δ > 2 SE; "{FAILS}" when Δ < −2 SE; in between, a '
+        "difference the seed-to-seed spread could explain, "
+        f'"{WITHIN}" when Δ > 0 and "{FAILS_WITHIN}" when Δ ≤ 0 (the two sides are treated '
+        f'alike); "{CANNOT_TELL}" when a side is not run or has a single seed.',
         "A test-score comparison counts only when the claimed-better model ran under the "
         "tuning protocol: the tuning record of its task and input setting (section 4; the "
-        "record of the tuned row it follows, for a model that follows one) must exist. Until "
-        f'then its rows read "{UNTUNED}" and show no Δ, so runs made before the protocol '
-        "never reach a verdict.",
+        "record of the tuned row it follows, for a model that follows one) must exist, and "
+        "that tuned row's runs must have been made with the record's choice (its seed-1 run "
+        "is the chosen grid point's run: the same best dev score). Until then its rows read "
+        f'"{UNTUNED}" and show no Δ, so runs made before the protocol never reach a verdict.',
+        "The seed-1 run of a tuned row is its chosen grid point's run (the same settings and "
+        "seed), so one of its three test seeds was picked on dev among the grid's points: a "
+        "small edge for rows with larger grids (12 points for shared and stacked, 2 for the "
+        "BiLSTM); seeds 2 and 3 are fresh.",
         "Matched controls change one thing: the CE-only controls (control_ce_shared, "
         "control_ce_stacked) keep the compound row's networks, k and optimizer and train them "
         "by its cross-entropy terms alone, with no hinge and no energy; the BiLSTM control "
@@ -220,8 +231,9 @@ def claims_table(res: Results, comparisons: Sequence[Comparison]) -> Table:
         "known.",
         "Paper's Δ: the paper's figure for the better row − that for the other row, in the "
         "column our setting is compared with in section 1 (paper setting: POS or NER; plus: "
-        "NER+; POS plus has no paper column) of its main table, or Table 4 for GE(c). The "
-        "paper has no controls: each row of a claim shows the claim's figure.",
+        "NER+; POS plus has no paper column; xfmr: the paper's best column for the task, POS or "
+        "NER+) of its main table, or Table 4 for GE(c). The paper has no controls: each row of "
+        "a claim shows the claim's figure.",
         "Speed claims compare training sentences/s from `spen bench` (section 8's training "
         "throughput benchmark: every model timed one after another in one process, paper input "
         "setting, per CPU second on a CPU), not the runs' own logs, which shared the machine "

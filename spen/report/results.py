@@ -113,13 +113,28 @@ class Results:
 
     def under_protocol(self, task: str, model: str, setting: str) -> bool:
         """Whether the model's runs can count under the tuning protocol: params/ is at hand and
-        the model is untuned (a fixed control) or its tuning record exists."""
+        the model is untuned (a fixed control), or its tuning record exists and the runs of the
+        tuned row it follows were made with the record's choice (`made_by_record`)."""
         params = self.inputs.params
         if params is None:
             return False
-        return tuning.leader(params, model) is None or bool(
-            self.tuning_record(task, model, setting)
-        )
+        leader = tuning.leader(params, model)
+        if leader is None:
+            return True
+        record = self.tuning_record(task, model, setting)
+        return bool(record) and self.made_by_record(task, leader, setting, record)
+
+    def made_by_record(self, task: str, leader: str, setting: str, record: dict[str, Any]) -> bool:
+        """Whether the tuned row's run with the protocol's seed is the chosen grid point's run
+        (the same settings and seed train the same model: the same best dev score), so its runs
+        were made with the record's choice and not before it; True while the row has no such
+        run here (nothing to check)."""
+        params = self.inputs.params
+        seed = params.tuning["seed"] if params is not None else None
+        run = next((r for r in self.runs(task, leader, setting) if r.run.seed == seed), None)
+        if run is None or not run.train or run.train.get("dev") is None:
+            return True
+        return run.train["dev"] == record["points"][record["chosen"]]["dev"]
 
 
 def ordered(items: Iterable[str], order: Sequence[str]) -> list[str]:
