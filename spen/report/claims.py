@@ -216,8 +216,9 @@ def claims_table(res: Results, comparisons: Sequence[Comparison]) -> Table:
         "A test-score comparison counts only when the claimed-better model ran under the "
         "tuning protocol: the tuning record of its task and input setting (section 4; the "
         "record of the tuned row it follows, for a model that follows one) must exist, and "
-        "that tuned row's runs must have been made with the record's choice (its seed-1 run "
-        "is the chosen grid point's run: the same best dev score). Until then its rows read "
+        "that tuned row's seed-1 run must be the chosen grid point's run (the same best dev "
+        "score; its other seeds and the rows that follow it are taken to come with it). Until "
+        "then its rows read "
         f'"{UNTUNED}" and show no Δ, so runs made before the protocol never reach a verdict.',
         "The seed-1 run of a tuned row is its chosen grid point's run (the same settings and "
         "seed), so one of its three test seeds was picked on dev among the grid's points: a "

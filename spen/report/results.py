@@ -126,15 +126,25 @@ class Results:
 
     def made_by_record(self, task: str, leader: str, setting: str, record: dict[str, Any]) -> bool:
         """Whether the tuned row's run with the protocol's seed is the chosen grid point's run
-        (the same settings and seed train the same model: the same best dev score), so its runs
-        were made with the record's choice and not before it; True while the row has no such
-        run here (nothing to check)."""
+        (the same settings and seed train the same model on a CPU: the same best dev score,
+        from its train.json or else its learning curve), so it was made with the record's
+        choice and not before it; True while the row has no such run here (nothing to check),
+        False when the run has no dev score to check."""
         params = self.inputs.params
         seed = params.tuning["seed"] if params is not None else None
         run = next((r for r in self.runs(task, leader, setting) if r.run.seed == seed), None)
-        if run is None or not run.train or run.train.get("dev") is None:
+        if run is None:
             return True
-        return run.train["dev"] == record["points"][record["chosen"]]["dev"]
+        return best_dev(run) == record["points"][record["chosen"]]["dev"]
+
+
+def best_dev(run: RunData) -> float | None:
+    """The run's best dev score: its train.json's, else the best of its learning curve; None
+    when it has neither."""
+    if run.train and is_number(run.train.get("dev")):
+        return float(run.train["dev"])
+    devs = [float(r["dev"]) for r in run.history or [] if is_number(r.get("dev"))]
+    return max(devs) if devs else None
 
 
 def ordered(items: Iterable[str], order: Sequence[str]) -> list[str]:
