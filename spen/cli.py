@@ -236,7 +236,7 @@ def train(
     """Train MODEL in input SETTING on TASK; resumes from the run's last checkpoint if any."""
     from spen import tuning
     from spen.data.prepared import load_prepared
-    from spen.training.loop import RunPaths
+    from spen.training.loop import RunPaths, adopt_resume_state
     from spen.training.loop import train as run
 
     params = load_params(params_dir)
@@ -258,6 +258,11 @@ def train(
     # checkpoint, an epoch later
     check_output_dir(out, ("best.pt", "metrics.jsonl", "train.json", "resume/last.pt"))
     paths, stop_after = RunPaths.under(out), None
+    if tuned:
+        # the chosen grid point's run (beside this one, in the pipeline's layout) is this very
+        # run when the seeds agree: go on from its end rather than train it again
+        chosen = RunPaths.under(out.parent / "tune" / tuning.chosen_point(tuned))
+        adopt_resume_state(paths, chosen.resume, config)
     if probe:
         rule = tuning.pruning(params, task, model, profile)
         if rule is None:

@@ -10,11 +10,12 @@ setting's larger inputs); a setting without a measured run takes the task's `pap
 times the ratio of the two settings' factors on the other task, else, where no task has run
 it, the median over models of its CPU time per training sentence over `paper`'s in the
 task's settings benchmark (`spen bench --training-only --setting ...`), else 1. A run that was
-measured counts its own seconds. Epochs: a run's own when measured, a grid point's from its tuning
-record, else the median of the task's measured runs (a pruned grid: every point its probe
-epochs, the kept ones the rest). The other steps cost their mean seconds per job in the
-recorded pipeline runs of the task (`spen pipeline-time`), or nothing when none recorded them
-(counted as unmeasured).
+measured counts its own seconds; a tuned model's main run of the tuning seed, unmeasured, costs
+nothing (it takes over the chosen grid point's run). Epochs: a run's own when measured, a grid
+point's from its tuning record, else the median of the task's measured runs (a pruned grid:
+every point its probe epochs, the kept ones the rest). The other steps cost their mean seconds
+per job in the recorded pipeline runs of the task (`spen pipeline-time`), or nothing when none
+recorded them (counted as unmeasured).
 """
 
 from __future__ import annotations
@@ -284,6 +285,9 @@ def pipeline_jobs(costs: Costs, profile: str) -> list[Job]:
         train = f"train {run.name}"
         if run in measured:
             jobs.append(Job(train, "train", measured[run]["seconds"], tuple(after)))
+        elif leader == run.model and run.seed == params.tuning["seed"]:
+            # the chosen grid point's run, taken over rather than trained again
+            jobs.append(Job(train, "train", 0.0, tuple(after), measured=False))
         else:
             seconds = costs.training_seconds(run, costs.median_epochs(run.task))
             jobs.append(Job(train, "train", seconds, tuple(after), measured=False))

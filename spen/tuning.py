@@ -208,7 +208,18 @@ def selection(
 
 def chosen_overrides(path: Path) -> dict[str, Any]:
     """The settings a tuning record (`selection`'s output) chose."""
+    return _record(path)["overrides"]
+
+
+def chosen_point(path: Path) -> str:
+    """The name of the grid point a tuning record chose."""
+    return str(_record(path)["chosen"])
+
+
+def _record(path: Path) -> dict[str, Any]:
     record = read_json(path)
     if not isinstance(record, dict) or not isinstance(record.get("overrides"), dict):
         raise ValueError(f"{path}: not a tuning record (no 'overrides' table)")
-    return record["overrides"]
+    if not isinstance(record.get("chosen"), str):
+        raise ValueError(f"{path}: not a tuning record (no 'chosen' point)")
+    return record

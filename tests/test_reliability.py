@@ -184,3 +184,40 @@ def test_pruning_probes_then_stops_the_pruned_and_continues_the_kept_exactly(
     assert CliRunner().invoke(app, again).exit_code == 0
     probed_again = json.loads(Path("probe/again.json").read_text())
     assert probed_again["epochs"] == 1 and probed_again["dev"] == devs[kept]
+
+
+def test_the_tuning_seeds_main_run_goes_on_from_the_chosen_point(
+    pos_project: Path,
+) -> None:
+    """The main run of the tuning seed has the chosen grid point's very configuration: it
+    starts from that point's end state, trains no epoch and writes the files a run from
+    scratch writes (its timings are the point's); a run with no chosen point beside it, or
+    another seed, trains its own."""
+    base = ["train", "pos", "bilstm", "paper", "--profile", "short"]
+    for point in ("sgd", "adam"):
+        args = [*base, "--point", point, "--out", f"models/bilstm-paper/tune/{point}"]
+        assert CliRunner().invoke(app, args).exit_code == 0
+    summaries = [f"models/bilstm-paper/tune/{p}/train.json" for p in ("sgd", "adam")]
+    select = ["tune-select", "pos", "bilstm", "paper", *summaries, "--out", "record.json"]
+    assert CliRunner().invoke(app, [*select, "--profile", "short"]).exit_code == 0
+    chosen = Path("models/bilstm-paper/tune", json.loads(Path("record.json").read_text())["chosen"])
+    main = [*base, "--tuned", "record.json", "--out", "models/bilstm-paper/seed1"]
+    result = CliRunner().invoke(app, main)
+    assert result.exit_code == 0 and "taken from" in result.stderr
+    for name in ("best.pt", "metrics.jsonl", "train.json"):
+        assert Path("models/bilstm-paper/seed1", name).read_bytes() == (chosen / name).read_bytes()
+    timings = [
+        json.loads(Path(d, "timings.json").read_text())["epochs"]
+        for d in (chosen, "models/bilstm-paper/seed1")
+    ]
+    assert timings[0] == timings[1], "no epoch trained again"
+    alone = [*base, "--tuned", "record.json", "--out", "elsewhere/bilstm-paper/seed1"]
+    result = CliRunner().invoke(app, alone)
+    assert result.exit_code == 0 and "taken from" not in result.stderr
+    assert (
+        Path("elsewhere/bilstm-paper/seed1/best.pt").read_bytes()
+        == (chosen / "best.pt").read_bytes()
+    )
+    other = [*base, "--tuned", "record.json", "--seed", "2", "--out", "models/bilstm-paper/seed2"]
+    result = CliRunner().invoke(app, other)
+    assert result.exit_code == 0 and "taken from" not in result.stderr

@@ -6,6 +6,7 @@ import copy
 import json
 import math
 import resource
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from spen.data.batches import make_batches
 from spen.data.prepared import PreparedTask
 from spen.evaluation.decode import predict_split
 from spen.evaluation.metrics import score
-from spen.io import atomic_open, write_json
+from spen.io import atomic_open, atomic_path, write_json
 from spen.models.build import build_model, count_parameters, count_test_time_parameters
 from spen.run_config import RunConfig, RunConfigError
 from spen.training.build import build_learner
@@ -82,6 +83,26 @@ def choose_device(name: str) -> torch.device:
             "device: cuda was asked for, but torch sees no CUDA device (use --device cpu or auto)"
         )
     return torch.device(name)
+
+
+def adopt_resume_state(paths: RunPaths, source: Path, config: RunConfig) -> bool:
+    """Give this run the resume state of a finished run with this very configuration (under
+    the tuning protocol, the chosen grid point is the main run of the tuning seed), so that
+    `train` goes on from where that run ended instead of training it again: the same files
+    come out, the timings being that run's. False, and nothing written, when this run has a
+    resume state of its own, or `source` is missing or was saved for other settings."""
+    if paths.resume.exists() or not source.is_file():
+        return False
+    try:
+        saved = checkpoint_config(load_checkpoint(source))
+    except (RunConfigError, ValueError):
+        return False
+    if saved != config:
+        return False
+    with atomic_path(paths.resume) as tmp:
+        shutil.copyfile(source, tmp)
+    print(f"{paths.resume}: taken from {source} (the same configuration)", file=sys.stderr)
+    return True
 
 
 def headline(scores: dict[str, Any], metric: str) -> float:
