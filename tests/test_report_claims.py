@@ -195,6 +195,9 @@ def test_claims_without_a_tuning_record_cannot_tell(report: dict[str, str]) -> N
     assert _cell(html, f"{row}:paper") == "—"  # POS plus: no paper column
     # no record, no optimizer: the BiLSTM control stays unresolved
     assert _cell(html, f"{STACKED}:pos-plus:bilstm_{{optimizer}}:verdict") == gated
+    labels = re.findall(r">matched control: ([^<]*)<", html)
+    assert labels and not [label for label in labels if "{" in label]  # named in words
+    assert "BiLSTM with the optimizer the row&#39;s tuning chooses (not tuned yet)" in labels
     assert _cell(html, f"{GE_C}:ner-plus:compound_stacked:verdict") == gated
     assert _cell(html, f"{GE_C}:ner-plus:compound_stacked:paper") == "+0.3"  # NER+
     # compound-separated has no record anywhere

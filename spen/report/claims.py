@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -153,6 +154,16 @@ def _control(template: str, record: dict[str, Any] | None) -> str:
         ) from None
 
 
+def _other_label(res: Results, model: str) -> str:
+    """The display name of a comparison's other side; a control still unfilled (no tuning
+    record for its row) says which of its settings the row's tuning will choose."""
+    fields = [name for _, name, _, _ in string.Formatter().parse(model) if name]
+    if not fields:
+        return res.label(model)
+    name = res.label(model.partition("_{")[0]).partition(" (")[0]
+    return f"{name} with the {' and '.join(fields)} the row's tuning chooses (not tuned yet)"
+
+
 def _paper_delta(res: Results, claim: dict[str, Any], task: str, setting: str) -> float | None:
     """The paper's better − worse figure for the task and our input setting: its speed column
     (paper setting only) for a speed claim, else the column MAIN_COLUMNS compares the setting
@@ -186,7 +197,7 @@ def claims_table(res: Results, comparisons: Sequence[Comparison]) -> Table:
                 text_cell(row.claim["text"]),
                 text_cell(row.task),
                 text_cell(row.setting),
-                Cell(f"{row.kind}: {res.label(row.other)}", "label", title=row.other),
+                Cell(f"{row.kind}: {_other_label(res, row.other)}", "label", title=row.other),
                 stat_cell(row.better_values, f"{key}:better", digits),
                 stat_cell(row.other_values, f"{key}:other", digits),
                 Cell(DASH, "na", f"{key}:diff")
