@@ -82,7 +82,7 @@ export PATH="$BIN:$PATH"
 step install
 
 # 2. The CUDA tests.
-"$PY" -m pytest -q -p no:cacheprovider -k cuda tests >"$OUT/pytest.txt" 2>&1 || { tail -n 30 "$OUT/pytest.txt"; exit 1; }
+"$PY" -m pytest -q -n 0 -p no:cacheprovider -k cuda tests >"$OUT/pytest.txt" 2>&1 || { tail -n 30 "$OUT/pytest.txt"; exit 1; }
 step cuda-tests
 
 # 3. The benchmark of each task on the device.
