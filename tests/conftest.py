@@ -22,6 +22,12 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: one worker per usable core, at most 4 (each holds torch and starts
+    Snakemake; more would trade memory for little)."""
+    return min(len(os.sched_getaffinity(0)), 4)
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of `params/` in a temporary project (no schemas: spen ships them), made the cwd.
