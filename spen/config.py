@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -81,7 +82,7 @@ class Params:
         where = f"the run {task}/{model}-{setting} (profile {profile})"
         if WHEN in config:
             raise ParamsError(f"{where}: '{WHEN}' belongs in a model entry of models.yaml only")
-        _validate(config, _run_schema(), where)
+        _validate(config, "run", where)
         config.update(task=task, model=model, setting=setting, seed=seed, profile=profile)
         try:
             return RunConfig.from_dict(config)
@@ -99,20 +100,25 @@ def _pick(table: dict[str, Any], name: str, where: str) -> Any:
     return table[name]
 
 
-def load_schema(name: str) -> dict[str, Any]:
+@functools.cache
+def _parsed_schema(name: str) -> dict[str, Any]:
     """The JSON schema of params file `name` (package data: an installed spen needs no
     checkout)."""
     path = SCHEMA_DIR / f"{name}.schema.yaml"
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def _run_schema() -> dict[str, Any]:
-    models = load_schema("models")
-    return {"$defs": models["$defs"], **models["$defs"]["run"]}
+@functools.cache
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    """The validator of params file `name`, or of one run's merged settings for "run"."""
+    if name == "run":
+        models = _parsed_schema("models")
+        return jsonschema.Draft202012Validator({"$defs": models["$defs"], **models["$defs"]["run"]})
+    return jsonschema.Draft202012Validator(_parsed_schema(name))
 
 
-def _validate(value: Any, schema: dict[str, Any], where: str) -> None:
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(value), key=str)
+def _validate(value: Any, schema: str, where: str) -> None:
+    errors = sorted(_validator(schema).iter_errors(value), key=str)
     if errors:
         err = errors[0]
         key = ".".join(str(p) for p in err.absolute_path) or "(top level)"
@@ -142,7 +148,7 @@ def load_params(params_dir: str | Path = "params") -> Params:
             value = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as err:
             raise ParamsError(f"{path}: not valid YAML: {err}") from err
-        _validate(value, load_schema(name), str(path))
+        _validate(value, name, str(path))
         loaded[name] = value
     params = Params(root=root, **loaded)
     _check_names(params)
