@@ -25,7 +25,7 @@ PY="${SPEN_PYTHON:-$SRC/.venv/bin/python}"
 BIN="$(dirname "$PY")"
 export PATH="$BIN:$PATH"
 T0="$(date +%s)"
-log() { echo "[dvc-smoke] $*" >&2; }
+log() { echo "[dvc-smoke +$(($(date +%s) - T0)) s] $*" >&2; }
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/spen-dvc-smoke.XXXXXX")"
 OK=0

@@ -34,7 +34,7 @@ export SPEN_SLURM_STATE="${SPEN_SLURM_STATE:-/tmp/spen-slurm}"
 PROFILE=workflow/profiles/slurm
 T0="$(date +%s)"
 
-log() { echo "[slurm-smoke] $*" >&2; }
+log() { echo "[slurm-smoke +$(($(date +%s) - T0)) s] $*" >&2; }
 
 if ! "$PY" -c "import snakemake_executor_plugin_slurm" 2>/dev/null; then
     log "snakemake-executor-plugin-slurm is not installed in $PY's environment"
