@@ -553,7 +553,10 @@ def bench(
     batch_sizes: Annotated[
         list[int] | None, typer.Option("--batch-size", help="Repeatable.")
     ] = None,
-    repeats: Annotated[int, typer.Option(help="Timed repetitions; the best is kept.")] = 3,
+    repeats: Annotated[int, typer.Option(help="Timed decoding repetitions; the best is kept.")] = 3,
+    passes: Annotated[
+        int, typer.Option(min=1, help="Timed training passes per model, each one kept.")
+    ] = 3,
     params_dir: ParamsDir = Path("params"),
     data: DataDir = None,
     out: Annotated[
@@ -625,6 +628,7 @@ def bench(
             configs,
             min(200, limits.get("train_limit") or 200),
             chosen,
+            passes,
         )
         result["training"] += [{**row, "setting": setting} for row in rows]
     if training_only:

@@ -46,11 +46,16 @@ def test_training_benchmark_times_every_model_on_the_same_sentences(project) -> 
     params = load_params("params")
     models = ["bilstm", "compound_stacked", "compound_stacked_ge_c"]  # no tag LM pretrained
     configs = {m: params.run_config("pos", m, "paper", 1, "smoke") for m in models}
-    rows = training_benchmark(load_prepared("data/pos"), configs, sentences=30)
+    rows = training_benchmark(load_prepared("data/pos"), configs, sentences=30, passes=2)
     assert [r["model"] for r in rows] == models
     assert all(r["sentences"] == 30 and r["sentences_per_second"] > 0 for r in rows)
     assert [r["batch_size"] for r in rows] == [configs[m].batch_size for m in models]
     assert all(r["device"] == "cpu" and r["cpu_seconds"] > 0 for r in rows)
+    for r in rows:  # each pass timed on its own; the row's figures are their means
+        assert r["passes"] == 2 and len(r["pass_seconds"]) == len(r["pass_cpu_seconds"]) == 2
+        assert r["cpu_seconds"] == pytest.approx(sum(r["pass_cpu_seconds"]) / 2)
+        assert r["seconds"] == pytest.approx(sum(r["pass_seconds"]) / 2)
+        assert min(r["pass_cpu_seconds"]) > 0
     assert not any("peak_gpu_memory_mb" in r for r in rows)  # a GPU figure, on a GPU only
     if torch.cuda.is_available():
         on_gpu = training_benchmark(load_prepared("data/pos"), configs, 30, torch.device("cuda"))

@@ -184,8 +184,22 @@ def _fake_project(root: Path) -> Path:
             for model, cpu, wall in (
                 ("compound_separated", 100.0, 60.0),
                 ("compound_stacked", 92.5, 70.0),
-                ("compound_separated@k=1", 400.0, 300.0),
-                ("compound_stacked@k=1", 452.5, 200.0),
+            )
+        ]
+        + [  # timed passes, each its own figure (sentences per CPU second 390, 400, 410, ...)
+            {
+                "model": model,
+                "sentences_per_second": wall,
+                "passes": 3,
+                "pass_cpu_seconds": [200 / c for c in cpu],
+                "cpu_seconds": statistics.fmean(200 / c for c in cpu),
+                "batch_size": 10,
+                "sentences": 200,
+                "device": "cpu",
+            }
+            for model, cpu, wall in (
+                ("compound_separated@k=1", (390.0, 400.0, 410.0), 300.0),
+                ("compound_stacked@k=1", (450.0, 452.5, 455.0), 200.0),
             )
         ],  # fmt: skip
         "parameters": [
@@ -480,10 +494,14 @@ def test_claims_without_params_and_speed_claims(rendered: dict) -> None:
     assert 'data-cell="claim:compound_stacked-over-compound_separated:pos-plus' not in html
     speed = "claim:compound_stacked-over-compound_separated:pos-paper:compound_separated"
     assert _cell(html, f"{speed}:diff") == "-7.50"  # the benchmark's figures, not the logs'
-    assert _cell(html, f"{speed}:verdict") == "cannot tell (1 benchmark run)"
+    assert _cell(html, f"{speed}:verdict") == "cannot tell (1 timed pass)"  # an older bench
     assert _cell(html, f"{speed}:paper") == "+26.0"  # the paper's speed column: 92 − 66
     equal_k = "claim:compound_stacked@k=1-over-compound_separated@k=1:pos-paper"
     assert _cell(html, f"{equal_k}:compound_separated@k=1:diff") == "+52.50"
+    # SE over the timed passes: sqrt(100/3 + 6.25/3)
+    assert _cell(html, f"{equal_k}:compound_separated@k=1:se") == "5.95"
+    assert _cell(html, f"{equal_k}:compound_separated@k=1:verdict") == "holds"
+    assert _cell(html, "bench:decode-pos.json:train:compound_separated@k=1") == "400.0 ± 10.0"
     assert _cell(html, f"{equal_k}:compound_separated@k=1:paper") == "—"
     assert "compound, CE, no truncation: separated (k=1)" in html  # its base model's label
     assert "No claim on test scores has a Δ with an SE yet" in html  # no forest plot

@@ -150,9 +150,7 @@ def test_verdict_rule_at_its_boundaries() -> None:
     assert difference_verdict([89.0, 91.0], [92.01, 92.01]).verdict == "does not hold"
     one = difference_verdict([89.0], [88.0, 88.5])
     assert (one.delta, one.se, one.verdict) == (0.75, None, "cannot tell (1 seed)")
-    assert difference_verdict([3.0], [2.0], "benchmark run").verdict == (
-        "cannot tell (1 benchmark run)"
-    )
+    assert difference_verdict([3.0], [2.0], "timed pass").verdict == "cannot tell (1 timed pass)"
     assert difference_verdict([89.0, 91.0], []) == Difference(None, None, "cannot tell (not run)")
 
 

@@ -4,6 +4,7 @@ trainings sharing one GPU, and the pipeline's wall times (`spen pipeline-time`).
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from spen.aggregate import is_number
@@ -91,13 +92,24 @@ def _gradient_descent_note(options: dict[str, Any] | None) -> str:
     )
 
 
-def training_throughput(entry: dict[str, Any]) -> float:
-    """A training benchmark row's sentences per second: per CPU second of the process on a CPU
-    (the time other jobs held the CPU left out, their cache contention not), per wall second on
-    a GPU or where CPU time was not recorded."""
+def training_throughputs(entry: dict[str, Any]) -> list[float]:
+    """A training benchmark row's sentences per second, one figure per timed pass (a row from
+    before passes were timed apart has one): per CPU second of the process on a CPU (the time
+    other jobs held the CPU left out, their cache contention not), per wall second on a GPU or
+    where CPU time was not recorded."""
     if entry.get("device", "cpu") == "cpu" and entry.get("cpu_seconds"):
-        return float(entry["sentences"] / entry["cpu_seconds"])
-    return float(entry["sentences_per_second"])
+        seconds = entry.get("pass_cpu_seconds") or [entry["cpu_seconds"]]
+    elif entry.get("pass_seconds"):
+        seconds = entry["pass_seconds"]
+    else:
+        return [float(entry["sentences_per_second"])]
+    return [entry["sentences"] / s for s in seconds]
+
+
+def _passes(bench: dict[str, Any]) -> str:
+    """How many timed passes each model of a training benchmark made, in words."""
+    passes = bench["training"][0].get("passes", 1)
+    return "one pass" if passes == 1 else f"{passes} timed passes (mean ± sd over them)"
 
 
 def training_bench_table(res: Results, bench: dict[str, Any], title: str) -> Table:
@@ -107,9 +119,11 @@ def training_bench_table(res: Results, bench: dict[str, Any], title: str) -> Tab
     rows = []
     for entry in bench["training"]:
         key = f"bench:{bench['file']}:train:{entry['model']}"
+        figures = training_throughputs(entry)
+        spread = f" ± {statistics.stdev(figures):,.1f}" if len(figures) > 1 else ""
         row = [
             Cell(res.label(entry["model"]), "label", title=entry["model"]),
-            Cell(f"{training_throughput(entry):,.1f}", "num", key),
+            Cell(f"{statistics.fmean(figures):,.1f}{spread}", "num", key),
             Cell(str(entry["batch_size"]), "num"),
             text_cell(entry.get("inner_steps") or DASH, "num"),
         ]
@@ -118,14 +132,14 @@ def training_bench_table(res: Results, bench: dict[str, Any], title: str) -> Tab
             row.append(Cell(f"{peak:,.0f}", "num", f"{key}:peak") if peak else Cell(DASH, "na"))
         rows.append(row)
     note = (
-        f"{bench['file']}: one pass over the first {bench['training'][0]['sentences']} training "
-        "sentences per model, after one warm-up batch, in the paper input setting (on a CPU, "
-        "sentences per CPU second of the process, which leaves out the time other jobs held the "
-        "CPU but not their contention for its caches: absolute figures taken beside other jobs "
-        "come out lower, so compare ratios within one benchmark; on a GPU, per wall second); a "
-        "SPEN model's step includes its k inference-network updates (k: the inner steps, "
-        "METHOD.md §4b). The rows `(k=K)` time a compound model at another k than its own, so "
-        "that separated, shared and stacked are also compared at equal k."
+        f"{bench['file']}: {_passes(bench)} over the first {bench['training'][0]['sentences']} "
+        "training sentences per model, after one warm-up batch, in the paper input setting (on "
+        "a CPU, sentences per CPU second of the process, which leaves out the time other jobs "
+        "held the CPU but not their contention for its caches: absolute figures taken beside "
+        "other jobs come out lower, so compare ratios within one benchmark; on a GPU, per wall "
+        "second); a SPEN model's step includes its k inference-network updates (k: the inner "
+        "steps, METHOD.md §4b). The rows `(k=K)` time a compound model at another k than its "
+        "own, so that separated, shared and stacked are also compared at equal k."
     )
     return Table(
         f"bench-train-{bench['file']}",
