@@ -608,6 +608,10 @@ def test_dvc_lock_records_what_snakemake_made_and_nothing_stale(workflow_copy: P
         workflow_copy / "params/data.yaml",
         lambda v: v["raw"].update(search_path=[str(SHARED_DATA)], allow_download=False),
     )
+    _edit(  # both tasks (fetch@ner is the output put there by hand), a short graph
+        workflow_copy / "params/experiments.yaml",
+        lambda v: v.update(models=["bilstm"], settings=["paper"]),
+    )
     for command in ([DVC, "init", "--no-scm"], [SPEN, "dvc-yaml", "--profile", "smoke"]):
         assert _run(command, workflow_copy).returncode == 0
     target = layout.PREPARED.format(task="pos", name="summary.json")
