@@ -399,6 +399,10 @@ def test_a_profile_never_overwrites_another_profiles_results(workflow_copy: Path
         workflow_copy / "params/profiles.yaml",
         lambda v: v.update(quick={k: v["smoke"][k] for k in ("seeds", "overrides")}),
     )
+    _edit(  # a short graph: the check comes before any job, whatever the graph
+        workflow_copy / "params/experiments.yaml",
+        lambda v: v.update(models=["bilstm"], settings=["paper"]),
+    )
     summary = workflow_copy / layout.SUMMARY
     summary.parent.mkdir(parents=True)
     summary.write_text(json.dumps({"groups": {}, "runs": {}, "profile": "paper"}))
