@@ -278,7 +278,7 @@ def train(
         load_prepared(data or Path("data") / task, _features(config, features)),
         params.task(task)["metric"],
         paths,
-        stop_on_fault=point is not None,
+        stop_on_fault=bool(point or tuned),  # a grid point and the runs of its choice alike
         stop_after=stop_after,
     )
     _print_json(summary)

@@ -100,9 +100,9 @@ def test_same_seed_same_weights_other_seed_other_weights(pos_project: Path) -> N
     assert json.loads(other.stdout)["weights_sha256"] != first["weights_sha256"]
 
 
-@pytest.fixture
-def nan_at_epoch_2_batch_3(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The BiLSTM's loss turns NaN at the 3rd batch of the 2nd epoch (60 batches an epoch)."""
+def poison_loss(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From now on, the BiLSTM's loss turns NaN at the 3rd batch of the 2nd epoch (60 batches
+    an epoch) of the next training."""
     calls = {"n": 0}
     original = LocalTagger.loss
 
@@ -112,6 +112,12 @@ def nan_at_epoch_2_batch_3(monkeypatch: pytest.MonkeyPatch) -> None:
         return loss * float("nan") if calls["n"] == 60 + 3 else loss  # epoch 2, batch 3
 
     monkeypatch.setattr(LocalTagger, "loss", poisoned)
+
+
+@pytest.fixture
+def nan_at_epoch_2_batch_3(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The BiLSTM's loss turns NaN at the 3rd batch of the 2nd epoch."""
+    poison_loss(monkeypatch)
 
 
 def test_nan_loss_stops_training_and_keeps_last_good_checkpoint(
@@ -221,3 +227,25 @@ def test_the_tuning_seeds_main_run_goes_on_from_the_chosen_point(
     other = [*base, "--tuned", "record.json", "--seed", "2", "--out", "models/bilstm-paper/seed2"]
     result = CliRunner().invoke(app, other)
     assert result.exit_code == 0 and "taken from" not in result.stderr
+
+
+def test_a_main_run_of_a_tuned_row_stops_on_divergence_as_its_grid_points_do(
+    pos_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run given a tuning record (`--tuned`) judges a NaN loss as its row's grid points do:
+    it ends there, its epochs before stand, and train.json says why (exit 0)."""
+    base = ["train", "pos", "bilstm", "paper", "--profile", "short"]
+    summaries = []
+    for point in ("sgd", "adam"):
+        out = f"models/bilstm-paper/tune/{point}"
+        assert CliRunner().invoke(app, [*base, "--point", point, "--out", out]).exit_code == 0
+        summaries.append(f"{out}/train.json")
+    select = ["tune-select", "pos", "bilstm", "paper", *summaries, "--out", "record.json"]
+    assert CliRunner().invoke(app, [*select, "--profile", "short"]).exit_code == 0
+    poison_loss(monkeypatch)
+    main = [*base, "--tuned", "record.json", "--seed", "2", "--out", "models/bilstm-paper/seed2"]
+    result = CliRunner().invoke(app, main)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(Path("models/bilstm-paper/seed2/train.json").read_text())
+    assert summary["epochs"] == 1 and summary["best_epoch"] == 1
+    assert "numerical fault: epoch 2, batch 3" in summary["stopped"]

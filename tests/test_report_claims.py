@@ -168,6 +168,8 @@ def test_claim_rows_against_baseline_and_controls(report: dict[str, str]) -> Non
     adam = f"{STACKED}:pos-paper:bilstm_adam"
     assert (_cell(html, f"{adam}:diff"), _cell(html, f"{adam}:se")) == ("+2.75", "1.03")
     assert _cell(html, f"{adam}:verdict") == "holds"
+    # Δ over the seeds no grid picked (seed 2 here): 91 − 88, 91 − 87.5
+    assert (_cell(html, f"{row}:fresh"), _cell(html, f"{adam}:fresh")) == ("+3.00", "+3.50")
     assert f'data-cell="{STACKED}:pos-paper:bilstm_sgd' not in html
     # the paper's Δ (POS column: 89.8 − 88.8) on every row of the claim
     for other in ("bilstm", "control_ce_stacked", "bilstm_adam"):
@@ -176,6 +178,7 @@ def test_claim_rows_against_baseline_and_controls(report: dict[str, str]) -> Non
     assert _cell(html, f"{margin}:verdict") == "cannot tell (1 seed)"
     assert (_cell(html, f"{margin}:diff"), _cell(html, f"{margin}:se")) == ("+1.00", "—")
     assert _cell(html, f"{margin}:paper") == "+0.4"
+    assert _cell(html, f"{margin}:fresh") == "—"  # margin-rescaled has no seed 2
     # GE(c) counts through the record of compound-stacked, the row it follows
     assert _cell(html, f"{GE_C}:ner-paper:compound_stacked:verdict") == "holds"
     assert _cell(html, f"{GE_C}:ner-paper:compound_stacked:paper") == "+0.7"  # Table 4
@@ -322,3 +325,17 @@ def test_runs_made_before_their_tuning_record_cannot_tell(tmp_path: Path) -> Non
     for other in ("bilstm", "control_ce_stacked", "bilstm_adam"):
         assert _cell(html, f"{STACKED}:pos-paper:{other}:verdict") == gated, other
     assert _cell(html, ge_c) == gated  # GE(c) follows compound-stacked
+
+
+def test_a_tuned_row_without_its_seed_1_run_cannot_tell(tmp_path: Path) -> None:
+    """With the tuned row's seed-1 run absent nothing shows its other seeds, or a follower's
+    runs, to come from the record: they get no verdict."""
+    root, summary = tmp_path, _project(tmp_path)
+    ge_c = f"{GE_C}:ner-paper:compound_stacked:verdict"
+    assert _cell(_claims_html(root, summary), ge_c) == "holds"
+    seed_1 = root / layout.Run("ner", "compound_stacked", "paper", 1).path(layout.SCORES)
+    shutil.rmtree(seed_1.parent)
+    html = _claims_html(root, summary)
+    gated = "cannot tell (not run under the tuning protocol)"
+    assert _cell(html, ge_c) == gated
+    assert _cell(html, f"{STACKED}:ner-paper:control_ce_stacked:verdict") == gated

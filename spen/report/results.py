@@ -69,13 +69,22 @@ class Results:
             ),
         )
 
-    def test_values(self, task: str, model: str, setting: str, metric: str) -> list[float]:
-        """Per-seed test figures of `metric` (the summary's runs), [] when not run."""
+    def test_values(
+        self, task: str, model: str, setting: str, metric: str, skip_seed: int | None = None
+    ) -> list[float]:
+        """Per-seed test figures of `metric` (the summary's runs), but `skip_seed`'s; [] when
+        not run."""
         return [
             float(r.test[metric])
             for r in self.runs(task, model, setting)
-            if is_number(r.test.get(metric))
+            if is_number(r.test.get(metric)) and r.run.seed != skip_seed
         ]
+
+    @property
+    def tuning_seed(self) -> int | None:
+        """The seed the tuning grids train with (`params/tuning.yaml`); None without params/."""
+        params = self.inputs.params
+        return params.tuning["seed"] if params is not None else None
 
     def group_stat(self, task: str, model: str, setting: str, metric: str) -> Cell:
         """The summary's mean ± std of `metric` for the group, with its number of seeds."""
@@ -128,14 +137,11 @@ class Results:
         """Whether the tuned row's run with the protocol's seed is the chosen grid point's run
         (the same settings and seed train the same model on a CPU: the same best dev score,
         from its train.json or else its learning curve), so it was made with the record's
-        choice and not before it; True while the row has no such run here (nothing to check),
-        False when the run has no dev score to check."""
-        params = self.inputs.params
-        seed = params.tuning["seed"] if params is not None else None
+        choice and not before it; False when the row has no such run here, or one with no dev
+        score: then nothing shows its runs (or a follower's) to come from the record."""
+        seed = self.tuning_seed
         run = next((r for r in self.runs(task, leader, setting) if r.run.seed == seed), None)
-        if run is None:
-            return True
-        return best_dev(run) == record["points"][record["chosen"]]["dev"]
+        return run is not None and best_dev(run) == record["points"][record["chosen"]]["dev"]
 
 
 def best_dev(run: RunData) -> float | None:

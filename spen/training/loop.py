@@ -122,10 +122,11 @@ def train(
 
     Returns the summary of the best dev epoch. A NaN or infinite loss raises
     `NumericalFaultError`, or with `stop_on_fault` (a tuning grid point, where diverging is an
-    outcome) ends training there: the summary keeps the epochs finished before and says why it
-    stopped (`dev` is None when none finished). `stop_after` (epochs, why): end after that many
-    epochs, saying why in the summary; the resume state stays, so a later call without it goes
-    on exactly as an uninterrupted run (the tuning protocol's probe and pruning).
+    outcome, and the main runs of the grid's choice, judged alike) ends training there: the
+    summary keeps the epochs finished before and says why it stopped (`dev` is None when none
+    finished). `stop_after` (epochs, why): end after that many epochs, saying why in the
+    summary; the resume state stays, so a later call without it goes on exactly as an
+    uninterrupted run (the tuning protocol's probe and pruning).
     """
     device = choose_device(config.device)
     torch.manual_seed(config.seed)
