@@ -280,6 +280,7 @@ def train(
         paths,
         stop_on_fault=bool(point or tuned),  # a grid point and the runs of its choice alike
         stop_after=stop_after,
+        tuning=overrides,
     )
     _print_json(summary)
 

@@ -212,6 +212,9 @@ def test_the_tuning_seeds_main_run_goes_on_from_the_chosen_point(
     assert result.exit_code == 0 and "taken from" in result.stderr
     for name in ("best.pt", "metrics.jsonl", "train.json"):
         assert Path("models/bilstm-paper/seed1", name).read_bytes() == (chosen / name).read_bytes()
+    record = json.loads(Path("record.json").read_text())
+    summary = json.loads(Path("models/bilstm-paper/seed1/train.json").read_text())
+    assert summary["tuning"] == record["overrides"]  # the run names what tuning gave it
     timings = [
         json.loads(Path(d, "timings.json").read_text())["epochs"]
         for d in (chosen, "models/bilstm-paper/seed1")

@@ -339,3 +339,30 @@ def test_a_tuned_row_without_its_seed_1_run_cannot_tell(tmp_path: Path) -> None:
     gated = "cannot tell (not run under the tuning protocol)"
     assert _cell(html, ge_c) == gated
     assert _cell(html, f"{STACKED}:ner-paper:control_ce_stacked:verdict") == gated
+
+
+def test_runs_that_name_their_tuning_settings_answer_for_themselves(tmp_path: Path) -> None:
+    """A run whose train.json names the settings tuning gave it counts by them, on any device:
+    GE(c)'s runs with the record's choice count though compound-stacked's seed-1 run shows
+    another dev score (a GPU rerun); one run naming other settings gates its model."""
+    root, summary = tmp_path, _project(tmp_path)
+    ner = layout.Run("ner", "compound_stacked", "paper", 1)
+    write_json(root / ner.path(layout.TRAIN_SUMMARY), {"dev": 83.0, "epochs": 3})
+    chosen = {"inference_optimizer": {"lr": 0.05, "momentum": 0.9, "name": "sgd"}}
+    record = next(r for r in RECORDS if r["task"] == "ner")
+    record = {**record, "overrides": chosen}
+    write_json(root / "results/tuning/ner/compound_stacked-paper.json", record)
+    for seed in (1, 2):
+        run = layout.Run("ner", "compound_stacked_ge_c", "paper", seed)
+        write_json(root / run.path(layout.TRAIN_SUMMARY), {"dev": 85.0, "tuning": chosen})
+    ge_c = f"{GE_C}:ner-paper:compound_stacked:verdict"
+    gated = "cannot tell (not run under the tuning protocol)"
+    html = _claims_html(root, summary)
+    assert _cell(html, ge_c) == gated  # the other side, compound-stacked, shows nothing
+    write_json(root / ner.path(layout.TRAIN_SUMMARY), {"dev": 83.0, "tuning": chosen})
+    stacked_2 = layout.Run("ner", "compound_stacked", "paper", 2)
+    write_json(root / stacked_2.path(layout.TRAIN_SUMMARY), {"dev": 84.5, "tuning": chosen})
+    assert _cell(_claims_html(root, summary), ge_c) == "holds"
+    other = {**chosen, "inner_steps": 1}
+    write_json(root / stacked_2.path(layout.TRAIN_SUMMARY), {"dev": 84.5, "tuning": other})
+    assert _cell(_claims_html(root, summary), ge_c) == gated

@@ -122,8 +122,10 @@ class Results:
 
     def under_protocol(self, task: str, model: str, setting: str) -> bool:
         """Whether the model's runs can count under the tuning protocol: params/ is at hand and
-        the model is untuned (a fixed control), or its tuning record exists and the runs of the
-        tuned row it follows were made with the record's choice (`made_by_record`)."""
+        the model is untuned (a fixed control), or its tuning record exists and its runs were
+        made with the record's choice. A run's train.json that names the settings tuning gave
+        it (`tuning`) answers for that run; runs made before train.json did are judged by the
+        tuned row's seed-1 run (`made_by_record`)."""
         params = self.inputs.params
         if params is None:
             return False
@@ -131,7 +133,14 @@ class Results:
         if leader is None:
             return True
         record = self.tuning_record(task, model, setting)
-        return bool(record) and self.made_by_record(task, leader, setting, record)
+        if not record:
+            return False
+        given = [trained_with(run) for run in self.runs(task, model, setting)]
+        if any(g is not None and g != record["overrides"] for g in given):
+            return False
+        if given and None not in given:
+            return True
+        return self.made_by_record(task, leader, setting, record)
 
     def made_by_record(self, task: str, leader: str, setting: str, record: dict[str, Any]) -> bool:
         """Whether the tuned row's run with the protocol's seed is the chosen grid point's run
@@ -141,7 +150,18 @@ class Results:
         score: then nothing shows its runs (or a follower's) to come from the record."""
         seed = self.tuning_seed
         run = next((r for r in self.runs(task, leader, setting) if r.run.seed == seed), None)
-        return run is not None and best_dev(run) == record["points"][record["chosen"]]["dev"]
+        if run is None:
+            return False
+        if trained_with(run) is not None:
+            return trained_with(run) == record["overrides"]
+        return best_dev(run) == record["points"][record["chosen"]]["dev"]
+
+
+def trained_with(run: RunData) -> dict[str, Any] | None:
+    """The settings a tuning grid point or record gave the run, as its train.json names them;
+    None when it names none (an untuned run, or one made before train.json did)."""
+    given = (run.train or {}).get("tuning")
+    return given if isinstance(given, dict) else None
 
 
 def best_dev(run: RunData) -> float | None:

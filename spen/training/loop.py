@@ -9,6 +9,7 @@ import resource
 import shutil
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,7 @@ def train(
     paths: RunPaths,
     stop_on_fault: bool = False,
     stop_after: tuple[int, str] | None = None,
+    tuning: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train one run to the end of its budget (resuming if a resume state exists).
 
@@ -126,7 +128,9 @@ def train(
     summary keeps the epochs finished before and says why it stopped (`dev` is None when none
     finished). `stop_after` (epochs, why): end after that many epochs, saying why in the
     summary; the resume state stays, so a later call without it goes on exactly as an
-    uninterrupted run (the tuning protocol's probe and pruning).
+    uninterrupted run (the tuning protocol's probe and pruning). `tuning`: the settings a
+    tuning grid point or record gave the run (its overrides), kept in the summary so that the
+    run shows what it was trained with.
     """
     device = choose_device(config.device)
     torch.manual_seed(config.seed)
@@ -195,7 +199,8 @@ def train(
     ended_early = len(history) < config.max_epochs and not _patience_spent(history, config.patience)
     if stopped is None and stop_after is not None and ended_early:
         stopped = stop_after[1]
-    return _write_outputs(paths, _base_state(config, task, best_model, history), model, stopped)
+    best_state = _base_state(config, task, best_model, history)
+    return _write_outputs(paths, best_state, model, stopped, tuning)
 
 
 def _report_epoch(config: RunConfig, history: list[dict[str, Any]], timing: dict[str, Any]) -> None:
@@ -225,10 +230,14 @@ def _timings_summary(timings: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _write_outputs(
-    paths: RunPaths, best_state: dict[str, Any], model: torch.nn.Module, stopped: str | None
+    paths: RunPaths,
+    best_state: dict[str, Any],
+    model: torch.nn.Module,
+    stopped: str | None,
+    tuning: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     """Write the best model, the per-epoch log and the summary (with why training stopped
-    before its budget, if it did), each atomically."""
+    before its budget, if it did, and the tuning settings it was given), each atomically."""
     history = best_state["history"]
     save_checkpoint(paths.best, best_state)
     _write_history(paths.metrics, history)
@@ -241,6 +250,7 @@ def _write_outputs(
         "parameters": count_parameters(model),
         "test_time_parameters": count_test_time_parameters(model),
         "weights_sha256": weights_sha256(best_state["model"]),
+        **({"tuning": dict(tuning)} if tuning is not None else {}),
     }
     write_json(paths.summary, summary)
     return summary
