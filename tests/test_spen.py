@@ -561,3 +561,145 @@ def test_spen_inference_network_beats_local_bilstm_on_neighbour_dependent_labels
     assert spen_cyclic > 0.85, results
     assert local_cyclic < 0.5, results
     assert spen_exact > local_exact + 0.1, results
+
+
+# ---------------------------------------------------------------------------------------
+# Whole training steps replayed by hand: the objective, λ, truncation and the update order
+
+
+def torch_energy(
+    emissions: torch.Tensor, transitions: torch.Tensor, y: torch.Tensor, n: int
+) -> torch.Tensor:
+    """`hand_energy` in differentiable torch ops, one sentence, position by position."""
+    start = end = transitions.shape[0] - 1
+    score = y[0] @ transitions[start, :-1] + y[n - 1] @ transitions[:-1, end]
+    for t in range(n):
+        score = score + y[t] @ emissions[t]
+        if t > 0:
+            score = score + y[t - 1] @ transitions[:-1, :-1] @ y[t]
+    return -score
+
+
+def hand_hinges(
+    em: torch.Tensor,
+    w: torch.Tensor,
+    f: torch.Tensor,
+    a: torch.Tensor | None,
+    gold: torch.Tensor,
+    lengths: list[int],
+    test_time_cost: bool,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Per-sentence [Δ(F, y) − E(F) + E(y)] and [(Δ(A, y)) − E(A) + E(y)] by positions."""
+    h_f, h_a = [], []
+    for b, n in enumerate(lengths):
+        e_gold = torch_energy(em[b], w, gold[b], n)
+        delta_f = (f[b, :n] - gold[b, :n]).abs().sum()
+        h_f.append(delta_f - torch_energy(em[b], w, f[b], n) + e_gold)
+        if a is not None:
+            delta_a = (a[b, :n] - gold[b, :n]).abs().sum() if test_time_cost else 0.0
+            h_a.append(delta_a - torch_energy(em[b], w, a[b], n) + e_gold)
+    return torch.stack(h_f), torch.stack(h_a) if a is not None else None
+
+
+def hand_ce(logits: torch.Tensor, tags: torch.Tensor, lengths: list[int]) -> torch.Tensor:
+    """Mean over sentences of the summed token cross-entropy, by positions."""
+    log_p = logits.log_softmax(-1)
+    return torch.stack(
+        [-sum(log_p[b, t, tags[b, t]] for t in range(n)) for b, n in enumerate(lengths)]
+    ).mean()
+
+
+@pytest.mark.parametrize(
+    ("parameterization", "truncate", "test_time_cost"),
+    [("separated", False, True), ("shared", True, False), ("stacked", False, False)],
+)
+def test_a_compound_step_is_k_inference_updates_then_one_energy_update_by_hand(
+    parameterization: str, truncate: bool, test_time_cost: bool
+) -> None:
+    """One compound training step replayed by hand on a twin: k = 2 SGD updates of Φ,Ψ on
+    −mean(h_F) − λ·mean(h_A) + CE (truncated hinges with zero truncation; CE(A) only for the
+    stacked F, which reads the gold tags), then one Adam update of Θ on mean([h_F]_+) +
+    λ·mean([h_A]_+) at the outputs of the updated networks. λ = 2 tells λ from 1."""
+    config = tiny_config(
+        parameterization=parameterization,
+        zero_truncation=truncate,
+        test_time_cost=test_time_cost,
+        compound_weight=2.0,
+        inner_steps=2,
+    )
+    learner, twin = build(config), build(config)
+    batch = tiny_batch(8)
+    lengths, lam = batch.lengths.tolist(), config.compound_weight
+    model = twin.model
+    gold = model.gold(batch)
+    inference_params = [p for p in model.inference.parameters() if p.requires_grad]
+    theta = model.energy_parameters()
+    spec = config.inference_optimizer
+    by_hand = torch.optim.SGD(inference_params, lr=spec.lr, momentum=spec.momentum)
+    with torch.no_grad():
+        em, w = model.energy.emissions(batch), model.energy.transitions.clone()
+    for _ in range(config.inner_steps):
+        a_logits, f_logits = model.inference(batch, gold)
+        a, f = a_logits.softmax(-1), f_logits.softmax(-1)
+        h_f, h_a = hand_hinges(em, w, f, a, gold, lengths, test_time_cost=False)
+        if truncate:
+            h_f, h_a = h_f.clamp(min=0), h_a.clamp(min=0)
+        inference_loss = -h_f.mean() - lam * h_a.mean() + hand_ce(a_logits, batch.tags, lengths)
+        if parameterization != "stacked":
+            inference_loss = inference_loss + hand_ce(f_logits, batch.tags, lengths)
+        by_hand.zero_grad(set_to_none=True)
+        inference_loss.backward()
+        by_hand.step()
+    spec = config.energy_optimizer
+    energy_by_hand = torch.optim.Adam(theta, lr=spec.lr)
+    with torch.no_grad():
+        a_logits, f_logits = model.inference(batch, gold)
+    emissions = model.energy.emissions(batch)
+    a, f = a_logits.softmax(-1), f_logits.softmax(-1)
+    h_f, h_a = hand_hinges(emissions, model.energy.transitions, f, a, gold, lengths, test_time_cost)
+    energy_loss = h_f.clamp(min=0).mean() + lam * h_a.clamp(min=0).mean()
+    energy_by_hand.zero_grad(set_to_none=True)
+    energy_loss.backward()
+    energy_by_hand.step()
+
+    losses = learner.train_step(batch)
+    assert losses["inference_loss"].item() == pytest.approx(inference_loss.item(), rel=1e-5)
+    assert losses["energy_loss"].item() == pytest.approx(energy_loss.item(), rel=1e-5)
+    ours = learner.model
+    for mine, theirs in zip(ours.inference.parameters(), model.inference.parameters(), strict=True):
+        assert torch.allclose(mine, theirs, atol=1e-6)
+    for mine, theirs in zip(ours.energy_parameters(), theta, strict=True):
+        assert torch.allclose(mine, theirs, atol=1e-6)
+
+
+def test_a_retuning_step_lowers_the_energy_of_a_by_hand() -> None:
+    """Retuning (Tu & Gimpel 2018) replayed by hand: A ← F, then one update of A alone on
+    mean(E(A)) + ce_weight·CE(A) with Θ fixed (ce_weight 5, as in the 2018 code)."""
+    config = tiny_config(objective="margin_rescaled", zero_truncation=True, ce_weight=5.0)
+    learner, twin = build(config), build(config)
+    batch = tiny_batch(9)
+    lengths = batch.lengths.tolist()
+    for each in (learner, twin):
+        each.start_epoch(2)  # the first retuning epoch: A_Ψ starts as a copy of F_Φ
+    model = twin.model
+    a_params = [p for p in model.inference.test_time.parameters() if p.requires_grad]
+    spec = config.retune_optimizer
+    assert spec is not None and spec.name == "sgd"  # the inference networks' optimizer
+    optimizer = torch.optim.SGD(a_params, lr=spec.lr, momentum=spec.momentum)
+    with torch.no_grad():
+        em, w = model.energy.emissions(batch), model.energy.transitions.clone()
+    logits = model.inference.test_time_logits(batch)
+    a = logits.softmax(-1)
+    energy = torch.stack([torch_energy(em[b], w, a[b], n) for b, n in enumerate(lengths)]).mean()
+    loss = energy + config.ce_weight * hand_ce(logits, batch.tags, lengths)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+    losses = learner.train_step(batch)
+    assert losses["retune_energy"].item() == pytest.approx(energy.item(), rel=1e-5)
+    assert losses["retune_loss"].item() == pytest.approx(loss.item(), rel=1e-5)
+    for mine, theirs in zip(
+        learner.model.inference.parameters(), model.inference.parameters(), strict=True
+    ):
+        assert torch.allclose(mine, theirs, atol=1e-6)
