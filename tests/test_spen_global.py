@@ -89,6 +89,53 @@ def test_word_reading_tag_lms_are_padding_independent(kind: str) -> None:
             )
 
 
+def stepwise_energy(lm: DirectionalTagLM, y: torch.Tensor, words: torch.Tensor | None) -> float:
+    """−Σ_{t=1..n+1} log(ỹ_tᵀ ȳ_t) for one sentence's relaxed tags `y` (n, L), feeding the
+    LSTM one step at a time: at step t the tags (and words) of step t − 1, the start vectors
+    at t = 1; ỹ_{n+1} is the end symbol."""
+    n, state, total = y.shape[0], None, 0.0
+    previous_y, previous_w = lm.start.detach(), lm.start_word
+    for t in range(n + 1):
+        x = previous_y if words is None else torch.cat([previous_y, previous_w.detach()])
+        out, state = lm.lstm(x.view(1, 1, -1), state)
+        probs = lm.output(out).softmax(dim=-1)[0, 0]
+        target = torch.cat([y[t], torch.zeros(1)]) if t < n else one_hot_end()
+        total -= torch.log(target @ probs).item()
+        if t < n:
+            previous_y = y[t]
+            previous_w = None if words is None else words[t]
+    return total
+
+
+def one_hot_end() -> torch.Tensor:
+    return torch.nn.functional.one_hot(torch.tensor(NUM_TAGS), NUM_TAGS + 1).float()
+
+
+@pytest.mark.parametrize("kind", ["tlm_a", "tlm_b", "tlm_c"])
+def test_tag_lm_energy_step_by_step(kind: str) -> None:
+    """On relaxed tags, each kind's energy equals its terms fed one step at a time: GE(b) reads
+    the previous word beside the previous tags; GE(c) adds a second LM over the reversed
+    sentence (tags and words reversed, its own start vectors)."""
+    torch.manual_seed(0)
+    config = tiny_config(global_energy={"kind": kind, "weight": 1.0, "hidden": 4})
+    model = build_model(config, vocabs(), torch.randn(VOCAB, 6))
+    assert isinstance(model, SpenModel) and model.global_energy is not None
+    tlm = model.global_energy.model
+    batch = tiny_batch(2)
+    labels = torch.softmax(3 * torch.randn(*batch.tags.shape, NUM_TAGS), dim=-1)
+    with torch.no_grad():
+        energy = tlm(batch, labels)
+        words = tlm.word_features(batch)
+        for b, n in enumerate(batch.lengths.tolist()):
+            w = None if words is None else words[b, :n]
+            expected = stepwise_energy(tlm.forward_lm, labels[b, :n], w)
+            if kind == "tlm_c":
+                assert tlm.backward_lm is not None
+                back = None if w is None else w.flip(0)
+                expected += stepwise_energy(tlm.backward_lm, labels[b, :n].flip(0), back)
+            assert energy[b].item() == pytest.approx(expected, rel=1e-5)
+
+
 def test_frozen_global_term_is_added_and_never_trained(tmp_path: Path) -> None:
     torch.manual_seed(0)
     tlm = TagLanguageModel("tlm_a", NUM_TAGS, hidden=4)
