@@ -703,3 +703,106 @@ def test_a_retuning_step_lowers_the_energy_of_a_by_hand() -> None:
         learner.model.inference.parameters(), model.inference.parameters(), strict=True
     ):
         assert torch.allclose(mine, theirs, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------
+# The other decoders and the exact-versus-amortised analysis
+
+
+def test_gradient_descent_starts_where_it_says_and_descends_the_full_energy() -> None:
+    """0 steps return the start (uniform, or A_Ψ's distributions); one step of size 0.5 on
+    the logits equals one taken by hand on the linear chain (by positions) plus the global
+    term, from A_Ψ's logits."""
+    from spen.inference.gradient_descent import GradientDescentOptions
+
+    config = tiny_config(global_energy={"kind": "tlm_a", "weight": 0.5, "hidden": 4})
+    model = build(config).model
+    batch = tiny_batch(10)
+    with torch.no_grad():
+        model.energy.transitions.normal_()
+    mask = batch.mask
+    still = GradientDescentOptions(steps=0)
+    uniform = model.gradient_descent(batch, still)
+    assert torch.allclose(uniform[mask], torch.full((int(mask.sum()), NUM_TAGS), 1 / NUM_TAGS))
+    start = model.inference.test_time_logits(batch).detach()
+    from_a = model.gradient_descent(batch, still, from_test_time=True)
+    assert torch.allclose(from_a[mask], start.softmax(-1)[mask])
+
+    assert model.global_energy is not None
+    with torch.no_grad():
+        em, w = model.energy.emissions(batch), model.energy.transitions.clone()
+    logits = start.clone().requires_grad_(True)
+    y = logits.softmax(-1)
+    lengths = batch.lengths.tolist()
+    energy = sum(torch_energy(em[b], w, y[b], n) for b, n in enumerate(lengths))
+    energy = energy + 0.5 * model.global_energy.model(batch, y).sum()
+    (grad,) = torch.autograd.grad(energy, logits)
+    expected = (start - 0.5 * grad).softmax(-1)
+    stepped = model.gradient_descent(batch, GradientDescentOptions(1, 0.5), from_test_time=True)
+    assert torch.allclose(stepped[mask], expected[mask], atol=1e-6)
+
+
+def test_cost_augmented_decoder_reads_f_not_a() -> None:
+    learner = build(tiny_config())
+    batch = tiny_batch(11)
+    with torch.no_grad():
+        learner.model.inference.cost_augmented.output.bias.copy_(torch.tensor([0.0, 0.0, 1e3]))
+        learner.model.inference.test_time.output.bias.copy_(torch.tensor([1e3, 0.0, 0.0]))
+    assert (learner.predict(batch, "cost_augmented")[batch.mask] == 2).all()
+    assert (learner.predict(batch, "test_time")[batch.mask] == 0).all()
+
+
+def test_exact_vs_amortised_gaps_and_agreement_by_enumeration() -> None:
+    """Each decoder's energy gap per token and its share of sentences equal to the exact
+    minimum, and the gap of A_Ψ's distributions themselves, recomputed from the outputs with
+    energies by positions and the minimum by enumerating every path."""
+    from spen.data.arrow import Split
+    from spen.evaluation.analysis import COMPARED, exact_vs_amortised
+
+    learner = build(tiny_config())
+    model = learner.model
+    with torch.no_grad():
+        model.energy.transitions.normal_()
+    batch = tiny_batch(12)
+    lengths = batch.lengths.tolist()
+    ids = [batch.words[b, :n].tolist() for b, n in enumerate(lengths)]
+    tag_ids = [batch.tags[b, :n].tolist() for b, n in enumerate(lengths)]
+    tags = vocabs().tags.tags
+    split = Split(
+        tokens=[[f"w{i}" for i in s] for s in ids],
+        token_ids=ids,
+        tags=[[tags[i] for i in s] for s in tag_ids],
+        tag_ids=tag_ids,
+    )
+    result = exact_vs_amortised(learner, split, vocabs(), 10, torch.device("cpu"), uses_chars=False)
+    with torch.no_grad():
+        em, w = model.energy.emissions(batch), model.energy.transitions
+        best_paths, best_energies = [], []
+        for b, n in enumerate(lengths):
+            energies = {}
+            for path in itertools.product(range(NUM_TAGS), repeat=n):
+                y = torch.nn.functional.one_hot(torch.tensor(path), NUM_TAGS).float()
+                energies[path] = hand_energy(em[b, :n], w, y, n)
+            best = min(energies, key=energies.__getitem__)
+            best_paths.append(best)
+            best_energies.append(energies[best])
+        for name in COMPARED:
+            pred = learner.predict(batch, name)
+            gap, same = 0.0, 0
+            for b, n in enumerate(lengths):
+                path = tuple(pred[b, :n].tolist())
+                y = torch.nn.functional.one_hot(torch.tensor(path), NUM_TAGS).float()
+                gap += hand_energy(em[b, :n], w, y, n) - best_energies[b]
+                same += path == best_paths[b]
+            found = result["decoders"][name]
+            assert found["energy_gap_per_token"] == pytest.approx(gap / sum(lengths), abs=1e-5)
+            assert found["same_output_as_viterbi"] == pytest.approx(same / len(lengths))
+        relaxed = model.inference.test_time_logits(batch).softmax(-1)
+        relaxed_gaps = [
+            hand_energy(em[b, :n], w, relaxed[b, :n], n) - best_energies[b]
+            for b, n in enumerate(lengths)
+        ]
+    assert result["energy_gap_relaxed_mean"] == pytest.approx(
+        sum(relaxed_gaps) / len(lengths), abs=1e-5
+    )
+    assert result["decoders"]["viterbi"]["same_output_as_viterbi"] == 1.0
