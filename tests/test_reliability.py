@@ -80,7 +80,10 @@ def test_killed_run_resumes_to_the_uninterrupted_result(pos_project: Path) -> No
     victim.wait()
     epochs_done = len(load_checkpoint(resume)["history"])
     assert 1 <= epochs_done < EPOCHS, "the kill should land mid-run"
-    resumed = finish("killed")
+    done = subprocess.run(train_command("killed"), capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"resuming after epoch {epochs_done}" in done.stderr  # not a fresh start
+    resumed = json.loads(done.stdout)
     assert dev_curve("killed") == dev_curve("whole")
     assert resumed["weights_sha256"] == reference["weights_sha256"]
     assert not list(Path("killed").glob(".*.tmp")), "no temporary file left behind"
