@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -10,13 +11,14 @@ import torch
 
 from spen.bench import exact_decoders
 
-pytest.importorskip("torchcrf")  # the peers are the bench extra
-pytest.importorskip("torch_struct")
-
-
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available")
+PEERS = pytest.mark.skipif(
+    find_spec("torchcrf") is None or find_spec("torch_struct") is None,
+    reason="the peer decoders (the bench extra) are not installed",
+)
 
 
+@PEERS
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=CUDA)])
 @pytest.mark.parametrize("seed", range(5))
 def test_peers_find_our_viterbi_path(seed: int, device: str) -> None:

@@ -25,8 +25,6 @@ from spen.models.encoders import WordEncoder
 
 REPO = Path(__file__).resolve().parents[1]
 
-transformers = pytest.importorskip("transformers", reason="the xfmr extra is not installed")
-
 SPEC = FeatureSpec("all-minilm-l6-v2", (1, 2), "mean", 16)
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "cat", "sat", "on", "mat", "##s", "un", "##der"]
 
@@ -98,7 +96,9 @@ def test_pooling_by_hand() -> None:
 
 @pytest.fixture
 def tiny_encoder(tmp_path: Path) -> Encoder:
-    """A 2-layer, 16-d random BERT with a 12-piece vocabulary (no download)."""
+    """A 2-layer, 16-d random BERT with a 12-piece vocabulary (no download); the tests that
+    take it skip without the xfmr extra."""
+    transformers = pytest.importorskip("transformers", reason="the xfmr extra is not installed")
     vocab = tmp_path / "vocab.txt"
     vocab.write_text("\n".join(VOCAB) + "\n")
     tokenizer = transformers.BertTokenizerFast(str(vocab), do_lower_case=True)
