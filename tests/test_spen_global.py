@@ -65,13 +65,18 @@ def test_tag_lm_energy_on_one_hot_is_the_sequence_nll_and_ignores_padding() -> N
         assert energy[b].item() == pytest.approx(expected, rel=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["tlm_b", "tlm_c"])
-def test_word_reading_tag_lms_are_padding_independent(kind: str) -> None:
+def built_tag_lm(kind: str) -> TagLanguageModel:
+    """The tag LM of a tiny SPEN with a global energy of `kind` (its word encoder included)."""
     torch.manual_seed(0)
     config = tiny_config(global_energy={"kind": kind, "weight": 1.0, "hidden": 4})
     model = build_model(config, vocabs(), torch.randn(VOCAB, 6))
     assert isinstance(model, SpenModel) and model.global_energy is not None
-    tlm = model.global_energy.model
+    return model.global_energy.model
+
+
+@pytest.mark.parametrize("kind", ["tlm_b", "tlm_c"])
+def test_word_reading_tag_lms_are_padding_independent(kind: str) -> None:
+    tlm = built_tag_lm(kind)
     batch = tiny_batch(1)
     labels = torch.softmax(torch.randn(*batch.tags.shape, NUM_TAGS), dim=-1)
     with torch.no_grad():
@@ -116,11 +121,7 @@ def test_tag_lm_energy_step_by_step(kind: str) -> None:
     """On relaxed tags, each kind's energy equals its terms fed one step at a time: GE(b) reads
     the previous word beside the previous tags; GE(c) adds a second LM over the reversed
     sentence (tags and words reversed, its own start vectors)."""
-    torch.manual_seed(0)
-    config = tiny_config(global_energy={"kind": kind, "weight": 1.0, "hidden": 4})
-    model = build_model(config, vocabs(), torch.randn(VOCAB, 6))
-    assert isinstance(model, SpenModel) and model.global_energy is not None
-    tlm = model.global_energy.model
+    tlm = built_tag_lm(kind)
     batch = tiny_batch(2)
     labels = torch.softmax(3 * torch.randn(*batch.tags.shape, NUM_TAGS), dim=-1)
     with torch.no_grad():
