@@ -63,7 +63,8 @@ def user_errors(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from spen.data.featurize import MissingExtraError
-        from spen.training.loop import DeviceUnavailableError, NumericalFaultError
+        from spen.device import DeviceUnavailableError
+        from spen.training.faults import NumericalFaultError
 
         try:
             return func(*args, **kwargs)
@@ -399,8 +400,8 @@ def _restore(
 ) -> _Restored:
     """A trained learner and the split it should tag, checked to share its vocabularies."""
     from spen.data.prepared import load_prepared
+    from spen.device import choose_device
     from spen.training.checkpoint import checkpoint_config, load_checkpoint, restore_learner
-    from spen.training.loop import choose_device
 
     state = load_checkpoint(checkpoint)
     config = checkpoint_config(state)
@@ -522,8 +523,8 @@ def pretrain_tlm(
     """Pretrain the tag language model of a global energy on TASK's gold tag sequences."""
     from spen.data.features import run_features_dir
     from spen.data.prepared import load_prepared
+    from spen.device import choose_device
     from spen.run_config import InputSetting
-    from spen.training.loop import choose_device
     from spen.training.tag_lm import pretrain_tag_lm, save_tag_lm
 
     name = kind if kind == "tlm_a" else f"{kind}-{setting}"
@@ -594,9 +595,9 @@ def bench(
         training_benchmark,
     )
     from spen.data.prepared import load_prepared
+    from spen.device import choose_device
     from spen.io import write_json
     from spen.layout import BENCH, experiments
-    from spen.training.loop import choose_device
 
     out = out or Path(BENCH.format(task=task))
     check_output_file(out)

@@ -9,9 +9,9 @@ from spen.data.arrow import Split, encode_sentences
 from spen.data.features import FeatureTable
 from spen.data.featurize import Encoder
 from spen.data.readers import Sentence
+from spen.device import choose_device
 from spen.evaluation.decode import predict_split
 from spen.training.checkpoint import checkpoint_config, load_checkpoint, restore_learner
-from spen.training.loop import choose_device
 
 
 def tag_lines(

@@ -11,6 +11,7 @@ from test_spen import tiny_config
 
 from spen.data.batches import Batch
 from spen.training import loop
+from spen.training.faults import NumericalFaultError
 from spen.training.learners import Learner
 
 
@@ -19,10 +20,12 @@ class ScriptedLearner(Learner):
 
     def __init__(self, losses: list[dict[str, torch.Tensor]]) -> None:
         self.model = torch.nn.Linear(1, 1)
-        self.optimizers = {}
         self.grad_clip = None
         self.losses = losses
         self.steps = 0
+
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {}
 
     def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         self.steps += 1
@@ -79,6 +82,6 @@ def test_a_nan_is_named_by_its_batch_at_the_end_of_its_block(
     losses[bad - 1]["b"] = torch.tensor(float("nan"))
     losses[bad]["a"] = torch.tensor(float("inf"))
     learner = ScriptedLearner(losses)
-    with pytest.raises(loop.NumericalFaultError, match=f"epoch 1, batch {bad}: loss 'b' is nan"):
+    with pytest.raises(NumericalFaultError, match=f"epoch 1, batch {bad}: loss 'b' is nan"):
         run_epoch(learner, monkeypatch, tmp_path)
     assert learner.steps == 2 * loop.LOSS_READ_EVERY  # found when its block was read

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from functools import cached_property
 
 import torch
 from torch import nn
@@ -41,8 +42,18 @@ class Learner(ABC):
     """Owns a model and its optimizers; knows how to update them on one batch."""
 
     model: nn.Module
-    optimizers: dict[str, torch.optim.Optimizer]
     grad_clip: float | None
+
+    @abstractmethod
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """The learner's optimizers by name, fresh."""
+
+    @cached_property
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """The optimizers by name, made at their first use (a training step, a resume, a
+        checkpoint): a learner restored to decode or tag never makes one, as building the first
+        torch optimizer of a process imports torch's compiler (seconds)."""
+        return self.make_optimizers()
 
     @abstractmethod
     def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -83,8 +94,11 @@ class SupervisedLearner(Learner):
     def __init__(self, model: nn.Module, config: RunConfig) -> None:
         self.model = model
         self.params = trainable(model)
-        self.optimizers = {"model": make_optimizer(self.params, config.optimizer)}
+        self.optimizer_spec = config.optimizer
         self.grad_clip = config.grad_clip
+
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"model": make_optimizer(self.params, self.optimizer_spec)}
 
     def train_step(self, batch: Batch) -> dict[str, torch.Tensor]:
         loss = self.model.loss(batch)

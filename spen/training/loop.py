@@ -19,6 +19,7 @@ import torch
 
 from spen.data.batches import make_batches
 from spen.data.prepared import PreparedTask
+from spen.device import choose_device
 from spen.evaluation.decode import predict_split
 from spen.evaluation.metrics import score
 from spen.io import atomic_open, atomic_path, write_json
@@ -34,20 +35,13 @@ from spen.training.checkpoint import (
     set_rng_state,
     weights_sha256,
 )
+from spen.training.faults import NumericalFaultError
 from spen.training.learners import Learner
 from spen.training.tag_lm import load_pretrained_parts
 
 #: batches between two reads of the training losses by the host (each read waits for the
 #: device; the losses stay on it in between, so a GPU is never idle waiting for one batch)
 LOSS_READ_EVERY = 50
-
-
-class NumericalFaultError(RuntimeError):
-    """A loss became NaN or infinite during training."""
-
-
-class DeviceUnavailableError(RuntimeError):
-    """The device a run asks for is not on this machine."""
 
 
 @dataclass(frozen=True)
@@ -73,17 +67,6 @@ class RunPaths:
             timings=directory / "timings.json",
             resume=directory / "resume" / "last.pt",
         )
-
-
-def choose_device(name: str) -> torch.device:
-    """`auto` picks CUDA when present; `cuda` without a GPU is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise DeviceUnavailableError(
-            "device: cuda was asked for, but torch sees no CUDA device (use --device cpu or auto)"
-        )
-    return torch.device(name)
 
 
 def adopt_resume_state(paths: RunPaths, source: Path, config: RunConfig) -> bool:

@@ -73,7 +73,7 @@ from spen.data.batches import Batch
 from spen.inference.gradient_descent import GradientDescentOptions
 from spen.models.inference_networks import SeparatedNetworks
 from spen.models.spen import EnergyInputs, SpenModel
-from spen.run_config import RunConfig
+from spen.run_config import OptimizerConfig, RunConfig
 from spen.training.learners import Learner, make_optimizer
 from spen.training.objectives import (
     compound_energy_loss,
@@ -201,16 +201,26 @@ class SpenLearner(Learner):
         else:
             self.inference_params = _unique_trainable([inference])
             self.retune_params = []
-        self.optimizers = {
-            "energy": make_optimizer(self.energy_params, config.energy_optimizer),
-            "inference": make_optimizer(self.inference_params, config.inference_optimizer),
+        self.optimizer_specs: dict[str, OptimizerConfig] = {
+            "energy": config.energy_optimizer,
+            "inference": config.inference_optimizer,
         }
         if self.options.retunes:
             assert config.retune_optimizer is not None  # RunConfig fills it for a spen run
-            self.optimizers["retune"] = make_optimizer(self.retune_params, config.retune_optimizer)
+            self.optimizer_specs["retune"] = config.retune_optimizer
         self.epoch = 1
         #: the `gradient_descent*` decoders' steps and step size (a comparator, not training)
         self.gradient_descent = GradientDescentOptions()
+
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        params = {
+            "energy": self.energy_params,
+            "inference": self.inference_params,
+            "retune": self.retune_params,
+        }
+        return {
+            name: make_optimizer(params[name], spec) for name, spec in self.optimizer_specs.items()
+        }
 
     # ---------------------------------------------------------------------------------
     # Schedule
