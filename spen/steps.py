@@ -143,24 +143,24 @@ ENTRY_MODULES = {
     "fetch": ("spen.config", "spen.data.sources"),
     "preprocess": ("spen.config", "spen.data.preprocess"),
     "featurize": ("spen.config", "spen.data.featurize", "spen.data.prepared"),
-    "pretrain_tlm": ("spen.config", "spen.data.prepared", "spen.training.tag_lm"),
+    "pretrain_tlm": ("spen.config", "spen.data.prepared", "spen.device", "spen.training.tag_lm"),
     "train": ("spen.config", "spen.data.prepared", "spen.training.loop", "spen.tuning"),
     "tune_select": ("spen.tuning",),
     "decode": (
         "spen.data.prepared",
+        "spen.device",
         "spen.evaluation.decode",
         "spen.training.checkpoint",
-        "spen.training.loop",
     ),
     "score": ("spen.data.vocab", "spen.evaluation.decode", "spen.evaluation.metrics", "spen.io"),
     "analyze": (
         "spen.data.prepared",
+        "spen.device",
         "spen.evaluation.analysis",
         "spen.training.checkpoint",
-        "spen.training.loop",
     ),
     "aggregate": ("spen.aggregate",),
-    "bench": ("spen.bench", "spen.config", "spen.data.prepared"),
+    "bench": ("spen.bench", "spen.config", "spen.data.prepared", "spen.device", "spen.layout"),
     "report": ("spen.report.build",),
 }
 # The tuning steps run the code of the step they are a form of.

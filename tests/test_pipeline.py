@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -328,6 +329,50 @@ def test_code_deps_follow_imports_and_their_digest_follows_the_files(tmp_path: P
         steps.ENTRY_MODULES.clear()
         steps.ENTRY_MODULES.update(entry)
         steps.code_digest.cache_clear()
+
+
+def _cli_imports(step: str) -> set[str]:
+    """The spen modules that the `spen` subcommand running `step` uses: those its function, and
+    the spen/cli.py helpers it calls, import or name from the module's own imports (the
+    error-reporting decorator is wiring, left out)."""
+    tree = ast.parse((REPO / "spen" / "cli.py").read_text(encoding="utf-8"))
+    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    top_level = {
+        alias.asname or alias.name: node.module
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("spen.")
+        for alias in node.names
+    }
+    found: set[str] = set()
+    todo, seen = [steps.COMMANDS[step].split()[1].replace("-", "_")], set()
+    while todo:
+        function = functions[todo.pop()]
+        if function.name in seen:
+            continue
+        seen.add(function.name)
+        for node in (n for statement in function.body for n in ast.walk(statement)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("spen."):
+                found.add(node.module)
+            elif isinstance(node, ast.Name) and node.id in top_level:
+                found.add(top_level[node.id])
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in functions:
+                todo.append(node.func.id)
+    return found
+
+
+@pytest.mark.parametrize("step", sorted(steps.ENTRY_MODULES))
+def test_each_steps_code_deps_cover_what_its_command_imports(step: str) -> None:
+    """Both tools rerun a step after an edit to code it runs: every module its `spen`
+    subcommand imports is among the step's code dependencies."""
+    entry = dict(steps.ENTRY_MODULES)
+    try:
+        steps.ENTRY_MODULES["probe"] = tuple(sorted(_cli_imports(step)))
+        imported = set(steps.code_deps("probe"))
+    finally:
+        steps.ENTRY_MODULES.clear()
+        steps.ENTRY_MODULES.update(entry)
+    assert imported, f"{step}: its command imports no spen module"
+    assert imported <= set(steps.code_deps(step))
 
 
 # --- bad params stop Snakemake before any job ------------------------------------------------

@@ -62,6 +62,8 @@ def test_tagging_imports_neither_torch_compiler_nor_metrics(tmp_path: Path) -> N
     torch.save(tiny_checkpoint(objective="margin_rescaled"), checkpoint)
     script = (
         "import sys\n"
+        "import torch\n"
+        "assert 'torch._dynamo' not in sys.modules, 'this torch imports its compiler at once'\n"
         "from pathlib import Path\n"
         "from spen.tagging import tag_lines\n"
         f"tagged = tag_lines(Path({str(checkpoint)!r}), ['w3 w4'], device='cpu')\n"
