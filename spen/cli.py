@@ -232,6 +232,9 @@ def train(
     pruning: Annotated[
         Path | None, typer.Option(help="With --point: the pruning record (stop if pruned).")
     ] = None,
+    summary: Annotated[
+        Path | None, typer.Option(help="Write the run's summary here (default OUT/train.json).")
+    ] = None,
     features: FeaturesDir = None,
 ) -> None:
     """Train MODEL in input SETTING on TASK; resumes from the run's last checkpoint if any."""
@@ -246,6 +249,8 @@ def train(
         raise ValueError("--point and --tuned exclude each other: a grid point or the choice")
     if (probe or pruning) and not point:
         raise ValueError("--probe and --pruning train a grid point: give --point too")
+    if probe and summary:
+        raise ValueError("--probe names the probe's summary: give --summary without it")
     overrides = tuning.chosen_overrides(tuned) if tuned else None
     if point:
         base = params.run_config(task, model, setting, seed, profile)
@@ -259,6 +264,9 @@ def train(
     # checkpoint, an epoch later
     check_output_dir(out, ("best.pt", "metrics.jsonl", "train.json", "resume/last.pt"))
     paths, stop_after = RunPaths.under(out), None
+    if probe or summary:
+        check_output_file(probe or summary)
+        paths = replace(paths, summary=probe or summary)
     if tuned:
         # the chosen grid point's run (beside this one, in the pipeline's layout) is this very
         # run when the seeds agree: go on from its end rather than train it again
@@ -268,13 +276,12 @@ def train(
         rule = tuning.pruning(params, task, model, profile)
         if rule is None:
             raise ValueError(f"--probe: no pruning rule applies to {task}/{model}'s grid")
-        paths = replace(paths, summary=probe)
         stop_after = (rule["probe_epochs"], f"probe: {rule['probe_epochs']} epochs")
     elif pruning and point:
         epochs = tuning.pruned_after(pruning, point)
         if epochs is not None:
             stop_after = (epochs, f"pruned after {epochs} epochs ({pruning})")
-    summary = run(
+    outcome = run(
         config,
         load_prepared(data or Path("data") / task, _features(config, features)),
         params.task(task)["metric"],
@@ -283,7 +290,7 @@ def train(
         stop_after=stop_after,
         tuning=overrides,
     )
-    _print_json(summary)
+    _print_json(outcome)
 
 
 @app.command("tune-prune")
@@ -310,7 +317,9 @@ def tune_select(
     task: str,
     model: str,
     setting: str,
-    summaries: Annotated[list[Path], typer.Argument(help="Each grid point's train.json.")],
+    summaries: Annotated[
+        list[Path], typer.Argument(help="Each grid point's summary, named after its point.")
+    ],
     out: Annotated[Path, typer.Option(help="The tuning record (JSON).")],
     profile: Profile = None,
     params_dir: ParamsDir = Path("params"),

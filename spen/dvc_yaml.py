@@ -41,9 +41,10 @@ from spen.layout import (
     TRAIN_READS,
     TRAIN_SUMMARY,
     TUNE_DIR,
-    TUNE_POINTS,
     TUNE_PROBE,
     TUNE_PROBES,
+    TUNE_SUMMARIES,
+    TUNE_SUMMARY,
     TUNING,
     Run,
     experiments,
@@ -245,8 +246,8 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
             "cmd": dvc_command("tune_train"),
             "params": point_params,
             "outs": [
-                f"{point_dir}/{name}"
-                for name in ("best.pt", "metrics.jsonl", "train.json", "timings.json")
+                *(f"{point_dir}/{name}" for name in ("best.pt", "metrics.jsonl", "timings.json")),
+                {TUNE_SUMMARY.format(**item, point="${item.point}"): _NO_CACHE},
             ],
         }
         if variables["grid_points"]:
@@ -259,7 +260,7 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
                     **train,
                     "cmd": dvc_command("tune_probe"),
                     "params": point_params,
-                    "outs": [probe],
+                    "outs": [{probe: _NO_CACHE}],
                 },
             }
             stages["tune_prune"] = _record_stage("tune_prune", "pruning_records", TUNE_PROBES)
@@ -271,7 +272,7 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
                     "deps": [*tune_train["deps"], "${item.pruning}"],
                 },
             }
-        stages["tune_select"] = _record_stage("tune_select", "tuning_records", TUNE_POINTS)
+        stages["tune_select"] = _record_stage("tune_select", "tuning_records", TUNE_SUMMARIES)
         stages["train_tuned"] = {"foreach": "${tuned_runs}", "do": tuned_train}
     if variables["global_runs"]:
         stages["pretrain_tlm"] = {

@@ -5,13 +5,16 @@ module and on `spen.steps`, so the two tools see the same runs and the same path
 
 Paths are patterns whose `{fields}` are Snakemake wildcards and `Run` attributes:
 
-    data/raw/{rawdir}/                               fetch       (DIR of params/data.yaml)
-    data/{task}/{train,dev,test}.arrow, ...           preprocess
-    models/{task}/tlm/{kind}[-{setting}].pt          pretrain-tlm (models with a global energy)
-    models/{task}/{model}-{setting}/tune/{point}/    tune_train  a grid point (params/tuning.yaml)
-    results/tuning/{task}/{model}-{setting}.json     tune_select every point's dev score, the choice
-    models/{task}/{model}-{setting}/seed{seed}/       train       best.pt, metrics.jsonl, train.json
-    results/{task}/{model}-{setting}/seed{seed}/      decode, score: test.conll, test.json
+    data/raw/{rawdir}/                                            fetch (DIR of params/data.yaml)
+    data/{task}/{train,dev,test}.arrow, ...                       preprocess
+    models/{task}/tlm/{kind}[-{setting}].pt                       pretrain-tlm (a global energy's)
+    results/tuning/{task}/probes/{model}-{setting}/{point}.json   tune_probe (probe epochs)
+    results/tuning/{task}/pruning/{model}-{setting}.json          tune_prune (points kept)
+    results/tuning/{task}/points/{model}-{setting}/{point}.json   tune_train (a point's summary)
+    models/{task}/{model}-{setting}/tune/{point}/                 a point's checkpoints, beside
+    results/tuning/{task}/{model}-{setting}.json                  tune_select (the choice)
+    models/{task}/{model}-{setting}/seed{seed}/                   train: best.pt, metrics.jsonl, ...
+    results/{task}/{model}-{setting}/seed{seed}/                  decode, score: test.*
     results/summary.json, results/.../learning_curve.json         aggregate
 """
 
@@ -62,8 +65,12 @@ CURVE = f"results/{RUN_DIR}/learning_curve.json"
 ANALYSIS = f"results/{RUN_DIR}/analysis.json"
 TUNE_POINTS = "models/{task}/{model}-{setting}/tune"
 TUNE_DIR = f"{TUNE_POINTS}/{{point}}"
-TUNE_SUMMARY = f"{TUNE_DIR}/train.json"
-TUNE_PROBES = "models/{task}/{model}-{setting}/probe"
+# A grid's summaries (its probes' and its points' train.json) are versioned in git with the
+# records made of them, apart from the points' checkpoints: a grid that a cut-off or a fresh
+# machine interrupts goes on from the points it finished, wherever its checkpoints went.
+TUNE_SUMMARIES = "results/tuning/{task}/points/{model}-{setting}"
+TUNE_SUMMARY = f"{TUNE_SUMMARIES}/{{point}}.json"
+TUNE_PROBES = "results/tuning/{task}/probes/{model}-{setting}"
 TUNE_PROBE = f"{TUNE_PROBES}/{{point}}.json"
 PRUNING = "results/tuning/{task}/pruning/{model}-{setting}.json"
 TUNING = "results/tuning/{task}/{model}-{setting}.json"
@@ -231,7 +238,7 @@ def tuning_records(params: Params, run_list: Iterable[Run]) -> list[str]:
 def grid_summaries(
     params: Params, task: str, model: str, setting: str, profile: str, pattern: str = TUNE_SUMMARY
 ) -> list[str]:
-    """The `train.json` (or, with `pattern` TUNE_PROBE, the probe summary) of every grid point
+    """The summary (or, with `pattern` TUNE_PROBE, the probe summary) of every grid point
     of a tuned MODEL in SETTING on TASK."""
     return [
         pattern.format(task=task, model=model, setting=setting, point=p.name)

@@ -38,6 +38,7 @@ from spen.layout import (
     SUMMARY,
     TUNE_DIR,
     TUNE_PROBE,
+    TUNE_SUMMARY,
     TUNING,
 )
 
@@ -70,7 +71,7 @@ COMMANDS = {
     ),
     "tune_train": (
         "spen train {task} {model} {setting} --seed {tuning_seed} --point {point}{pruning}"
-        f" --profile {{profile}} --out {TUNE_DIR}"
+        f" --profile {{profile}} --out {TUNE_DIR} --summary {TUNE_SUMMARY}"
     ),
     "tune_select": (
         "spen tune-select {task} {model} {setting} {summaries} --profile {profile}"

@@ -169,16 +169,16 @@ def selection(
     params: Params, task: str, model: str, setting: str, profile: str, summaries: list[Path]
 ) -> dict[str, Any]:
     """The tuning record of MODEL in SETTING on TASK: every point's settings and dev figures,
-    and the chosen point. `summaries` are the points' `train.json`, one per point, each in the
-    directory named after its point."""
-    by_name = {path.parent.name: path for path in summaries}
+    and the chosen point. `summaries` are the points' training summaries, one per point, each
+    named after its point."""
+    by_name = {path.stem: path for path in summaries}
     config = params.run_config(task, model, setting, params.tuning["seed"], profile)
     points: dict[str, dict[str, Any]] = {}
     for grid_point in grid(params, model, profile):
         path = by_name.get(grid_point.name)
         if path is None:
             raise FileNotFoundError(
-                f"grid point '{grid_point.name}' of {task}/{model}-{setting}: no train.json given"
+                f"grid point '{grid_point.name}' of {task}/{model}-{setting}: no summary given"
             )
         summary = read_json(path)
         points[grid_point.name] = {

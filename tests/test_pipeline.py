@@ -486,6 +486,29 @@ def test_the_smoke_profile_writes_under_its_own_root(workflow_copy: Path) -> Non
     assert [p.name for p in (workflow_copy / "results").rglob("*")] == ["summary.json"]
 
 
+@needs_tools
+def test_a_grid_goes_on_from_the_point_summaries_another_machine_left(workflow_copy: Path) -> None:
+    """A grid point's outputs are its summaries, versioned in git, apart from its checkpoints:
+    in a clone holding a grid's summaries and no models/ (a cut-off on a machine since gone),
+    Snakemake plans the choice and trains no point again."""
+    grid = {"task": "pos", "model": "bilstm", "setting": "paper"}
+    versioned = [
+        pattern.format(**grid, point=point)
+        for pattern in (layout.TUNE_SUMMARY, layout.TUNE_PROBE)
+        for point in ("sgd", "adam")
+    ]
+    ignored = _run(["git", "check-ignore", *versioned], REPO)
+    assert ignored.returncode == 1, f"ignored by git: {ignored.stdout}"
+    for point, dev in (("sgd", 80.0), ("adam", 82.0)):
+        summary = workflow_copy / layout.TUNE_SUMMARY.format(**grid, point=point)
+        summary.parent.mkdir(parents=True, exist_ok=True)
+        summary.write_text(json.dumps({"dev": dev, "best_epoch": 3, "epochs": 9}))
+    done = _run([SNAKEMAKE, "-n", layout.TUNING.format(**grid)], workflow_copy)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "checkpoint tune_select:" in output and "rule tune_train:" not in output, output
+
+
 # --- aggregate ------------------------------------------------------------------------------
 
 

@@ -195,6 +195,20 @@ def test_pruning_probes_then_stops_the_pruned_and_continues_the_kept_exactly(
     assert probed_again["epochs"] == 1 and probed_again["dev"] == devs[kept]
 
 
+def _tune_bilstm(base: list[str]) -> str:
+    """Train the BiLSTM's two grid points as the pipeline does (each summary in `points/`,
+    its checkpoints in its run directory), choose into record.json; the chosen point."""
+    summaries = [f"points/{p}.json" for p in ("sgd", "adam")]
+    for point, summary in zip(("sgd", "adam"), summaries, strict=True):
+        run_dir = f"models/bilstm-paper/tune/{point}"
+        args = [*base, "--point", point, "--out", run_dir, "--summary", summary]
+        assert CliRunner().invoke(app, args).exit_code == 0
+        assert not Path(run_dir, "train.json").exists()  # the summary went where it was told
+    select = ["tune-select", "pos", "bilstm", "paper", *summaries, "--out", "record.json"]
+    assert CliRunner().invoke(app, [*select, "--profile", "short"]).exit_code == 0
+    return str(json.loads(Path("record.json").read_text())["chosen"])
+
+
 def test_the_tuning_seeds_main_run_goes_on_from_the_chosen_point(
     pos_project: Path,
 ) -> None:
@@ -203,18 +217,15 @@ def test_the_tuning_seeds_main_run_goes_on_from_the_chosen_point(
     scratch writes (its timings are the point's); a run with no chosen point beside it, or
     another seed, trains its own."""
     base = ["train", "pos", "bilstm", "paper", "--profile", "short"]
-    for point in ("sgd", "adam"):
-        args = [*base, "--point", point, "--out", f"models/bilstm-paper/tune/{point}"]
-        assert CliRunner().invoke(app, args).exit_code == 0
-    summaries = [f"models/bilstm-paper/tune/{p}/train.json" for p in ("sgd", "adam")]
-    select = ["tune-select", "pos", "bilstm", "paper", *summaries, "--out", "record.json"]
-    assert CliRunner().invoke(app, [*select, "--profile", "short"]).exit_code == 0
-    chosen = Path("models/bilstm-paper/tune", json.loads(Path("record.json").read_text())["chosen"])
+    chosen_name = _tune_bilstm(base)
+    chosen = Path("models/bilstm-paper/tune", chosen_name)
     main = [*base, "--tuned", "record.json", "--out", "models/bilstm-paper/seed1"]
     result = CliRunner().invoke(app, main)
     assert result.exit_code == 0 and "taken from" in result.stderr
-    for name in ("best.pt", "metrics.jsonl", "train.json"):
+    for name in ("best.pt", "metrics.jsonl"):
         assert Path("models/bilstm-paper/seed1", name).read_bytes() == (chosen / name).read_bytes()
+    main_summary = Path("models/bilstm-paper/seed1/train.json").read_bytes()
+    assert main_summary == Path("points", f"{chosen_name}.json").read_bytes()
     record = json.loads(Path("record.json").read_text())
     summary = json.loads(Path("models/bilstm-paper/seed1/train.json").read_text())
     assert summary["tuning"] == record["overrides"]  # the run names what tuning gave it
@@ -241,13 +252,7 @@ def test_a_main_run_of_a_tuned_row_stops_on_divergence_as_its_grid_points_do(
     """A run given a tuning record (`--tuned`) judges a NaN loss as its row's grid points do:
     it ends there, its epochs before stand, and train.json says why (exit 0)."""
     base = ["train", "pos", "bilstm", "paper", "--profile", "short"]
-    summaries = []
-    for point in ("sgd", "adam"):
-        out = f"models/bilstm-paper/tune/{point}"
-        assert CliRunner().invoke(app, [*base, "--point", point, "--out", out]).exit_code == 0
-        summaries.append(f"{out}/train.json")
-    select = ["tune-select", "pos", "bilstm", "paper", *summaries, "--out", "record.json"]
-    assert CliRunner().invoke(app, [*select, "--profile", "short"]).exit_code == 0
+    _tune_bilstm(base)
     poison_loss(monkeypatch)
     main = [*base, "--tuned", "record.json", "--seed", "2", "--out", "models/bilstm-paper/seed2"]
     result = CliRunner().invoke(app, main)

@@ -86,8 +86,8 @@ def test_the_choice_sits_above_the_model_entry_and_below_the_profile(params) -> 
 
 
 def _summary(tmp_path: Path, point: str, dev: float | None) -> Path:
-    path = tmp_path / "tune" / point / "train.json"
-    path.parent.mkdir(parents=True)
+    path = tmp_path / "points" / f"{point}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"dev": dev, "best_epoch": 3, "epochs": 9}))
     return path
 

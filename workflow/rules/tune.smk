@@ -6,8 +6,8 @@
 
 
 rule tune_probe:
-    """A grid point's first epochs (the pruning rule's probe); its resume state stays for
-    tune_train to go on from."""
+    """A grid point's first epochs (the pruning rule's probe): its summary, versioned in git;
+    its resume state stays in the point's run directory for tune_train to go on from."""
     input:
         data=lambda w: layout.prepared(w.task, layout.TRAIN_READS),
         features=features_input,
@@ -52,7 +52,11 @@ rule tune_prune:
 
 
 rule tune_train:
-    """One grid point of a tuned MODEL in SETTING on TASK: trained and scored on dev only."""
+    """One grid point of a tuned MODEL in SETTING on TASK: trained and scored on dev only. Its
+    output is its summary, versioned in git; its checkpoints stay in its run directory (the
+    chosen point's resume state saves its main run of the same seed the training), outside
+    what decides a rerun, so that a grid interrupted on one machine goes on from its finished
+    points on another."""
     input:
         data=lambda w: layout.prepared(w.task, layout.TRAIN_READS),
         features=features_input,
@@ -60,10 +64,7 @@ rule tune_train:
         pruning=lambda w: layout.pruning_record(PARAMS, w.task, w.model, w.setting, PROFILE)
         or [],
     output:
-        summary=layout.TUNE_SUMMARY,
-        best=f"{layout.TUNE_DIR}/best.pt",
-        metrics=f"{layout.TUNE_DIR}/metrics.jsonl",
-        timings=f"{layout.TUNE_DIR}/timings.json",
+        layout.TUNE_SUMMARY,
     params:
         code=steps.code_digest("tune_train"),  # its code: reruns as DVC does
         run=point_config,
