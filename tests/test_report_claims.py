@@ -119,9 +119,29 @@ def _project(root: Path) -> Path:
         if (root / run.path(layout.SCORES)).is_file():
             chosen = record["points"][record["chosen"]]["dev"]
             write_json(root / run.path(layout.TRAIN_SUMMARY), {"dev": chosen, "epochs": 3})
+    for pattern, points in IN_PROGRESS.items():
+        for (task, model, setting, point), dev in points.items():
+            path = pattern.format(task=task, model=model, setting=setting, point=point)
+            write_json(root / path, {"dev": dev, "best_epoch": 3, "epochs": 3})
     summary = root / layout.SUMMARY
     write_json(summary, aggregate.aggregate(sorted(root.glob("results/*/*/seed*/test.json"))))
     return summary
+
+
+# grid points' summaries: NER plus separated, a grid with no record yet (3 probes, 2 points
+# finished, one diverged: no dev score), and a point of POS BiLSTM's grid, which has its record
+IN_PROGRESS = {
+    layout.TUNE_PROBE: {
+        ("ner", "compound_separated", "plus", "sgd_l1_k1"): 60.0,
+        ("ner", "compound_separated", "plus", "adam_l1_k1"): 85.5,
+        ("ner", "compound_separated", "plus", "adam_l1_k5"): 86.25,
+    },
+    layout.TUNE_SUMMARY: {
+        ("ner", "compound_separated", "plus", "adam_l1_k1"): 88.75,
+        ("ner", "compound_separated", "plus", "sgd_l1_k1"): None,
+        ("pos", "bilstm", "paper", "sgd"): 88.75,
+    },
+}
 
 
 @pytest.fixture(scope="module")
@@ -231,6 +251,16 @@ def test_tuning_table_marks_the_chosen_point(report: dict[str, str]) -> None:
     assert chosen.rstrip(" |").endswith("✓")
     assert "selection reads dev only" in md.lower() and "seed 1" in md
     assert '<a href="#s-tuning">' in html and "## 4. Tuning" in md
+
+
+def test_grids_in_progress_show_what_their_points_finished(report: dict[str, str]) -> None:
+    html, md = report["html"], report["md"]
+    key = "progress:ner/compound_separated-plus"
+    assert (_cell(html, f"{key}:probed"), _cell(html, f"{key}:finished")) == ("3 of 12", "2 of 12")
+    assert _cell(html, f"{key}:best_probe") == "86.25 (adam_l1_k5)"
+    assert _cell(html, f"{key}:best") == "88.75 (adam_l1_k1)"  # the diverged point is no best
+    assert re.findall(r'data-cell="progress:([^"]+):best"', html) == ["ner/compound_separated-plus"]
+    assert "### Grids in progress" in md and "88.75 (adam_l1_k1)" in md
 
 
 def test_forest_plot_has_a_row_per_comparison_with_an_se(report: dict[str, str]) -> None:

@@ -16,6 +16,8 @@ directory under models/, which a clone does not have):
     results/bench/featurize-*.json                    encoder features' sizes and cost
                                                       (`spen featurize --cost`)
     results/tuning/TASK/MODEL-SETTING.json            tuning records (`spen tune-select`)
+    results/tuning/TASK/{points,probes}/MODEL-SETTING/POINT.json   grid points' summaries
+                                                      (a grid with no record yet is in progress)
     params/                                           which model follows which tuned row, and
                                                       the grids (params/tuning.yaml)
 
@@ -77,6 +79,15 @@ class RunData:
         return f"{self.run.task}/{self.run.variant}"
 
 
+@dataclass(frozen=True)
+class GridProgress:
+    """What a tuning grid with no record yet has finished: its probes' and its points'
+    summaries, by point."""
+
+    probes: dict[str, dict[str, Any]]
+    points: dict[str, dict[str, Any]]
+
+
 @dataclass
 class Inputs:
     """Everything the report shows, as read from files."""
@@ -92,6 +103,7 @@ class Inputs:
     featurize_costs: list[dict[str, Any]]  # `spen featurize --cost`
     setting_benches: list[dict[str, Any]]  # `spen bench --training-only`, several settings
     tuning: dict[tuple[str, str, str], dict[str, Any]]  # by (task, model, setting)
+    grids_in_progress: dict[tuple[str, str, str], GridProgress]  # grids with no record yet
     params: Params | None  # None when params/ is absent or unreadable (see warnings)
     paper: dict[str, Any]
     choices: str | None
@@ -230,6 +242,25 @@ def load_tuning(root: Path) -> dict[tuple[str, str, str], dict[str, Any]]:
     return records
 
 
+def load_grids_in_progress(
+    root: Path, records: dict[tuple[str, str, str], dict[str, Any]]
+) -> dict[tuple[str, str, str], GridProgress]:
+    """The grids under `root` whose points (or probes) have left summaries but which have no
+    tuning record in `records`, by (task, model, setting)."""
+    found: dict[tuple[str, str, str], dict[str, dict[str, dict[str, Any]]]] = {}
+    for kind in ("probes", "points"):
+        for path in sorted((root / TUNING).glob(f"*/{kind}/*/*.json")):
+            model, _, setting = path.parent.name.rpartition("-")
+            key = (path.parent.parent.parent.name, model, setting)
+            if key in records:
+                continue
+            summary = read_json(path)
+            if not isinstance(summary, dict) or "dev" not in summary:
+                raise ValueError(f"{path}: not a grid point's summary (no 'dev' score)")
+            found.setdefault(key, {"probes": {}, "points": {}})[kind][path.stem] = summary
+    return {key: GridProgress(**kinds) for key, kinds in found.items()}
+
+
 def load_project_params(root: Path, warnings: list[str]) -> Params | None:
     """`root`'s params/, or None (with a warning) when it is absent or does not validate."""
     directory = root / "params"
@@ -322,7 +353,8 @@ def load_inputs(summary_path: Path, bench_dir: Path | None, root: Path | None = 
         projections=load_projections(bench_dir),
         featurize_costs=load_featurize_costs(bench_dir),
         setting_benches=load_setting_benches(bench_dir),
-        tuning=load_tuning(root),
+        tuning=(records := load_tuning(root)),
+        grids_in_progress=load_grids_in_progress(root, records),
         params=load_project_params(root, warnings),
         paper=load_paper(),
         choices=choices,

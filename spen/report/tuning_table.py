@@ -1,5 +1,6 @@
 """Section 4: the tuning protocol. Every grid point of every tuning record with its dev score,
-the chosen point marked, and params/tuning.yaml in a sentence."""
+the chosen point marked, and params/tuning.yaml in a sentence; then the grids still in
+progress (points finished, no record yet)."""
 
 from __future__ import annotations
 
@@ -75,6 +76,71 @@ def tuning_table(res: Results) -> Table | None:
     if res.inputs.params is not None:
         notes.append(_protocol_note(res.inputs.params.tuning))
     return Table("tuning", header, rows, notes=notes)
+
+
+def progress_table(res: Results) -> Table | None:
+    """Each grid with finished points but no tuning record yet: how many of its points have
+    probed and finished, and the best dev score so far; None when every grid is decided."""
+    grids = res.inputs.grids_in_progress
+    if not grids:
+        return None
+    profile = res.inputs.summary.get("profile")
+    tasks = ordered({task for task, _, _ in grids}, TASK_ORDER)
+    settings = ordered({setting for _, _, setting in grids}, SETTING_ORDER)
+    models = ordered({model for _, model, _ in grids}, tuple(res.labels))
+    rows = []
+    for task, model, setting in sorted(
+        grids, key=lambda k: (tasks.index(k[0]), settings.index(k[2]), models.index(k[1]))
+    ):
+        grid = grids[task, model, setting]
+        size = _grid_size(res, model, profile)
+        key = f"progress:{task}/{model}-{setting}"
+        rows.append(
+            [
+                text_cell(task),
+                text_cell(setting),
+                Cell(res.label(model), "label", title=model),
+                Cell(_share(len(grid.probes), size), "num", f"{key}:probed"),
+                Cell(_share(len(grid.points), size), "num", f"{key}:finished"),
+                Cell(_best(grid.probes), "num", f"{key}:best_probe"),
+                Cell(_best(grid.points), "num", f"{key}:best"),
+            ]
+        )
+    header = ["task", "setting", "model", "probed", "finished", "best probe dev (point)"]
+    header += ["best dev so far (point)"]
+    notes = [
+        "Grids whose points have left their summaries (results/tuning/TASK/points/ and probes/, "
+        "versioned as each point finishes) but which have no tuning record yet: nothing is "
+        "chosen, and no main run of these rows counts, until every point has finished. Dev "
+        "scores of the tuning seed; a probe is a point's first epochs under the task's pruning "
+        "rule."
+    ]
+    return Table("tuning-progress", header, rows, notes=notes)
+
+
+def _grid_size(res: Results, model: str, profile: str | None) -> int | None:
+    """How many points the model's grid has in `profile` (default: params' own) by
+    params/tuning.yaml; None without params."""
+    params = res.inputs.params
+    if params is None:
+        return None
+    try:
+        return len(tuning.grid(params, model, profile or params.experiments["profile"]))
+    except ParamsError:
+        return None
+
+
+def _share(done: int, size: int | None) -> str:
+    return f"{done} of {size}" if size is not None else str(done)
+
+
+def _best(summaries: dict[str, dict[str, Any]]) -> str:
+    """The best dev score among `summaries` with its point's name; a dash without one."""
+    scored = {name: s["dev"] for name, s in summaries.items() if is_number(s.get("dev"))}
+    if not scored:
+        return DASH
+    name = max(scored, key=lambda n: scored[n])
+    return f"{fmt(scored[name])} ({name})"
 
 
 def _grid_order(res: Results, record: dict[str, Any]) -> list[str]:
