@@ -792,7 +792,7 @@ def dvc_lock(
     for name in names:
         typer.echo(f"{'would record' if dry_run else 'recording'} {name}")
     if not dry_run:
-        lock.commit(project, names)
+        lock.commit(project, {name: stages[name] for name in names})
     typer.echo(
         f"dvc.lock: {len(names)} of {len(stages)} stages of profile '{profile}' "
         f"{'can be' if dry_run else 'were'} recorded; the others' outputs are missing, "

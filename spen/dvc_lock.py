@@ -9,6 +9,10 @@ exists and all of those still hold. A DVC stage is recorded when Snakemake made 
 its outputs (every file of a folder output) and says so of each: the lock then says no more
 than Snakemake's record does.
 
+`dvc commit` writes each output it caches anew; the outputs keep their modification times, so
+that Snakemake, which reruns a step whose inputs are newer than its outputs, still has nothing
+to do afterwards.
+
 What the record cannot see: a file overwritten by hand after Snakemake made it, and
 `snakemake --touch`, which writes a record for files it did not make. Nothing is recorded
 while another Snakemake runs in the project or an output is left incomplete.
@@ -16,6 +20,7 @@ while another Snakemake runs in the project or an output is left incomplete.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
@@ -124,11 +129,30 @@ def dvc_stages(project: Path) -> dict[str, list[Path]]:
         }
 
 
-def commit(project: Path, names: list[str]) -> None:
-    """`dvc commit` the stages `names` of `project` (their outputs into the cache, their
-    dependencies' and outputs' hashes into dvc.lock)."""
+def commit(project: Path, stages: Mapping[str, Iterable[Path]]) -> None:
+    """`dvc commit` `stages` (name: output paths) of `project`: their outputs into the cache,
+    their dependencies' and outputs' hashes into dvc.lock. DVC writes each output it caches
+    anew (a copy from the cache), which would make it newer than the outputs Snakemake made
+    from it and so outdated to Snakemake: every output file keeps its modification time."""
+    times = {}
+    for path in _files(stages.values()):
+        found = path.stat()
+        times[path] = (found.st_atime_ns, found.st_mtime_ns)
+    names = list(stages)
     for start in range(0, len(names), 200):  # keep each command line short
         subprocess.run(
             [_tool("dvc"), "commit", "--force", "--quiet", *names[start : start + 200]],
             cwd=project, check=True,
         )  # fmt: skip
+    for path, ns in times.items():
+        if path.is_file():
+            os.utime(path, ns=ns)
+
+
+def _files(outputs: Iterable[Iterable[Path]]) -> list[Path]:
+    """Every file of `outputs` (a folder's files within it)."""
+    found: list[Path] = []
+    for paths in outputs:
+        for path in paths:
+            found += [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+    return [path for path in found if path.is_file()]

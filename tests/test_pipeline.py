@@ -692,10 +692,15 @@ def test_dvc_lock_records_what_snakemake_made_and_nothing_stale(workflow_copy: P
     by_hand = workflow_copy / "runs/smoke/data/raw/conll2003"  # fetch@ner's output
     shutil.copytree(SHARED_DATA / "conll2003", by_hand)
 
+    made = [p for p in (workflow_copy / "runs/smoke/data").rglob("*") if p.is_file()]
+    made_at = {path: path.stat().st_mtime_ns for path in made}
     done = _run([SPEN, "dvc-lock"], workflow_copy, own)
     assert done.returncode == 0, done.stdout + done.stderr
     lock_file = workflow_copy / "dvc.lock"
     assert set(yaml.safe_load(lock_file.read_text())["stages"]) == {"fetch@pos", "preprocess@pos"}
+    # DVC writes each output it caches anew: left newer than what Snakemake made from it, it
+    # would make those outdated to Snakemake; every file keeps its modification time
+    assert {path: path.stat().st_mtime_ns for path in made} == made_at
     status = _run([DVC, "status", "fetch@pos", "preprocess@pos"], workflow_copy)
     assert "up to date" in status.stdout, status.stdout + status.stderr
 
