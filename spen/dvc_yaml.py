@@ -40,7 +40,6 @@ from spen.layout import (
     TRAIN_LOG,
     TRAIN_READS,
     TRAIN_SUMMARY,
-    TUNE_DIR,
     TUNE_PROBE,
     TUNE_PROBES,
     TUNE_SUMMARIES,
@@ -236,7 +235,6 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
         "deps": [*train["deps"], "${item.tuned}"],
     }
     if grids:
-        point_dir = TUNE_DIR.format(**item, point="${item.point}")
         point_params = [
             *train["params"],
             {"params/tuning.yaml": ["seed", "optimizers", "grids", "pruning"]},
@@ -245,10 +243,9 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
             **train,
             "cmd": dvc_command("tune_train"),
             "params": point_params,
-            "outs": [
-                *(f"{point_dir}/{name}" for name in ("best.pt", "metrics.jsonl", "timings.json")),
-                {TUNE_SUMMARY.format(**item, point="${item.point}"): _NO_CACHE},
-            ],
+            # its summary, as in Snakemake: its checkpoints stay beside, outside what decides
+            # a rerun, so that a grid goes on from its finished points on another machine
+            "outs": [{TUNE_SUMMARY.format(**item, point="${item.point}"): _NO_CACHE}],
         }
         if variables["grid_points"]:
             stages["tune_train"] = {"foreach": "${grid_points}", "do": tune_train}
