@@ -4,6 +4,7 @@ progress (points finished, no record yet)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from spen import tuning
@@ -20,14 +21,8 @@ def tuning_table(res: Results) -> Table | None:
     records = res.inputs.tuning
     if not records:
         return None
-    tasks = ordered({task for task, _, _ in records}, TASK_ORDER)
-    settings = ordered({setting for _, _, setting in records}, SETTING_ORDER)
-    models = ordered({model for _, model, _ in records}, tuple(res.labels))
     rows = []
-    for task, model, setting in sorted(
-        records,
-        key=lambda k: (tasks.index(k[0]), settings.index(k[2]), models.index(k[1])),
-    ):
+    for task, model, setting in _in_report_order(res, records):
         record = records[task, model, setting]
         for name in _grid_order(res, record):
             point = record["points"][name]
@@ -85,13 +80,8 @@ def progress_table(res: Results) -> Table | None:
     if not grids:
         return None
     profile = res.inputs.summary.get("profile")
-    tasks = ordered({task for task, _, _ in grids}, TASK_ORDER)
-    settings = ordered({setting for _, _, setting in grids}, SETTING_ORDER)
-    models = ordered({model for _, model, _ in grids}, tuple(res.labels))
     rows = []
-    for task, model, setting in sorted(
-        grids, key=lambda k: (tasks.index(k[0]), settings.index(k[2]), models.index(k[1]))
-    ):
+    for task, model, setting in _in_report_order(res, grids):
         grid = grids[task, model, setting]
         size = _grid_size(res, model, profile)
         key = f"progress:{task}/{model}-{setting}"
@@ -116,6 +106,18 @@ def progress_table(res: Results) -> Table | None:
         "rule."
     ]
     return Table("tuning-progress", header, rows, notes=notes)
+
+
+def _in_report_order(
+    res: Results, keys: Iterable[tuple[str, str, str]]
+) -> list[tuple[str, str, str]]:
+    """(task, model, setting) keys by task, then input setting, then model, in the report's
+    orders."""
+    keys = list(keys)
+    tasks = ordered({task for task, _, _ in keys}, TASK_ORDER)
+    settings = ordered({setting for _, _, setting in keys}, SETTING_ORDER)
+    models = ordered({model for _, model, _ in keys}, tuple(res.labels))
+    return sorted(keys, key=lambda k: (tasks.index(k[0]), settings.index(k[2]), models.index(k[1])))
 
 
 def _grid_size(res: Results, model: str, profile: str | None) -> int | None:
