@@ -20,6 +20,7 @@ import statistics
 import string
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -490,7 +491,8 @@ def test_the_smoke_profile_writes_under_its_own_root(workflow_copy: Path) -> Non
 def test_a_grid_goes_on_from_the_point_summaries_another_machine_left(workflow_copy: Path) -> None:
     """A grid point's outputs are its summaries, versioned in git, apart from its checkpoints:
     in a clone holding a grid's summaries and no models/ (a cut-off on a machine since gone),
-    Snakemake plans the choice and trains no point again."""
+    with the task's data prepared there after the summaries were written, Snakemake plans the
+    choice and trains no point again; a change to what prepares the data trains them again."""
     grid = {"task": "pos", "model": "bilstm", "setting": "paper"}
     versioned = [
         pattern.format(**grid, point=point)
@@ -499,14 +501,32 @@ def test_a_grid_goes_on_from_the_point_summaries_another_machine_left(workflow_c
     ]
     ignored = _run(["git", "check-ignore", *versioned], REPO)
     assert ignored.returncode == 1, f"ignored by git: {ignored.stdout}"
-    for point, dev in (("sgd", 80.0), ("adam", 82.0)):
-        summary = workflow_copy / layout.TUNE_SUMMARY.format(**grid, point=point)
+    summaries = [layout.TUNE_SUMMARY.format(**grid, point=p) for p in ("sgd", "adam")]
+    for name, dev in zip(summaries, (80.0, 82.0), strict=True):
+        summary = workflow_copy / name
         summary.parent.mkdir(parents=True, exist_ok=True)
         summary.write_text(json.dumps({"dev": dev, "best_epoch": 3, "epochs": 9}))
-    done = _run([SNAKEMAKE, "-n", layout.TUNING.format(**grid)], workflow_copy)
+        os.utime(summary, (time.time() - 3600,) * 2)  # written on the machine since gone
+    for name in layout.prepared("pos"):  # rebuilt on this machine: newer than the summaries
+        data = workflow_copy / name
+        data.parent.mkdir(parents=True, exist_ok=True)
+        data.write_text("prepared here")
+
+    record = layout.TUNING.format(**grid)
+    done = _run([SNAKEMAKE, "-n", record], workflow_copy)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert "checkpoint tune_select:" in output and "rule tune_train:" not in output, output
+
+    # Snakemake's record of the points as made (its metadata), then a new normalization of POS.
+    touch = [SNAKEMAKE, "--touch", "-c1", "-R", "tune_train", "--", *summaries]
+    touched = _run(touch, workflow_copy)
+    assert touched.returncode == 0, touched.stdout + touched.stderr
+    _edit(workflow_copy / "params/data.yaml", lambda v: v["tasks"]["pos"].update(normalize="none"))
+    done = _run([SNAKEMAKE, "-n", record], workflow_copy)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert output.count("rule tune_train:") == 2 and "tasks.pos.normalize" in output, output
 
 
 # --- aggregate ------------------------------------------------------------------------------

@@ -149,6 +149,34 @@ def tag_lm_input(wildcards):
     return [] if lm is None else [lm]
 
 
+# The steps whose outputs a grid point reads and every machine rebuilds (never versioned in git),
+# and the code each runs, hashed once.
+REBUILT_BY = ("preprocess", "featurize", "pretrain_tlm")
+REBUILT_CODE = {step: steps.code_digest(step) for step in REBUILT_BY}
+
+
+def rebuilt_inputs(wildcards):
+    """A grid point's prepared data, encoder features and tag LM, flagged ancient: they are
+    rebuilt on every machine, so a copy newer than the point's versioned summary says nothing
+    of its content (what made them is the job's `made_by` param instead)."""
+    return ancient(
+        layout.prepared(wildcards.task, layout.TRAIN_READS)
+        + features_input(wildcards)
+        + tag_lm_input(wildcards)
+    )
+
+
+def made_by(wildcards):
+    """What decides the content of a grid point's rebuilt inputs: the params values and code of
+    each step that makes them (a change reruns the point, as a changed hash does under DVC)."""
+    makers = ["preprocess"]
+    if features_input(wildcards):
+        makers.append("featurize")
+    if tag_lm_input(wildcards):
+        makers.append("pretrain_tlm")
+    return {step: [REBUILT_CODE[step], reads(step)(wildcards)] for step in makers}
+
+
 def base_config(wildcards):
     """The job's configuration before tuning (device and budget, which no grid changes)."""
     return PARAMS.run_config(wildcards.task, wildcards.model, wildcards.setting, 1, PROFILE)

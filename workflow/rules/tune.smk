@@ -9,14 +9,13 @@ rule tune_probe:
     """A grid point's first epochs (the pruning rule's probe): its summary, versioned in git;
     its resume state stays in the point's run directory for tune_train to go on from."""
     input:
-        data=lambda w: layout.prepared(w.task, layout.TRAIN_READS),
-        features=features_input,
-        tag_lm=tag_lm_input,
+        rebuilt=rebuilt_inputs,
     output:
         layout.TUNE_PROBE,
     params:
         code=steps.code_digest("tune_probe"),  # its code: reruns as DVC does
         run=point_config,
+        made_by=made_by,
         seed=PARAMS.tuning["seed"],
         profile=PROFILE,
     log:
@@ -58,9 +57,7 @@ rule tune_train:
     what decides a rerun, so that a grid interrupted on one machine goes on from its finished
     points on another."""
     input:
-        data=lambda w: layout.prepared(w.task, layout.TRAIN_READS),
-        features=features_input,
-        tag_lm=tag_lm_input,
+        rebuilt=rebuilt_inputs,
         pruning=lambda w: layout.pruning_record(PARAMS, w.task, w.model, w.setting, PROFILE)
         or [],
     output:
@@ -68,6 +65,7 @@ rule tune_train:
     params:
         code=steps.code_digest("tune_train"),  # its code: reruns as DVC does
         run=point_config,
+        made_by=made_by,
         seed=PARAMS.tuning["seed"],
         profile=PROFILE,
         pruning=lambda w, input: flag("--pruning", input.pruning),
