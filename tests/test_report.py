@@ -218,6 +218,7 @@ def _fake_project(root: Path) -> Path:
         "wall_seconds": 1500.0,
         "job_seconds": 2700.0,
         "complete": True,
+        "start": "2026-11-25T16:56:25",
         "rules": {"train": {"jobs": 18, "seconds": 2400.0, "max": 300.0}},
     }
     write_json(root / "results/bench/pipeline-pos.json", timing)
@@ -455,6 +456,7 @@ def test_ner_types_strict_and_other_sections(rendered: dict) -> None:
     assert _cell(html, "pos/compound_stacked-paper/gd") == "85.25 n=1"
     assert _cell(html, "pipeline:pipeline-pos.json:wall") == "25.0"
     assert _cell(html, "pipeline:pipeline-pos.json:jobs") == "45.0"
+    assert _cell(html, "pipeline:pipeline-pos.json:date") == "2026-11-25"
     assert _cell(html, "pos/compound_stacked-paper/gap-gd") == "2.500 n=1"
     assert _cell(html, "pos/compound_stacked-paper/gd-a") == "not run"
     charts = [p.read_text() for p in (rendered["root"] / "reports/figures").glob("curves-*.svg")]
@@ -501,6 +503,8 @@ def test_claims_without_params_and_speed_claims(rendered: dict) -> None:
     # SE over the timed passes: sqrt(100/3 + 6.25/3)
     assert _cell(html, f"{equal_k}:compound_separated@k=1:se") == "5.95"
     assert _cell(html, f"{equal_k}:compound_separated@k=1:verdict") == "holds"
+    assert _cell(html, f"{equal_k}:compound_separated@k=1:better").endswith("passes=3")
+    assert "benchmark (training sentences/s): compound, CE" in html
     assert _cell(html, "bench:decode-pos.json:train:compound_separated@k=1") == "400.0 ± 10.0"
     assert _cell(html, f"{equal_k}:compound_separated@k=1:paper") == "—"
     assert "compound, CE, no truncation: separated (k=1)" in html  # its base model's label

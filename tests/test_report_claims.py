@@ -40,6 +40,7 @@ NER = {  # entity F1 by seed
     ("compound_stacked", "paper"): [85.0, 85.0],
     ("compound_stacked_ge_c", "plus"): [90.0, 91.0],  # no tuning record for NER plus
     ("compound_stacked", "plus"): [89.0, 89.5],
+    ("compound_stacked_ge_a", "paper"): [85.5, 86.0],  # ours only: Table 4 has GE(c)
 }
 STACKED = "claim:compound_stacked-over-bilstm"
 GE_C = "claim:compound_stacked_ge_c-over-compound_stacked"
@@ -111,6 +112,10 @@ def _project(root: Path) -> Path:
             for seed, value in enumerate(values, start=1):
                 test = {"accuracy": value} if task == "pos" else {"accuracy": 97.0, "f1": value}
                 _write_run(root, task, model, setting, seed, test)
+    for model in ("compound_stacked", "control_ce_stacked"):  # the latter's energy: untrained
+        run = layout.Run("pos", model, "paper", 1)
+        scores = {"decoders": {"viterbi": {"scores": {"accuracy": 80.0}}}, "spen": True}
+        write_json(root / run.path(layout.ANALYSIS), scores)
     for record in RECORDS:
         path = f"results/tuning/{record['task']}/{record['model']}-{record['setting']}.json"
         write_json(root / path, record)
@@ -314,6 +319,18 @@ def test_main_table_marks_figures_from_before_the_protocol(report: dict[str, str
     # POS paper: compound-stacked has its tuning record; POS plus has none
     assert _cell(html, "main:compound_stacked:pos-paper:pos:ours") == "90.00 ± 1.41 n=2"
     assert _cell(html, "main:compound_stacked:pos-plus:none:ours") == "91.00 ± 1.41 † n=2"
+
+
+def test_gains_and_energy_gaps_say_what_they_rest_on(report: dict[str, str]) -> None:
+    """A gain with a side from before the protocol carries its mark; an energy never trained
+    (a CE-only control) is flagged where its Viterbi figures show; Table 4's note names the
+    rows it has that the paper's lacks."""
+    html, md = report["html"], report["md"]
+    assert _cell(html, "gain:compound_stacked:pos-paper:ours") == "+2.00"
+    assert _cell(html, "gain:compound_stacked:pos-plus:ours") == "+10.50 †"
+    assert _cell(html, "pos/control_ce_stacked-paper/model").endswith(" ‡")
+    assert not _cell(html, "pos/compound_stacked-paper/model").endswith("‡")
+    assert re.search(r"Ours only \(the paper's Table 4 has GE\(c\)\): [^.]*GE\(a\)", md)
 
 
 def test_a_smoke_report_says_so(tmp_path: Path) -> None:

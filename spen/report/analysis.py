@@ -10,6 +10,8 @@ from spen.report.cells import Cell, Table, stat_cell, text_cell
 from spen.report.collect import RunData
 from spen.report.results import Results, group_key
 
+UNTRAINED_ENERGY = "‡"
+
 
 def analysis_table(res: Results) -> Table | None:
     """Per group of SPEN runs: the test figure of the inference network, Viterbi and gradient
@@ -43,10 +45,13 @@ def analysis_table(res: Results) -> Table | None:
         gains = [v - a for a, v in zip(amortised, exact, strict=False)]
         same = [100 * v for v in decoder("test_time", "same_output_as_viterbi")]
         key = group_key(group)
+        label = Cell(res.label(group["model"]), "label", f"{key}/model", group["model"])
+        if _energy_untrained(res, group["model"]):
+            label.text += f" {UNTRAINED_ENERGY}"
         rows.append(
             [
                 text_cell(group["task"]),
-                Cell(res.label(group["model"]), "label", title=group["model"]),
+                label,
                 text_cell(group["setting"]),
                 stat_cell(amortised, f"{key}/amortised"),
                 stat_cell(exact, f"{key}/exact"),
@@ -77,6 +82,18 @@ def analysis_table(res: Results) -> Table | None:
         "gradient-descent inference on it (GD: from uniform outputs; GD from A_Ψ: started at "
         "A_Ψ(x)); energy gap = E(output) − E(Viterbi(x)) per sentence on the linear-chain part "
         "of the energy, with each decoder's argmax as the output (relaxed: A_Ψ's distributions "
-        "themselves)."
+        "themselves).",
+        f"{UNTRAINED_ENERGY}: a CE-only control (objective cross_entropy), whose energy is never "
+        "trained: its Viterbi and gradient-descent figures and its energy gaps are those of the "
+        "energy as initialised, shown for completeness, not as evidence on inference.",
     ]
     return Table("analysis", header, rows, notes=notes)
+
+
+def _energy_untrained(res: Results, model: str) -> bool:
+    """Whether params/models.yaml trains the model's inference network by cross-entropy alone
+    (its energy keeps its initial weights); False when params/ is not at hand."""
+    params = res.inputs.params
+    if params is None:
+        return False
+    return params.models["models"].get(model, {}).get("objective") == "cross_entropy"

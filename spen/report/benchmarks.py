@@ -161,6 +161,7 @@ def pipeline_time_table(inputs: Inputs) -> Table | None:
         rows.append(
             [
                 Cell(timing.get("name", timing["file"]), "label", title=timing["file"]),
+                Cell(str(timing.get("start", "?")).partition("T")[0], "", f"{key}:date"),
                 Cell(str(timing.get("cores", "?")), "num"),
                 Cell(f"{timing['wall_seconds'] / 60:.1f}", "num", f"{key}:wall"),
                 Cell(f"{timing['job_seconds'] / 60:.1f}", "num", f"{key}:jobs"),
@@ -169,12 +170,15 @@ def pipeline_time_table(inputs: Inputs) -> Table | None:
                 text_cell("yes" if timing.get("complete") else "NO"),
             ]
         )
-    header = ["pipeline run", "cores", "wall time (min)", "job time (min)", "trainings"]
+    header = ["pipeline run", "date", "cores", "wall time (min)", "job time (min)", "trainings"]
     header += ["longest training (min)", "complete"]
     notes = [
         "From results/bench/pipeline-*.json, which `spen pipeline-time LOG` reads off a run's "
         "Snakemake log: wall time from the first job's start to the last job's end; job time is "
-        "the sum over jobs (what the run would take on one core)."
+        "the sum over jobs (what the run would take on one core). Each was measured on the "
+        "code and settings of its date; rows run since, under the tuning protocol, may train "
+        "for other epochs and take other times (the projection below costs each job from what "
+        "was measured since)."
     ]
     return Table("pipeline-times", header, rows, notes=notes)
 

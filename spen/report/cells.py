@@ -86,18 +86,21 @@ def stat_text(mean: float, std: float | None, digits: int = 2) -> str:
     return f"{mean:.{digits}f}{spread}"
 
 
-def stat(mean: float, std: float | None, n: int, key: str = "", digits: int = 2) -> Cell:
-    """A cell `88.81 ± 0.32 (n=3)`: mean ± sample std over `n` seeds."""
-    return Cell(stat_text(mean, std, digits), "num", key, sub=f"n={n}")
+def stat(
+    mean: float, std: float | None, n: int, key: str = "", digits: int = 2, count: str = "n"
+) -> Cell:
+    """A cell `88.81 ± 0.32 (n=3)`: mean ± sample std over `n` seeds (or `count`: what was
+    counted, e.g. `passes`)."""
+    return Cell(stat_text(mean, std, digits), "num", key, sub=f"{count}={n}")
 
 
-def stat_cell(values: Sequence[float], key: str = "", digits: int = 2) -> Cell:
+def stat_cell(values: Sequence[float], key: str = "", digits: int = 2, count: str = "n") -> Cell:
     """The mean ± sample std of `values` (as `spen aggregate` computes them); not run when
     there are none."""
     if not values:
         return Cell(NOT_RUN, "missing", key)
     stats = mean_std(values)
-    return stat(stats["mean"], stats["std"], len(values), key, digits)
+    return stat(stats["mean"], stats["std"], len(values), key, digits, count)
 
 
 def diff_cell(ours: float | None, paper: float | None, key: str) -> Cell:

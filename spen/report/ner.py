@@ -52,8 +52,10 @@ def ner_tables(res: Results) -> list[Table]:
             overall,
             notes=[
                 "P/R/F1: conlleval-style (BIOES converted to IOB2, seqeval's default mode); "
-                "strict: seqeval's strict IOBES mode, which counts an ill-formed predicted "
-                "entity as wrong."
+                "strict: seqeval's strict IOBES mode, which keeps only well-formed predicted "
+                "entities: an ill-formed one is neither a hit nor a prediction, so it costs "
+                "recall where the conlleval-style reading counts it a hit, and never costs "
+                "precision (strict precision can exceed the conlleval-style one)."
             ],
         ),
         Table(

@@ -15,7 +15,7 @@ def parameter_table(res: Results) -> Table:
     header = ["model"]
     groups = [("", 1)]
     for task in tasks:
-        header += [f"ours ({s})" for s in settings] + ["paper |T|", "paper |I|"]
+        header += [f"ours, {s} setting" for s in settings] + ["the paper's |T|", "the paper's |I|"]
         groups.append((task.upper(), len(settings) + 2))
     rows = []
     for model in models:
@@ -31,11 +31,11 @@ def parameter_table(res: Results) -> Table:
         rows.append(row)
     notes = [
         "Ours: trainable parameters of the trained model (train.json `parameters`; frozen "
-        "embeddings not counted), in thousands; where no run's train.json is at hand (the "
-        "checkpoint directories are DVC's), the count `spen bench` took of the same model as "
-        "built (training does not change it; the cell's tooltip names the source). The "
-        "paper's |T| counts the parameters trained, |I| those used at test time (the "
-        "inference network)."
+        "embeddings and a GE row's frozen tag LM not counted), in thousands; where no run's "
+        "train.json is at hand (the checkpoint directories are DVC's), the count `spen bench` "
+        "took of the same model as built (training does not change it; the cell's tooltip "
+        "names the source). The paper's |T| counts the parameters trained, |I| those used at "
+        "test time (the inference network)."
     ]
     return Table("parameters", header, rows, groups, notes)
 
