@@ -99,7 +99,7 @@ RECORDS = [
         "ner",
         "compound_stacked",
         "paper",
-        {"sgd_l10_k10": _point("sgd", 10, 10, 84.0)},
+        {"sgd_l10_k10": _point("sgd", 10, 10, 84.0) | {"best_epoch": 11}},  # at the budget's end
         "sgd_l10_k10",
     ),
 ]
@@ -256,6 +256,10 @@ def test_tuning_table_marks_the_chosen_point(report: dict[str, str]) -> None:
     assert chosen.rstrip(" |").endswith("✓")
     assert "selection reads dev only" in md.lower() and "seed 1" in md
     assert '<a href="#s-tuning">' in html and "## 4. Tuning" in md
+
+
+def test_tuning_table_says_which_choices_ran_out_of_epochs(report: dict[str, str]) -> None:
+    assert "1 of 4 chosen points had their best dev score at the last epoch" in report["md"]
 
 
 def test_grids_in_progress_show_what_their_points_finished(report: dict[str, str]) -> None:

@@ -242,7 +242,10 @@ def claims_table(res: Results, comparisons: Sequence[Comparison]) -> Table:
         f'Verdict: "{HOLDS}" when Δ > 2 SE; "{FAILS}" when Δ < −2 SE; in between, a '
         "difference the seed-to-seed spread could explain, "
         f'"{WITHIN}" when Δ > 0 and "{FAILS_WITHIN}" when Δ ≤ 0 (the two sides are treated '
-        f'alike); "{CANNOT_TELL}" when a side is not run or has a single seed.',
+        f'alike); "{CANNOT_TELL}" when a side is not run or has a single seed. With 3 seeds a '
+        "side the SE is itself uncertain: at Δ = 2 SE, Welch's t-test (2 to 4 degrees of "
+        f'freedom) puts the two-sided p between about 0.1 and 0.2, so "{HOLDS}" marks a '
+        "difference larger than the seed-to-seed noise measured, not a significant one.",
         "A test-score comparison counts only when both of its sides ran under the tuning "
         "protocol: the tuning record of its task and input setting (section 4; the "
         "record of the tuned row it follows, for a model that follows one) must exist, and "

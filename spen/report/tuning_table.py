@@ -68,6 +68,18 @@ def tuning_table(res: Results) -> Table | None:
         "trained. A point stopped early says why; one that diverged before its first epoch "
         "ended has no dev score and is never chosen.",
     ]
+    chosen = [record["points"][record["chosen"]] for record in records.values()]
+    at_end = [
+        p
+        for p in chosen
+        if p.get("epochs") and p.get("best_epoch") == p["epochs"] and not p.get("stopped")
+    ]
+    if at_end:
+        notes.append(
+            f"{len(at_end)} of {len(chosen)} chosen points had their best dev score at the last "
+            "epoch they trained: still improving when the task's epoch budget (the same for every "
+            "row of the task) ran out, so those rows might gain from a larger budget."
+        )
     if res.inputs.params is not None:
         notes.append(_protocol_note(res.inputs.params.tuning))
     return Table("tuning", header, rows, notes=notes)
