@@ -323,6 +323,9 @@ def test_main_table_marks_figures_from_before_the_protocol(report: dict[str, str
     # POS paper: compound-stacked has its tuning record; POS plus has none
     assert _cell(html, "main:compound_stacked:pos-paper:pos:ours") == "90.00 ± 1.41 n=2"
     assert _cell(html, "main:compound_stacked:pos-plus:none:ours") == "91.00 ± 1.41 † n=2"
+    assert html.count('data-cell="pos/compound_stacked-plus/accuracy"') == 1  # all runs
+    assert _cell(html, "pos/compound_stacked-plus/accuracy") == "91.00 ± 1.41 † n=2"
+    assert _cell(html, "pos/compound_stacked-paper/accuracy") == "90.00 ± 1.41 n=2"
 
 
 def test_gains_and_energy_gaps_say_what_they_rest_on(report: dict[str, str]) -> None:

@@ -4,6 +4,7 @@ training summary (best dev score and epoch, epochs, minutes)."""
 from __future__ import annotations
 
 from spen.report.cells import DASH, Cell, Table, stat, text_cell
+from spen.report.comparison import BEFORE_PROTOCOL
 from spen.report.results import Results
 
 
@@ -19,20 +20,27 @@ def inventory_table(res: Results) -> Table:
         train = group["train"]
         seconds = train.get("seconds") or {}
         minutes = {k: None if v is None else v / 60 for k, v in seconds.items()}
+        test = res.group_stat(task, model, setting, metric)
+        if res.predates_protocol(task, model, setting):
+            test.text += f" {BEFORE_PROTOCOL}"
         rows.append(
             [
                 text_cell(task),
                 Cell(res.label(model), "label", title=model),
                 text_cell(setting),
                 text_cell(", ".join(map(str, group["seeds"])), "num"),
-                res.group_stat(task, model, setting, metric),
+                test,
                 _summary_stat(train.get("best_dev"), len(group["seeds"])),
                 _summary_stat(train.get("best_epoch"), len(group["seeds"]), 1),
                 _summary_stat(train.get("epochs"), len(group["seeds"]), 1),
                 _summary_stat(minutes, len(group["seeds"]), 1),
             ]
         )
-    notes = ["Headline test metric: token accuracy (POS), conlleval-style entity F1 (NER)."]
+    notes = [
+        "Headline test metric: token accuracy (POS), conlleval-style entity F1 (NER).",
+        f"{BEFORE_PROTOCOL}: runs made before the tuning protocol (section 1's note says how they "
+        "differ).",
+    ]
     return Table("runs", header, rows, notes=notes)
 
 
