@@ -160,7 +160,7 @@ log "second clone, after dvc pull: dvc status: $status"
 # its grid's summaries: `snakemake --touch --forceall` (README) stamps every output in the graph's
 # order, which DVC has just checked against dvc.lock.
 snakemake --touch --forceall --cores 1 --config profile=smoke >"$WORK/touch.log" 2>&1 || { tail -n 40 "$WORK/touch.log"; exit 1; }
-nothing_to_do snakemake2 "second clone, after dvc pull and snakemake --touch"
+nothing_to_do snakemake2 "second clone, after dvc pull and snakemake --touch --forceall"
 spen report --summary results/summary.json --bench results/bench --out "$WORK/report" >/dev/null
 test -s "$WORK/report/index.html"
 log "report rendered from the pulled outputs: $WORK/report/index.html"
