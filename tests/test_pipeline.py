@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from spen import aggregate, dvc_lock, dvc_yaml, layout, steps
+from spen import aggregate, dvc_lock, dvc_yaml, layout, steps, tuning
 from spen.config import Params, ParamsError, load_params
 from tests.conftest import SHARED_DATA, needs_shared_data
 
@@ -527,6 +527,49 @@ def test_a_grid_goes_on_from_the_point_summaries_another_machine_left(workflow_c
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert output.count("rule tune_train:") == 2 and "tasks.pos.normalize" in output, output
+
+
+@needs_tools
+def test_a_pruned_grid_on_a_clone_trains_no_point_again(workflow_copy: Path) -> None:
+    """A finished NER grid as a clone holds it: git writes the points' summaries, then the
+    probes', then the pruning record (in path order), an hour ago; the data is prepared now.
+    Snakemake plans the choice alone: neither the pruning record nor the data, both newer than
+    the points, trains a point again."""
+    grid = {"task": "ner", "model": "compound_separated", "setting": "plus"}
+    params = load_params(workflow_copy / "params")
+    points = [p.name for p in tuning.grid(params, grid["model"], "paper")]
+    written = time.time() - 3600
+    for offset, pattern in enumerate((layout.TUNE_SUMMARY, layout.TUNE_PROBE)):
+        for point in points:
+            summary = workflow_copy / pattern.format(**grid, point=point)
+            summary.parent.mkdir(parents=True, exist_ok=True)
+            summary.write_text(json.dumps({"dev": 80.0, "best_epoch": 3, "epochs": 3}))
+            os.utime(summary, (written + offset,) * 2)
+    record = workflow_copy / layout.PRUNING.format(**grid)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"keep": 4, "kept": points[:4], "probe_epochs": 3}))
+    os.utime(record, (written + 2,) * 2)
+    for name in layout.prepared("ner"):
+        data = workflow_copy / name
+        data.parent.mkdir(parents=True, exist_ok=True)
+        data.write_text("prepared here")
+
+    done = _run([SNAKEMAKE, "-n", layout.TUNING.format(**grid)], workflow_copy)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "checkpoint tune_select:" in output, output
+    assert "rule tune_train:" not in output and "rule tune_probe:" not in output, output
+
+    # Snakemake's record of the points as made, then a new pruning rule: every point again
+    summaries = [layout.TUNE_SUMMARY.format(**grid, point=point) for point in points]
+    touch = [SNAKEMAKE, "--touch", "-c1", "-R", "tune_train", "--", *summaries]
+    touched = _run(touch, workflow_copy)
+    assert touched.returncode == 0, touched.stdout + touched.stderr
+    _edit(workflow_copy / "params/tuning.yaml", lambda v: v["pruning"]["ner"].update(keep=5))
+    done = _run([SNAKEMAKE, "-n", layout.TUNING.format(**grid)], workflow_copy)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert output.count("rule tune_train:") == len(points) and "'keep': 5" in output, output
 
 
 # --- aggregate ------------------------------------------------------------------------------

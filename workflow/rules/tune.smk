@@ -58,14 +58,18 @@ rule tune_train:
     points on another."""
     input:
         rebuilt=rebuilt_inputs,
-        pruning=lambda w: layout.pruning_record(PARAMS, w.task, w.model, w.setting, PROFILE)
-        or [],
+        # versioned in git beside the points, which a clone writes before it: judged by the
+        # pruning rule (a param) and by its probes' code, which the point shares
+        pruning=lambda w: ancient(
+            layout.pruning_record(PARAMS, w.task, w.model, w.setting, PROFILE) or []
+        ),
     output:
         layout.TUNE_SUMMARY,
     params:
         code=steps.code_digest("tune_train"),  # its code: reruns as DVC does
         run=point_config,
         made_by=made_by,
+        pruning_rule=lambda w: tuning.pruning(PARAMS, w.task, w.model, PROFILE),
         seed=PARAMS.tuning["seed"],
         profile=PROFILE,
         pruning=lambda w, input: flag("--pruning", input.pruning),
