@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ENOUGH = 0.95
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from spen.device_batch import fewest_enough  # noqa: E402
 
 
 def concurrency(folder: Path) -> list[dict[str, Any]]:
@@ -35,14 +37,6 @@ def concurrency(folder: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def runs_per_gpu(rows: list[dict[str, Any]]) -> int | None:
-    """The fewest concurrent runs whose total throughput reaches `ENOUGH` of the best."""
-    if not rows:
-        return None
-    best = max(row["sentences_per_second_total"] for row in rows)
-    return min(row["runs"] for row in rows if row["sentences_per_second_total"] >= ENOUGH * best)
-
-
 def summary(folder: Path) -> dict[str, Any]:
     """Everything the check measured, read from its folder."""
     torch_version, _, device = (folder / "device.txt").read_text().strip().partition(" ")
@@ -62,7 +56,7 @@ def summary(folder: Path) -> dict[str, Any]:
             for p in sorted(folder.glob("bench-*.json"))
         },
         "concurrency": rows,
-        "runs_per_gpu": runs_per_gpu(rows),
+        "runs_per_gpu": fewest_enough(rows),
         "smoke_wall_seconds": int(smoke.read_text()) if smoke.is_file() else None,
     }
 

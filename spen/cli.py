@@ -740,6 +740,102 @@ def aggregate(
     typer.echo(f"{out}: {len(summary['runs'])} runs in {len(summary['groups'])} groups")
 
 
+@app.command("device-pack")
+@user_errors
+def device_pack(
+    groups: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--group",
+            help="TASK/MODEL-SETTING, repeatable, first first (default: the spec's priority).",
+        ),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="The batch folder to write.")] = Path(".device-batch"),
+    spec: Annotated[Path, typer.Option(help="The device's limits and image.")] = Path(
+        "workflow/device/h200.yaml"
+    ),
+    wheels: Annotated[
+        Path | None, typer.Option(help="Wheels downloaded before (default: download them).")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="At most this many groups (the first ones).")
+    ] = None,
+    python: Annotated[
+        str, typer.Option(help="The Python (X.Y) there, whose wheels travel.")
+    ] = "3.12",
+    profile: Profile = None,
+    params_dir: ParamsDir = Path("params"),
+) -> None:
+    """Pack the groups not yet done under the tuning protocol (every seed of the profile) for
+    a lent GPU machine without network: their prepared data, the encoder's weights where a
+    setting reads encoder features, the wheels its image lacks and the job list, in a folder
+    the device call carries. Refused, naming the sizes, when it would not travel."""
+    from spen.device_batch import Group, finished_groups, load_spec, pack, todo
+    from spen.layout import SUMMARY, active_profile, profile_root
+
+    params = load_params(params_dir)
+    name = active_profile(params, profile)
+    device = load_spec(spec)
+    asked = (
+        [Group.parse(g, "--group") for g in groups]
+        if groups
+        else [Group.parse(g, str(spec)) for g in device.priority]
+    )
+    root = Path(profile_root(params, name))
+    chosen = todo(params, name, asked, finished_groups(root / SUMMARY, root))[:limit]
+    if out.exists():
+        raise OutputError(out, "already there", "a new folder: remove it or name another --out")
+    batch = pack(Path("."), params, name, chosen, out, device, wheels, python=python)
+    typer.echo(
+        f"{out}: {len(batch['groups'])} groups, {len(batch['targets'])} targets, "
+        f"{len(batch['wheels'])} wheels; batch {batch['mib']['batch']} MiB + checkout "
+        f"{batch['mib']['checkout']} MiB = {batch['mib']['total']} MiB of {batch['mib']['limit']:g}"
+    )
+
+
+@app.command("device-run")
+@user_errors
+def device_run(
+    batch: Annotated[Path, typer.Argument(help="The batch folder `spen device-pack` wrote.")],
+    out: Annotated[Path, typer.Option(help="Where what comes back goes ($OUT there).")],
+    started: Annotated[
+        float | None, typer.Option(help="When the device command began (seconds since 1970).")
+    ] = None,
+    probe: Annotated[
+        list[int] | None,
+        typer.Option(min=1, help="Concurrent runs to measure, repeatable (default: the spec's)."),
+    ] = None,
+    device: Device = "cuda",
+) -> None:
+    """Run a packed batch on this machine (scripts/device-batch.sh calls it after installing
+    the wheels): its trainings through Snakemake until the deadline, then what finished
+    packed into OUT."""
+    from spen.device_batch import run_batch
+
+    record = run_batch(batch, Path("."), out, device, started or time.time(), probe)
+    typer.echo(
+        f"{out}: {record['jobs']['jobs_finished']} of {record['jobs']['jobs_planned']} jobs, "
+        f"{len(record['runs_finished'])} of {record['runs_packed']} runs finished, "
+        f"{record['runs_per_gpu']} runs per GPU, {record['wall_seconds']:.0f} s"
+    )
+
+
+@app.command("device-unpack")
+@user_errors
+def device_unpack(
+    back: Annotated[Path, typer.Argument(help="The files a device batch brought back.")],
+) -> None:
+    """Put a device batch's results, run files and checkpoints into this checkout (then
+    `spen aggregate` and `spen report`; a later `snakemake` takes them as done)."""
+    from spen.device_batch import unpack
+
+    record = unpack(back, Path("."))
+    typer.echo(
+        f"{back}: {record['unpacked_files']} files unpacked; "
+        f"{len(record['runs_finished'])} runs finished on {record['device']}"
+    )
+
+
 @app.command("dvc-yaml")
 @user_errors
 def dvc_yaml(

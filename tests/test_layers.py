@@ -25,9 +25,11 @@ LAYERS = [
         "dvc_lock",
         "aggregate",
         "pipeline_log",
+        "wheels",
     },
     {"projection"},
     {"report"},
+    {"device_batch"},
     {"cli", "__main__"},
 ]
 
