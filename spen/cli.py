@@ -683,21 +683,32 @@ def project_time(
         Path | None,
         typer.Option(help="Default results/bench/projection-PROFILE-WORKERS.json."),
     ] = None,
+    gpu_check: Annotated[
+        Path | None,
+        typer.Option(
+            help="On the GPU this check measured (results/bench/gpu-check.json): its runs per "
+            "GPU as workers, trainings scaled by their measured GPU/CPU ratio."
+        ),
+    ] = None,
     profile: Profile = None,
     params_dir: ParamsDir = Path("params"),
 ) -> None:
-    """The projected wall time of a run profile's whole pipeline on WORKERS workers, from the
-    runs, tuning records, benchmarks and pipeline records measured so far (spen/projection.py
-    says how each job is costed)."""
-    from spen.io import write_json
+    """The projected wall time of a run profile's whole pipeline on WORKERS workers (or on
+    one GPU), from the runs, tuning records, benchmarks and pipeline records measured so far
+    (spen/projection.py says how each job is costed)."""
+    from spen.io import read_json, write_json
     from spen.layout import PROJECTION, active_profile
-    from spen.projection import load_costs, project
+    from spen.projection import load_costs, project, project_on_gpu
 
     params = load_params(params_dir)
     name = active_profile(params, profile)
-    out = out or Path(PROJECTION.format(profile=name, workers=workers))
+    out = out or Path(PROJECTION.format(profile=name, workers="gpu" if gpu_check else workers))
     check_output_file(out)
-    result = project(load_costs(params, results), name, workers)
+    costs = load_costs(params, results)
+    if gpu_check:
+        result = project_on_gpu(costs, name, read_json(gpu_check))
+    else:
+        result = project(costs, name, workers)
     write_json(out, result)
     _print_json(result)
 

@@ -6,8 +6,9 @@ unpacked into this checkout (`unpack`), so that `spen aggregate`, `spen report` 
 The batch folder (git ignores it; the device call carries it):
 
     batch.json             the groups, their targets, the stale files to drop there, the sizes
-    data.tar.gz            the prepared data of the batch's tasks (and encoder features or the
-                           encoder's weights for an input setting that reads them)
+    data.tar.gz            the prepared data of the batch's tasks (and the encoder's weights
+                           for an input setting that reads encoder features)
+    resume.tar             the resume states an earlier batch brought back unfinished, as fit
     wheels/*.whl           the distributions the machine's image lacks (workflow/device/*.yaml)
 
 What comes back (at most the lender's number of files): `results.tar.gz` (every new or changed
@@ -43,6 +44,7 @@ SPEC = Path("workflow/device/h200.yaml")
 MIB = 1 << 20
 BATCH = "batch.json"
 DATA = "data.tar.gz"
+RESUME = "resume.tar"  # resume states of trainings an earlier batch left unfinished
 WHEELS = "wheels"
 ENCODER_DIR = "encoder"  # inside data.tar.gz: a stand-in package holding the encoder's weights
 RESULTS_BACK = "results.tar.gz"
@@ -209,7 +211,7 @@ def tree_bytes(paths: Iterable[Path]) -> int:
     return total
 
 
-def _encoder_stand_in(name: str, half: bool) -> dict[str, bytes]:
+def encoder_stand_in(name: str, half: bool) -> dict[str, bytes]:
     """The files of a stand-in for the encoder's package (the same module name and
     `get_model_path`), with its weights in float16 when `half` (loaded back as float32)."""
     import importlib
@@ -287,7 +289,7 @@ def pack(
                     params.run_config(task, "bilstm", setting, 1, profile).features.encoder
                 )
             for name in sorted(encoders):
-                for arcname, data in _encoder_stand_in(name, half_encoder).items():
+                for arcname, data in encoder_stand_in(name, half_encoder).items():
                     _add(tar, f"{ENCODER_DIR}/{arcname}", data)
         pins = wheels.closure(wheels.requirements(), spec.image | spec.left_behind)
         (tmp / WHEELS).mkdir()
@@ -306,6 +308,9 @@ def pack(
         )
         if missing:
             raise BatchError(f"{source}: no wheel for {', '.join(missing)}")
+        resumed = carry_resume_states(
+            root, groups, tmp / RESUME, spec.travel_mib * MIB - checkout - tree_bytes([tmp])
+        )
         batch_bytes = tree_bytes([tmp])
         total = checkout + batch_bytes
         if total > spec.travel_mib * MIB:
@@ -327,6 +332,7 @@ def pack(
             "encoder_float16": bool(encoders) and half_encoder,
             "train_limit": params.profile(profile)["overrides"].get("train_limit"),
             "wheels": sorted(w.name for w in (tmp / WHEELS).iterdir()),
+            "resume_states": resumed,
             "mib": {
                 "batch": round(batch_bytes / MIB, 2),
                 "checkout": round(checkout / MIB, 2),
@@ -343,6 +349,28 @@ def pack(
         }
         write_json(tmp / BATCH, batch)
     return batch
+
+
+def carry_resume_states(
+    root: Path, groups: Iterable[Group], archive: Path, room: float
+) -> list[str]:
+    """Archive the resume states that runs and grid points of `groups` left here (a batch cut
+    at its deadline brings them back) while they fit in `room` bytes, the groups' order
+    first, so that their trainings go on there; the paths carried."""
+    carried: list[str] = []
+    used = 0
+    with tarfile.open(archive, "w") as tar:
+        for group in groups:
+            folder = root / "models" / group.task / f"{group.model}-{group.setting}"
+            for state in sorted(folder.rglob("resume/last.pt")):
+                size = state.stat().st_size + (1 << 10)
+                if used + size <= room:
+                    tar.add(state, arcname=str(state.relative_to(root)))
+                    carried.append(str(state.relative_to(root)))
+                    used += size
+    if not carried:
+        archive.unlink()
+    return carried
 
 
 def _git_commit(repo: Path) -> str:
@@ -396,6 +424,11 @@ def place(batch_dir: Path, repo: Path) -> tuple[dict[str, Any], Path]:
         tar.extractall(
             site, members=[m for m in tar.getmembers() if m.name.startswith(f"{ENCODER_DIR}/")]
         )
+    if (batch_dir / RESUME).is_file():
+        with tarfile.open(batch_dir / RESUME) as tar:
+            for member in tar.getmembers():
+                _check_member(member, ("models/",), batch_dir / RESUME)
+            tar.extractall(root, filter="data")
     now = time.time()
     for path in (root / "data").rglob("*"):
         if path.is_file():

@@ -25,7 +25,7 @@ import re
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ class Job:
     seconds: float
     after: tuple[str, ...] = ()
     measured: bool = True
+    group: tuple[str, str, str] | None = None  # a training's (task, model, setting)
 
 
 def wall_time(jobs: Iterable[Job], workers: int) -> float:
@@ -269,7 +270,9 @@ def pipeline_jobs(costs: Costs, profile: str) -> list[Job]:
                     epochs = rule["probe_epochs"] + share * (epochs - rule["probe_epochs"])
             seconds = costs.training_seconds(Run(task, model, setting, 0), epochs, point)
             name = f"tune {task}/{model}-{setting}/{point.name}"
-            jobs.append(Job(name, "tune", seconds, inputs[(task, setting)], measured=False))
+            jobs.append(
+                Job(name, "tune", seconds, inputs[(task, setting)], False, (task, model, setting))
+            )
             names.append(name)
         select = f"select {task}/{model}-{setting}"
         records[(task, model, setting)] = step(select, "tune_select", task, tuple(names))
@@ -283,14 +286,15 @@ def pipeline_jobs(costs: Costs, profile: str) -> list[Job]:
         if lm:
             after.append(lm)
         train = f"train {run.name}"
+        group = (run.task, run.model, run.setting)
         if run in measured:
-            jobs.append(Job(train, "train", measured[run]["seconds"], tuple(after)))
+            jobs.append(Job(train, "train", measured[run]["seconds"], tuple(after), True, group))
         elif leader == run.model and run.seed == params.tuning["seed"]:
             # the chosen grid point's run, taken over rather than trained again
-            jobs.append(Job(train, "train", 0.0, tuple(after), measured=False))
+            jobs.append(Job(train, "train", 0.0, tuple(after), False, group))
         else:
             seconds = costs.training_seconds(run, costs.median_epochs(run.task))
-            jobs.append(Job(train, "train", seconds, tuple(after), measured=False))
+            jobs.append(Job(train, "train", seconds, tuple(after), False, group))
         decode = step(f"decode {run.name}", "decode", run.task, (train,))
         step(f"analyze {run.name}", "analyze", run.task, (train,))
         scores.append(step(f"score {run.name}", "score", run.task, (decode,)))
@@ -300,10 +304,13 @@ def pipeline_jobs(costs: Costs, profile: str) -> list[Job]:
     return jobs
 
 
-def project(costs: Costs, profile: str, workers: int) -> dict[str, Any]:
+def project(
+    costs: Costs, profile: str, workers: int, jobs: list[Job] | None = None
+) -> dict[str, Any]:
     """The projected wall time of `profile` on `workers` workers, with its inputs: jobs by
-    step (how many were estimated rather than measured), seconds, the calibration factors."""
-    jobs = pipeline_jobs(costs, profile)
+    step (how many were estimated rather than measured), seconds, the calibration factors.
+    `jobs`: the profile's jobs costed otherwise (default: `pipeline_jobs`)."""
+    jobs = jobs if jobs is not None else pipeline_jobs(costs, profile)
     by_step: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for job in jobs:
         entry = by_step[job.step]
@@ -324,6 +331,47 @@ def project(costs: Costs, profile: str, workers: int) -> dict[str, Any]:
             if not costs.factor(t, s)[1]
         ),
     }
+
+
+def gpu_ratios(costs: Costs, check: dict[str, Any]) -> dict[tuple[str, str, str], float]:
+    """Per (task, model, setting) measured on the GPU: its seconds per epoch there (the GPU
+    check's `runs`, shared as the batch shared it) over the CPU's for one epoch of the same
+    run or grid point (measured, else estimated as the projection does), the median over its
+    runs."""
+    found: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for directory, speed in check.get("runs", {}).items():
+        parts = directory.split("/")
+        model, _, setting = parts[1].rpartition("-")
+        point = None
+        if len(parts) == 4 and parts[2] == "tune":
+            point = tuning.point(costs.params, model, "paper", parts[3])
+        cpu = costs.training_seconds(Run(parts[0], model, setting, 0), 1.0, point)
+        if cpu > 0:
+            found[(parts[0], model, setting)].append(speed["seconds_per_epoch"] / cpu)
+    return {group: statistics.median(values) for group, values in found.items()}
+
+
+def project_on_gpu(costs: Costs, profile: str, check: dict[str, Any]) -> dict[str, Any]:
+    """The projected wall time of `profile` on the GPU a check measured: every training and
+    grid point costs its CPU estimate (a measured run too: its seconds) times its model's
+    GPU/CPU ratio (`gpu_ratios`; the median ratio for a model not measured there), with the
+    check's runs per GPU as workers; the other steps keep their CPU cost."""
+    ratios = gpu_ratios(costs, check)
+    if not ratios:
+        raise ValueError("the GPU check times no run (its `runs` is empty): nothing to scale by")
+    default = statistics.median(ratios.values())
+    jobs = [
+        replace(job, seconds=job.seconds * ratios.get(job.group, default))
+        if job.group is not None
+        else job
+        for job in pipeline_jobs(costs, profile)
+    ]
+    workers = int(check.get("runs_per_gpu") or 1)
+    result = project(costs, profile, workers, jobs)
+    result["device"] = check.get("device")
+    result["gpu_ratios"] = {"/".join(g): r for g, r in sorted(ratios.items())}
+    result["gpu_ratio_default"] = default
+    return result
 
 
 def cpu_seconds_by_setting(bench: dict[str, Any]) -> dict[str, dict[str, float]]:

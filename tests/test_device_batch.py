@@ -195,3 +195,23 @@ def test_unpack_of_a_folder_that_is_no_batch_is_one_line(tmp_path: Path) -> None
     assert f"{tmp_path}: no batch-record.json; not what a device batch brings back" in (
         " ".join(result.output.split())
     )
+
+
+def test_unfinished_trainings_travel_with_their_resume_states_as_fit(tmp_path: Path) -> None:
+    """A batch cut at its deadline brought resume states back: the next one carries them
+    (its groups' first), as many as the room allows."""
+    states = [
+        "models/ner/compound_shared-plus/tune/adam_l1_k1/resume/last.pt",
+        "models/ner/compound_shared-plus/tune/adam_l1_k5/resume/last.pt",
+        "models/ner/perceptron-plus/seed2/resume/last.pt",
+    ]
+    for name in states:
+        (tmp_path / name).parent.mkdir(parents=True)
+        (tmp_path / name).write_bytes(_noise(1000))
+    groups = [db.Group("ner", "perceptron", "plus"), db.Group("ner", "compound_shared", "plus")]
+    archive = tmp_path / "resume.tar"
+    assert db.carry_resume_states(tmp_path, groups, archive, 4100) == [states[2], states[0]]
+    with tarfile.open(archive) as tar:
+        assert tar.getnames() == [states[2], states[0]]
+    assert db.carry_resume_states(tmp_path, groups, archive, 100) == []
+    assert not archive.exists()

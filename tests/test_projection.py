@@ -155,10 +155,56 @@ def test_the_committed_projections_are_those_of_the_committed_results() -> None:
     assert committed
     for path in committed:
         recorded = json.loads(path.read_text())
-        again = project(costs, recorded["profile"], recorded["workers"])
+        if recorded.get("device"):  # on the GPU the committed check measured
+            from spen.projection import project_on_gpu
+
+            check = json.loads((REPO / "results/bench/gpu-check.json").read_text())
+            again = project_on_gpu(costs, recorded["profile"], check)
+        else:
+            again = project(costs, recorded["profile"], recorded["workers"])
         assert again["wall_seconds"] == pytest.approx(recorded["wall_seconds"], rel=1e-9), path
     readme = (REPO / "README.md").read_text()
     quoted = re.search(r"projection-paper-2\.json`: ([\d.]+) h", readme)
     assert quoted, "README.md no longer quotes the projection"
     paper = json.loads((REPO / "results/bench/projection-paper-2.json").read_text())
     assert quoted.group(1) == f"{paper['wall_seconds'] / 3600:.1f}"
+
+
+def test_on_a_gpu_each_training_scales_by_its_measured_ratio() -> None:
+    """A GPU check that timed POS BiLSTM at a tenth of its CPU epoch and POS CRF at a fifth:
+    those rows' trainings cost a tenth and a fifth, every other training the median ratio,
+    the other steps their CPU cost, on the check's runs per GPU as workers."""
+    from spen.layout import Run
+    from spen.projection import gpu_ratios, load_costs, project_on_gpu
+
+    params = load_params(REPO / "params")
+    costs = load_costs(params, REPO / "results")
+    epoch = {
+        m: costs.training_seconds(Run("pos", m, "paper", 0), 1.0) for m in ("bilstm", "bilstm_crf")
+    }
+    check = {
+        "device": "NVIDIA H200",
+        "runs_per_gpu": 8,
+        "runs": {
+            "pos/bilstm-paper/seed2": {"seconds_per_epoch": epoch["bilstm"] / 10},
+            "pos/bilstm_crf-paper/seed2": {"seconds_per_epoch": epoch["bilstm_crf"] / 5},
+        },
+    }
+    ratios = gpu_ratios(costs, check)
+    assert ratios == pytest.approx(
+        {("pos", "bilstm", "paper"): 0.1, ("pos", "bilstm_crf", "paper"): 0.2}
+    )
+    cpu = {j.name: j for j in pipeline_jobs(costs, "paper")}
+    result = project_on_gpu(costs, "paper", check)
+    assert result["workers"] == 8 and result["device"] == "NVIDIA H200"
+    assert result["gpu_ratio_default"] == pytest.approx(0.15)
+    expected = {step: 0.0 for step in result["steps"]}
+    for job in cpu.values():
+        scale = 1.0
+        if job.group is not None:
+            scale = ratios.get(job.group, 0.15)
+        expected[job.step] += job.seconds * scale
+    for step, entry in result["steps"].items():
+        assert entry["seconds"] == pytest.approx(expected[step]), step
+    with pytest.raises(ValueError, match="times no run"):
+        project_on_gpu(costs, "paper", {"runs": {}})

@@ -320,7 +320,12 @@ def projection_table(inputs: Inputs) -> Table | None:
         rows.append(
             [
                 text_cell(proj["profile"]),
-                Cell(str(proj["workers"]), "num"),
+                Cell(
+                    f"{proj['workers']} on one {proj['device']}"
+                    if proj.get("device")
+                    else str(proj["workers"]),
+                    "num",
+                ),
                 Cell(f"{proj['wall_seconds'] / 3600:.1f}", "num", f"{key}:wall"),
                 Cell(f"{proj['job_seconds'] / 3600:.1f}", "num", f"{key}:jobs"),
                 Cell(f"{int(jobs):,}", "num"),
@@ -340,7 +345,9 @@ def projection_table(inputs: Inputs) -> Table | None:
         "setting (the median measured/estimated ratio of that setting's runs); a setting never "
         "run borrows its ratio to `paper` from the other task, or, where no task ran it, from "
         "the settings benchmark's CPU times (results/bench/settings-*.json). Steps never "
-        "recorded by `spen pipeline-time` (featurize, bench) count nothing. "
-        "spen/projection.py has the model."
+        "recorded by `spen pipeline-time` (featurize, bench) count nothing. On a GPU (`spen "
+        "project-time --gpu-check`): the workers are the runs that share it, and each training "
+        "costs its CPU cost times its row's GPU/CPU epoch-time ratio measured by a device batch "
+        "(the median ratio for a row not measured there). spen/projection.py has the model."
     )
     return Table("projection", header, rows, notes=[note], title="Projected wall time")
