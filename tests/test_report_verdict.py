@@ -98,6 +98,8 @@ def test_rows_that_repeat_another_row_count_once(project: dict) -> None:
     label = _cell(html, f"{MARGIN}:pos-paper:control_ce_stacked:comparison")
     assert "repeats an earlier row" in label and "compound-stacked beats the local" in label
     assert _cell(html, "verdict:compound_stacked-over-margin_rescaled:control:best") == "—"
+    tally = _cell(html, "verdict:compound_stacked-over-margin_rescaled:control:tally")
+    assert tally == "none distinct: 1 row repeats one counted already"
     sentence = _cell(html, "verdict:compound_stacked-over-margin_rescaled:sentence")
     assert "repeat rows counted already (POS paper)" in sentence
     panel = _panel_md(md)

@@ -92,6 +92,9 @@ class Side:
     def tally(self) -> str:
         """`holds 2 · inconclusive 2 of 4` (and how many cannot tell yet)."""
         if not self.rows:
+            if self.repeated:
+                rows = _n(len(self.repeated), "row repeats", "rows repeat")
+                return f"none distinct: {rows} one counted already"
             return "not measured yet" if self.pending else "—"
         parts = [f"{word} {self.count(word)}" for word in WORDS if self.count(word)]
         text = f"{' · '.join(parts)} of {len(self.rows)}"
@@ -335,8 +338,11 @@ def _findings(res: Results, verdicts: Sequence[ClaimVerdict]) -> list[str]:
         if held and not any(verdict_word(r) == HOLDS_WORD for r in controls):
             line += (
                 " **So the rows that beat the tuned baseline do not show that the energy is "
-                "why: no compound row beats its matched control.**"
+                "why: no row beats its matched control.**"
             )
+        alone = [v.claim["text"] for v in tests if v.control.repeated and not v.control.rows]
+        if alone:
+            line += f" Without a distinct matched control: {'; '.join(alone)}."
         lines.append(line)
     for label, pairs in (
         ("Reproduced against the tuned baseline (holds)", held),
