@@ -923,10 +923,21 @@ def report(
         Path | None,
         typer.Option(help="Project directory (default: above results/, else the cwd)."),
     ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            help="Refuse to render when results/, params/, docs/CHOICES.md or spen/ have "
+            "uncommitted changes (or git cannot tell): the figures would be no commit's."
+        ),
+    ] = False,
 ) -> None:
-    """Render the results beside the paper's figures: OUT/index.html and OUT/index.md."""
+    """Render the results beside the paper's figures: OUT/index.html and OUT/index.md.
+
+    The header names the commit whose results it rendered (the last commit that changed
+    results/) and warns when anything it reads was not committed: commit the results, then
+    render."""
     from spen.report.build import build_report
 
     check_output_dir(out, ("index.html", "index.md"))
-    for path in build_report(summary, bench, out, root):
+    for path in build_report(summary, bench, out, root, strict):
         typer.echo(str(path))

@@ -5,6 +5,7 @@ and the charts both show, reports/figures/NAME.svg.
     collect.py       reads the files (nothing else touches the disk before rendering): `Inputs`
     results.py       `Results`: the summary's groups and runs in the report's order, lookups
     cells.py         table cells, tables, charts, and how numbers read in them
+    verdict.py            the verdict panel above section 1, read off section 3's rows
     comparison.py    1-2  our figures beside the paper's main table and Table 4; gains
     claims.py        3    the paper's claims: Δ, SE, verdicts, the forest plot
     tuning_table.py  4    the tuning grids and the choice on dev

@@ -97,3 +97,38 @@ def _energy_untrained(res: Results, model: str) -> bool:
     if params is None:
         return False
     return params.models["models"].get(model, {}).get("objective") == "cross_entropy"
+
+
+def trained_energy_decoding(res: Results) -> list[tuple[float, float]]:
+    """Per group of SPEN runs whose energy is trained (not a CE-only control) with both
+    figures in analysis.json: the mean test figure of the inference network and of Viterbi on
+    its energy alone, in the order of section 10."""
+    found = []
+    for group in res.sorted_groups():
+        if _energy_untrained(res, group["model"]):
+            continue
+        metric = res.metric(group["task"])
+        runs = [
+            r
+            for r in res.inputs.group_runs(group_key(group))
+            if r.analysis and r.analysis.get("spen", True)
+        ]
+        pairs = [
+            (amortised, exact)
+            for run in runs
+            if is_number(amortised := _score(run, "test_time", metric))
+            and is_number(exact := _score(run, "viterbi", metric))
+        ]
+        if pairs:
+            found.append(
+                (
+                    sum(a for a, _ in pairs) / len(pairs),
+                    sum(e for _, e in pairs) / len(pairs),
+                )
+            )
+    return found
+
+
+def _score(run: RunData, decoder: str, metric: str) -> Any:
+    decoders = (run.analysis or {}).get("decoders", {})
+    return ((decoders.get(decoder) or {}).get("scores") or {}).get(metric)

@@ -20,6 +20,7 @@ from spen.report import markdown
 from spen.report.cells import FIGURES, Chart
 from spen.report.collect import load_inputs
 from spen.report.context import build_context
+from spen.report.provenance import check_strict
 
 TEMPLATES = Path(__file__).with_name("templates")
 OUTPUTS = {"index.html": "index.html.j2", "index.md": "index.md.j2"}
@@ -66,11 +67,19 @@ def figures(context: dict[str, Any]) -> dict[str, str]:
 
 
 def build_report(
-    summary: Path, bench: Path | None, out: Path, root: Path | None = None
+    summary: Path,
+    bench: Path | None,
+    out: Path,
+    root: Path | None = None,
+    strict: bool = False,
 ) -> list[Path]:
     """Render the report of `summary` (and the benchmarks in `bench`) into directory `out`:
-    index.html, index.md and the folder of their figures. Returns those three paths."""
-    context = build_context(load_inputs(summary, bench, root))
+    index.html, index.md and the folder of their figures. Returns those three paths. `strict`:
+    refuse (ValueError, nothing written) when the inputs git tracks are not all committed."""
+    inputs = load_inputs(summary, bench, root)
+    if strict:
+        check_strict(inputs.environment["git"])
+    context = build_context(inputs)
     pages = render(context)
     charts = figures(context)
     folder = out / FIGURES

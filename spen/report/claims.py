@@ -23,6 +23,8 @@ CANNOT_TELL = "cannot tell"
 UNTUNED = f"{CANNOT_TELL} (not run under the tuning protocol)"
 VERDICT_CLASS = {HOLDS: "up", WITHIN: "within", FAILS_WITHIN: "within", FAILS: "down"}
 BASELINE_ROW, CONTROL_ROW, BENCH_ROW = "tuned baseline", "matched control", "benchmark"
+#: marks a claims row whose figures repeat an earlier row's
+REPEATS = "— repeats an earlier row"
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,27 @@ def claim_comparisons(res: Results) -> list[Comparison]:
     return rows
 
 
+def figures(row: Comparison) -> tuple[Any, ...]:
+    """What a row's figures are (measure, task, setting, both sides' values): two rows with the
+    same are one comparison."""
+    return (row.speed, row.task, row.setting, tuple(row.better_values), tuple(row.other_values))
+
+
+def repeats(comparisons: Sequence[Comparison]) -> dict[str, Comparison]:
+    """The rows (by key) with a Δ and an SE whose figures repeat an earlier such row's, each
+    with the row it repeats: a BiLSTM control that is the tuned baseline's configuration and
+    seeds again, or a control that another claim compares with already."""
+    first: dict[tuple[Any, ...], Comparison] = {}
+    found = {}
+    for row in comparisons:
+        if row.difference.se is None:
+            continue
+        earlier = first.setdefault(figures(row), row)
+        if earlier is not row:
+            found[row.key] = earlier
+    return found
+
+
 def _fresh_delta(
     res: Results, task: str, setting: str, claim: dict[str, Any], other: str
 ) -> float | None:
@@ -204,16 +227,20 @@ def claims_table(res: Results, comparisons: Sequence[Comparison]) -> Table:
     header = ["claim", "task", "setting", "comparison", "better: ours", "other side: ours"]
     header += ["Δ", "SE of Δ", "verdict", f"Δ without seed {res.tuning_seed}", "paper's Δ"]
     rows = []
+    repeated = repeats(comparisons)
     for row in comparisons:
         key, diff = row.key, row.difference
         digits, count = (1, "passes") if row.speed else (2, "n")
         kind = f"{row.kind} (training sentences/s)" if row.speed else row.kind
+        label = f"{kind}: {_other_label(res, row.other)}"
+        if row.key in repeated:
+            label += f" {_repeat_note(res, row, repeated[row.key])}"
         rows.append(
             [
                 text_cell(row.claim["text"]),
                 text_cell(row.task),
                 text_cell(row.setting),
-                Cell(f"{kind}: {_other_label(res, row.other)}", "label", title=row.other),
+                Cell(label, "label", f"{key}:comparison", row.other),
                 stat_cell(row.better_values, f"{key}:better", digits, count),
                 stat_cell(row.other_values, f"{key}:other", digits, count),
                 Cell(DASH, "na", f"{key}:diff")
@@ -266,7 +293,9 @@ def claims_table(res: Results, comparisons: Sequence[Comparison]) -> Table:
         "(bilstm_sgd or bilstm_adam, untuned) is the local BiLSTM under the optimizer that the "
         "compound row's tuning record chose. Without that record, the BiLSTM control is not "
         "known. Where the tuned BiLSTM chose that same optimizer, the control is the tuned "
-        "baseline's configuration and seeds again, so its row repeats the baseline's.",
+        "baseline's configuration and seeds again, so its row repeats the baseline's; such a "
+        f'row, and a control another claim compares with already, is marked "{REPEATS}" and '
+        "counted once (in the forest plot and the verdict panel).",
         "Compound-stacked against margin-rescaled on POS carries the clipping confound that "
         'section 12 measures ("Clipping, measured"): no row is clipped under the protocol, '
         "and the 2018 rows lose most without it.",
@@ -286,9 +315,18 @@ def claims_table(res: Results, comparisons: Sequence[Comparison]) -> Table:
     return Table("claims", header, rows, notes=notes)
 
 
+def _repeat_note(res: Results, row: Comparison, earlier: Comparison) -> str:
+    """`(repeats: the same figures as …)`, for a row counted once, under the earlier row."""
+    what = f"{earlier.kind}: {_other_label(res, earlier.other)}"
+    if earlier.claim is not row.claim:
+        what += f", under “{earlier.claim['text']}”"
+    return f"{REPEATS} ({what}; counted once)"
+
+
 def claims_forest(comparisons: Sequence[Comparison]) -> Chart | None:
     """The test-score comparisons that have a Δ and an SE as a forest plot, beside the paper's
-    Δ; None when there is none."""
+    Δ, each distinct comparison once; None when there is none."""
+    repeated = repeats(comparisons)
     rows = [
         svg.ForestRow(
             row.claim["text"],
@@ -299,7 +337,10 @@ def claims_forest(comparisons: Sequence[Comparison]) -> Chart | None:
             row.key,
         )
         for row in comparisons
-        if not row.speed and row.difference.delta is not None and row.difference.se is not None
+        if not row.speed
+        and row.difference.delta is not None
+        and row.difference.se is not None
+        and row.key not in repeated
     ]
     if not rows:
         return None
@@ -309,8 +350,10 @@ def claims_forest(comparisons: Sequence[Comparison]) -> Chart | None:
         title,
         svg.forest_plot(rows, title=title, x_label="Δ = better − other (accuracy or F1 points)"),
         "One row per claim, task, input setting and comparison with two or more seeds on each "
-        "side, grouped by claim: the dot is our Δ, the bar ± 2 SE; the diamond is the paper's "
-        "Δ. A bar clear of zero on the right is a claim that holds.",
+        "side, grouped by claim, each distinct comparison once (a row of the table below "
+        f'marked "{REPEATS}" is drawn where it first appears): the dot is our Δ, the bar '
+        "± 2 SE; the diamond is the paper's Δ. A bar clear of zero on the right is a claim "
+        "that holds.",
     )
 
 

@@ -290,6 +290,7 @@ def environment(root: Path) -> dict[str, Any]:
     now = (
         dt.datetime.fromtimestamp(int(epoch), dt.UTC) if epoch else dt.datetime.now(dt.UTC)
     ).replace(microsecond=0)
+    git = git_state(root)
     return {
         "python": sys.version.split()[0],
         "implementation": platform.python_implementation(),
@@ -297,7 +298,8 @@ def environment(root: Path) -> dict[str, Any]:
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
         "device": _device(),
-        "git_commit": _git(root),
+        "git_commit": commit_line(git),
+        "git": git,
         "date": now.isoformat().replace("+00:00", "Z"),
         "packages": versions,
     }
@@ -313,24 +315,51 @@ def _device() -> str:
     return f"cpu ({torch.get_num_threads()} torch threads)"
 
 
-def _git(root: Path) -> str:
+#: what the report reads that git tracks (models/ is DVC's): a change to any of them that is not
+#: committed makes the figures no commit's
+TRACKED_INPUTS = ("results", "params", "docs/CHOICES.md", "spen")
+
+
+def _run_git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, timeout=30, check=False
+    )
+
+
+def git_state(root: Path) -> dict[str, Any]:
+    """Which commit the rendered inputs are: `head` (HEAD), `results` (the last commit that
+    changed results/), `dirty` (the inputs of TRACKED_INPUTS that differ from HEAD, untracked
+    ones included, as `git status` names them), or `error` when git cannot tell."""
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
-        )
+        head = _run_git(root, "rev-parse", "HEAD")
         if head.returncode != 0:
-            return "unknown (not a git checkout)"
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=30,
+            return {"error": "unknown (not a git checkout)"}
+        results = _run_git(root, "log", "-1", "--format=%H", "--", "results")
+        dirty = _run_git(
+            root, "status", "--porcelain", "--untracked-files=all", "--", *TRACKED_INPUTS
         )
     except (OSError, subprocess.SubprocessError):
-        return "unknown (git not available)"
-    commit = head.stdout.strip()
-    return commit + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+        return {"error": "unknown (git not available)"}
+    return {
+        "head": head.stdout.strip(),
+        "results": results.stdout.strip() or None,
+        "dirty": [line[3:] for line in dirty.stdout.splitlines() if line.strip()],
+    }
+
+
+def commit_line(state: dict[str, Any]) -> str:
+    """The commit line of the environment table: the commit whose results were rendered, and
+    whether anything the report reads was not committed."""
+    if "error" in state:
+        return state["error"]
+    results, head = state["results"] or state["head"], state["head"]
+    text = f"results of {results}"
+    if head != results:
+        text += f", rendered at HEAD {head}"
+    if state["dirty"]:
+        n = len(state["dirty"])
+        text += f" (with uncommitted changes to {n} input file{'' if n == 1 else 's'})"
+    return text
 
 
 def load_inputs(summary_path: Path, bench_dir: Path | None, root: Path | None = None) -> Inputs:

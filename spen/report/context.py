@@ -25,6 +25,7 @@ from spen.report.provenance import environment_table, status
 from spen.report.results import Results
 from spen.report.speed import training_speed_tables
 from spen.report.tuning_table import progress_table, tuning_table
+from spen.report.verdict import verdict_panel
 
 
 def build_context(inputs: Inputs) -> dict[str, Any]:
@@ -36,6 +37,7 @@ def build_context(inputs: Inputs) -> dict[str, Any]:
         "title": "spen: energy-based sequence labelling with inference networks",
         "subtitle": "A reproduction of Tu, Pang & Gimpel (2020)",
         "status": status(inputs),
+        "verdict": verdict_panel(res, comparisons),
         "main": main_table(res),
         "gain": gain_table(res),
         "global": global_table(res),

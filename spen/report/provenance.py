@@ -57,4 +57,33 @@ def status(inputs: Inputs) -> dict[str, Any]:
         "warnings": inputs.warnings,
         "date": inputs.environment["date"],
         "commit": inputs.environment["git_commit"],
+        "dirty_warning": dirty_warning(inputs.environment.get("git", {})),
     }
+
+
+def dirty_warning(git: dict[str, Any]) -> str:
+    """The header's warning when the figures are no commit's: files the report reads had
+    uncommitted changes (or git could not say); empty for a clean tree."""
+    if "error" in git:
+        return (
+            f"Provenance {git['error']}: no commit can be named for these figures "
+            "(`spen report --strict` refuses to render them)."
+        )
+    dirty = git.get("dirty", [])
+    if not dirty:
+        return ""
+    shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+    return (
+        f"Uncommitted inputs: {len(dirty)} "
+        + ("file the report reads differs" if len(dirty) == 1 else "files the report reads differ")
+        + " from commit "
+        f"{git['head'][:7]} ({shown}), so these figures are no commit's. Commit them and render "
+        "again; `spen report --strict` refuses to render such a tree."
+    )
+
+
+def check_strict(git: dict[str, Any]) -> None:
+    """`spen report --strict`: refuse to render figures that are no commit's."""
+    warning = dirty_warning(git)
+    if warning:
+        raise ValueError(f"--strict: {warning}")

@@ -1,0 +1,436 @@
+"""The verdict panel, above section 1: per claim its best distinct comparison against the tuned
+baseline and against the matched controls, in three words (holds, does not hold, inconclusive)
+and a sentence; what reproduced and what did not; how much of the matrix is done.
+
+Everything here is read off the rows section 3 computes (`claim_comparisons`), so the panel and
+the claims table cannot disagree; a row whose figures repeat an earlier row's (a BiLSTM
+control that is the tuned baseline's configuration again, or one claim's control that is
+another claim's) counts once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from spen.report.analysis import trained_energy_decoding
+from spen.report.cells import Cell, Table
+from spen.report.claims import (
+    BASELINE_ROW,
+    BENCH_ROW,
+    FAILS,
+    FAILS_WITHIN,
+    HOLDS,
+    WITHIN,
+    Comparison,
+    repeats,
+)
+from spen.report.results import SETTING_ORDER, TASK_ORDER, Results
+
+HOLDS_WORD, FAILS_WORD, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
+WORDS = (HOLDS_WORD, FAILS_WORD, INCONCLUSIVE)
+#: section 3's verdicts in the panel's three words (the rule is the same: Δ against 2 SE)
+WORD_OF = {HOLDS: HOLDS_WORD, FAILS: FAILS_WORD, WITHIN: INCONCLUSIVE, FAILS_WITHIN: INCONCLUSIVE}
+WORD_CLASS = {HOLDS_WORD: "up", FAILS_WORD: "down", INCONCLUSIVE: "within"}
+#: the matrix: the paper's rows, our exact-inference reference, GE(c) and the matched controls
+MAIN_ROWS = (
+    "bilstm",
+    "bilstm_crf",
+    "margin_rescaled",
+    "perceptron",
+    "compound_separated",
+    "compound_shared",
+    "compound_stacked",
+    "compound_stacked_ge_c",
+    "control_ce_shared",
+    "control_ce_stacked",
+)
+#: what a matched control leaves out of the claimed-better model, by its name's start
+CONTROL_LEAVES_OUT = {
+    "control_ce_": "the energy (it trains the same networks by their CE terms alone)",
+    "bilstm_": "the energy and the inference networks (a BiLSTM under the same optimizer)",
+}
+
+
+def verdict_word(row: Comparison) -> str | None:
+    """The row's verdict in the panel's words; None where section 3 cannot tell (a side not
+    run, one seed, or not run under the tuning protocol)."""
+    if row.difference.se is None:
+        return None
+    return WORD_OF.get(row.difference.verdict)
+
+
+def where(row: Comparison) -> str:
+    """`POS paper`: the row's task and input setting."""
+    return f"{row.task.upper()} {row.setting}"
+
+
+def delta_text(row: Comparison) -> str:
+    """`+2.02 ± 0.18` (speed: one decimal, sentences/s)."""
+    digits = 1 if row.speed else 2
+    diff = row.difference
+    return f"{diff.delta:+.{digits}f} ± {diff.se:.{digits}f}".replace("-", "−")
+
+
+@dataclass
+class Side:
+    """One side of a claim's verdict: its distinct comparisons with a verdict, those that
+    cannot tell yet, and those that repeat another row."""
+
+    rows: list[Comparison] = field(default_factory=list)
+    pending: list[Comparison] = field(default_factory=list)
+    repeated: list[tuple[Comparison, Comparison]] = field(default_factory=list)
+
+    @property
+    def best(self) -> Comparison | None:
+        """The comparison most in the claim's favour: the largest Δ / SE."""
+        return max(self.rows, key=lambda r: r.difference.delta / r.difference.se, default=None)
+
+    def count(self, word: str) -> int:
+        return sum(verdict_word(r) == word for r in self.rows)
+
+    def tally(self) -> str:
+        """`holds 2 · inconclusive 2 of 4` (and how many cannot tell yet)."""
+        if not self.rows:
+            if self.repeated:
+                rows = _n(len(self.repeated), "row repeats", "rows repeat")
+                return f"none distinct: {rows} one counted already"
+            return "not measured yet" if self.pending else "—"
+        parts = [f"{word} {self.count(word)}" for word in WORDS if self.count(word)]
+        text = f"{' · '.join(parts)} of {len(self.rows)}"
+        if self.pending:
+            text += f" ({len(self.pending)} not measured yet)"
+        return text
+
+    def listing(self, res: Results, name_other: bool) -> str:
+        """`holds on POS paper (+2.02 ± 0.18); inconclusive on …`, by verdict word."""
+        groups = []
+        for word in WORDS:
+            rows = [r for r in self.rows if verdict_word(r) == word]
+            if rows:
+                items = [
+                    f"{where(r)}{' vs ' + _short(res, r.other) if name_other else ''} "
+                    f"({delta_text(r)})"
+                    for r in rows
+                ]
+                groups.append(f"{word} on {', '.join(items)}")
+        return "; ".join(groups)
+
+
+@dataclass
+class ClaimVerdict:
+    """A claim's two sides: against its tuned baseline (or, for speed, the benchmarked other
+    model) and against its matched controls."""
+
+    claim: dict[str, Any]
+    baseline: Side
+    control: Side
+
+    @property
+    def speed(self) -> bool:
+        return self.claim.get("measure", "test") == "speed"
+
+    @property
+    def id(self) -> str:
+        return f"{self.claim['better']}-over-{self.claim['worse']}"
+
+
+def claim_verdicts(comparisons: Sequence[Comparison]) -> list[ClaimVerdict]:
+    """Each claim's comparisons, sorted into its two sides, distinct rows only."""
+    repeated = repeats(comparisons)
+    verdicts: dict[int, ClaimVerdict] = {}
+    for row in comparisons:
+        verdict = verdicts.setdefault(id(row.claim), ClaimVerdict(row.claim, Side(), Side()))
+        side = verdict.baseline if row.kind in (BASELINE_ROW, BENCH_ROW) else verdict.control
+        if row.key in repeated:
+            side.repeated.append((row, repeated[row.key]))
+        elif verdict_word(row) is None:
+            side.pending.append(row)
+        else:
+            side.rows.append(row)
+    return list(verdicts.values())
+
+
+def _short(res: Results, model: str) -> str:
+    """The model's display name without its parenthesis; a label that describes the row
+    (`compound, CE, no truncation: stacked`) gives way to the model's name, hyphenated."""
+    label = res.label(model).partition(" (")[0]
+    return model.replace("_", "-") if ":" in label else label
+
+
+def _best_cell(res: Results, side: Side, key: str, name_other: bool) -> Cell:
+    best = side.best
+    if best is None:
+        return Cell("—", "na", key)
+    text = f"{delta_text(best)} ({where(best)}"
+    text += f", {_short(res, best.other)})" if name_other else ")"
+    return Cell(text, "num " + WORD_CLASS[verdict_word(best) or INCONCLUSIVE], key)
+
+
+def _tally_cell(side: Side, key: str) -> Cell:
+    cls = "missing" if not side.rows else WORD_CLASS[HOLDS_WORD] if side.count(HOLDS_WORD) else ""
+    return Cell(side.tally(), cls, key)
+
+
+def sentence(res: Results, verdict: ClaimVerdict) -> str:
+    """The claim's verdict in plain words, from its distinct comparisons."""
+    base, control = verdict.baseline, verdict.control
+    other = _short(res, verdict.claim["worse"])
+    against = f"the benchmarked {other}" if verdict.speed else f"the tuned {other}"
+    if not base.rows:
+        parts = [f"Not measured yet against {against} (section 3 says why)."]
+    else:
+        parts = [f"Against {against}: {base.listing(res, False)}."]
+    if control.rows:
+        parts.append(f"Against the matched control: {control.listing(res, True)}.")
+        if base.count(HOLDS_WORD) and not control.count(HOLDS_WORD):
+            leaves = sorted({_leaves_out(r.other) for r in control.rows})
+            parts.append(
+                "No distinct matched control is beaten by more than 2 SE, so the gain over "
+                f"{other} is not shown to come from {' or '.join(leaves)}."
+            )
+    elif control.repeated:
+        repeated = list(dict.fromkeys(where(r) for r, _ in control.repeated))
+        parts.append(
+            f"Its matched controls repeat rows counted already ({', '.join(repeated)}): no "
+            "distinct control."
+        )
+    elif control.pending:
+        parts.append("Its matched controls are not measured yet.")
+    return " ".join(parts)
+
+
+def _no_control(verdict: ClaimVerdict) -> str | None:
+    """Why the claim has no control column: a speed claim, or one whose baseline is its own
+    matched control; None when it names controls."""
+    if verdict.speed:
+        return "no control (speed)"
+    if not verdict.claim.get("controls"):
+        return "its baseline is its control"
+    return None
+
+
+def _leaves_out(model: str) -> str:
+    return next((v for k, v in CONTROL_LEAVES_OUT.items() if model.startswith(k)), model)
+
+
+def verdict_table(res: Results, verdicts: Sequence[ClaimVerdict]) -> Table:
+    """One row per claim: its best distinct comparison and tally on each side, a sentence."""
+    header = ["claim", "vs tuned baseline: best Δ ± SE", "vs tuned baseline: verdicts"]
+    header += ["vs matched control: best Δ ± SE", "vs matched control: verdicts", "in words"]
+    rows = []
+    for verdict in verdicts:
+        key = f"verdict:{verdict.id}"
+        control_best = _best_cell(res, verdict.control, f"{key}:control:best", True)
+        control_tally = _tally_cell(verdict.control, f"{key}:control:tally")
+        if (why := _no_control(verdict)) is not None:
+            control_best = Cell("—", "na", f"{key}:control:best")
+            control_tally = Cell(why, "missing", f"{key}:control:tally")
+        rows.append(
+            [
+                Cell(verdict.claim["text"], "label"),
+                _best_cell(res, verdict.baseline, f"{key}:baseline:best", False),
+                _tally_cell(verdict.baseline, f"{key}:baseline:tally"),
+                control_best,
+                control_tally,
+                Cell(sentence(res, verdict), "words", f"{key}:sentence"),
+            ]
+        )
+    return Table("verdict", header, rows)
+
+
+def matrix(res: Results) -> tuple[Table, int, int]:
+    """The 60 cells (task × input setting × MAIN_ROWS): whether each is done under the
+    protocol with every seed of the run profile; with the count done and the total."""
+    seeds = _profile_seeds(res)
+    columns = [(t, s) for t in TASK_ORDER for s in SETTING_ORDER]
+    header = ["row"] + [f"{t.upper()} {s}" for t, s in columns]
+    rows, done = [], 0
+    for model in MAIN_ROWS:
+        row = [Cell(_short(res, model), "label", title=model)]
+        for task, setting in columns:
+            key = f"matrix:{task}/{model}-{setting}"
+            n = len(res.runs(task, model, setting))
+            if res.group(task, model, setting) is None:
+                row.append(Cell("·", "na", key, "not run"))
+            elif not res.under_protocol(task, model, setting):
+                row.append(Cell("†", "na", key, "run before the tuning protocol"))
+            elif seeds is not None and n < seeds:
+                row.append(Cell(f"{n}/{seeds}", "within", key, f"{n} of {seeds} seeds"))
+            else:
+                done += 1
+                row.append(Cell("✓", "up", key, f"done under the protocol, {n} seeds"))
+        rows.append(row)
+    notes = [
+        "✓ done under the tuning protocol with every seed of the run profile; n/N: N − n "
+        "seeds to go; †: runs from before the protocol only (they reach no verdict); ·: not run."
+    ]
+    total = len(MAIN_ROWS) * len(columns)
+    return Table("matrix", header, rows, notes=notes), done, total
+
+
+def _profile_seeds(res: Results) -> int | None:
+    """The number of seeds a cell needs: the run profile's, else the most any group has."""
+    params, profile = res.inputs.params, res.inputs.summary.get("profile")
+    if params is not None and profile is not None:
+        seeds = params.profiles.get(profile, {}).get("seeds")
+        if seeds:
+            return len(seeds)
+    return max((len(g["seeds"]) for g in res.groups.values()), default=None)
+
+
+def verdict_panel(res: Results, comparisons: Sequence[Comparison]) -> dict[str, Any]:
+    """The panel: the claims' table, what reproduced and what did not, the rule, the
+    multiplicity, the energies decoded alone, and the matrix."""
+    verdicts = claim_verdicts(comparisons)
+    table = verdict_table(res, verdicts)
+    grid, done, total = matrix(res)
+    tests = [r for v in verdicts if not v.speed for s in (v.baseline, v.control) for r in s.rows]
+    speeds = [r for v in verdicts if v.speed for r in v.baseline.rows]
+    pending = sum(len(s.pending) for v in verdicts for s in (v.baseline, v.control))
+    repeated = [pair for v in verdicts for s in (v.baseline, v.control) for pair in s.repeated]
+    return {
+        "table": table,
+        "findings": _findings(res, verdicts),
+        "rule": (
+            "Verdicts, from Δ (claimed-better − other, means over seeds) and its SE: "
+            f'"{HOLDS_WORD}" when Δ > 2 SE, "{FAILS_WORD}" when Δ < −2 SE, '
+            f'"{INCONCLUSIVE}" in between '
+            '(section 3\'s two "within 2 SE" verdicts); a comparison with a side not run, a '
+            "single seed, or a side not run under the tuning protocol has none yet. Best: the "
+            "distinct comparison with the largest Δ / SE, the one most in the claim's favour."
+        ),
+        "multiplicity": _multiplicity(tests, speeds, pending, repeated, len(comparisons)),
+        "matrix": grid,
+        "matrix_line": (
+            f"The matrix: {done} of {total} cells done under the protocol (task × input setting "
+            f"× the {len(MAIN_ROWS)} main rows: {', '.join(MAIN_ROWS)})."
+        ),
+        "repeated": repeated,
+        "distinct": tests + speeds,
+    }
+
+
+def _findings(res: Results, verdicts: Sequence[ClaimVerdict]) -> list[str]:
+    """What reproduced and what did not, in a few sentences (inline Markdown): what the
+    matched controls show first, then the claims against their tuned baselines, then the
+    energies decoded alone."""
+    tests = [v for v in verdicts if not v.speed]
+    lines = []
+    held = [(v, r) for v in verdicts for r in v.baseline.rows if verdict_word(r) == HOLDS_WORD]
+    missed = [(v, r) for v in verdicts for r in v.baseline.rows if verdict_word(r) != HOLDS_WORD]
+    controls = [r for v in tests for r in v.control.rows]
+    if controls:
+        matched = [
+            r for r in controls if r.difference.delta is not None and r.difference.delta <= 0
+        ]
+        line = (
+            "**The matched controls** (the same networks, k and optimizer, one thing left "
+            f"out): {_counts(controls)} of {len(controls)} distinct comparisons; the control "
+            f"matches or beats the claimed model (Δ ≤ 0) in {len(matched)}"
+        )
+        if matched:
+            items = [
+                f"{_short(res, r.claim['better'])} {where(r)} {delta_text(r)}" for r in matched
+            ]
+            line += f" ({', '.join(items)})"
+        line += "."
+        if held and not any(verdict_word(r) == HOLDS_WORD for r in controls):
+            line += (
+                " **So the rows that beat the tuned baseline do not show that the energy is "
+                "why: no row beats its matched control.**"
+            )
+        alone = [v.claim["text"] for v in tests if v.control.repeated and not v.control.rows]
+        if alone:
+            line += f" Without a distinct matched control: {'; '.join(alone)}."
+        lines.append(line)
+    for label, pairs in (
+        ("Reproduced against the tuned baseline (holds)", held),
+        ("Not reproduced against the tuned baseline (inconclusive or does not hold)", missed),
+    ):
+        if pairs:
+            lines.append(f"**{label}:** {_by_claim(pairs)}.")
+    energy = trained_energy_decoding(res)
+    if energy:
+        below = [(a, e) for a, e in energy if e < a]
+        gaps = [a - e for a, e in below]
+        line = (
+            "**The energies decoded alone** (Viterbi on the learned energy, section 10) score "
+            f"below their inference networks in {len(below)} of {len(energy)} groups whose "
+            "energy is trained"
+        )
+        if gaps:
+            line += f", by {min(gaps):.1f} to {max(gaps):.1f} points"
+        lines.append(line + ".")
+    return lines
+
+
+def _counts(rows: Sequence[Comparison]) -> str:
+    parts = [
+        f"{word} in {n}" for word in WORDS if (n := sum(verdict_word(r) == word for r in rows))
+    ]
+    return ", ".join(parts) or "none"
+
+
+def _by_claim(pairs: Sequence[tuple[ClaimVerdict, Comparison]]) -> str:
+    """`claim A on POS paper (+2.02 ± 0.18), …; claim B on …`."""
+    order: dict[str, list[Comparison]] = {}
+    for verdict, row in pairs:
+        order.setdefault(verdict.claim["text"], []).append(row)
+    return "; ".join(
+        f"{text}: {', '.join(f'{where(r)} ({delta_text(r)})' for r in rows)}"
+        for text, rows in order.items()
+    )
+
+
+def _multiplicity(
+    tests: Sequence[Comparison],
+    speeds: Sequence[Comparison],
+    pending: int,
+    repeated: Sequence[tuple[Comparison, Comparison]],
+    total: int,
+) -> str:
+    """How many distinct comparisons the panel makes, and what 2 SE means with their seeds."""
+    seeds = sorted({len(v) for r in tests for v in (r.better_values, r.other_values)})
+    if not tests and not speeds:
+        return (
+            f"No comparison has a verdict yet ({total} rows in section 3, {pending} waiting for "
+            "runs under the protocol)."
+        )
+    seed_text = (
+        f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]} to {seeds[-1]}" if seeds else "no"
+    )
+    text = (
+        f"Multiplicity: {len(tests) + len(speeds)} distinct comparisons have a verdict "
+        f"({len(tests)} on test scores, {len(speeds)} on speed), out of {total} rows in section "
+        f"3: {_n(len(repeated), 'row repeats', 'rows repeat')} another row's figures and "
+        f"{'is' if len(repeated) == 1 else 'are'} counted once"
+    )
+    if repeated:
+        own = sum(r.claim is e.claim for r, e in repeated)
+        reasons = []
+        if own:
+            reasons.append(
+                f"{_n(own, 'control', 'controls')} with the same figures as the claim's baseline"
+            )
+        if len(repeated) > own:
+            others = _n(len(repeated) - own, "control", "controls")
+            reasons.append(f"{others} an earlier claim compares with already")
+        text += f" ({', '.join(reasons)})"
+    text += (
+        f", {pending} cannot tell yet. With {seed_text} seeds a side, 2 SE is the detection "
+        "threshold: a smaller Δ is not told from seed-to-seed noise, and the SE is itself "
+        "uncertain; at Δ = 2 SE the one-sided p is about 0.06 to 0.09 (Welch's t, 2 to 4 "
+        f"degrees of freedom), so among {len(tests)} test-score comparisons with no true "
+        f'difference about {_chance(len(tests))} would read "{HOLDS_WORD}" by chance.'
+    )
+    return text
+
+
+def _n(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def _chance(n: int) -> str:
+    low, high = 0.06 * n, 0.09 * n
+    return f"{low:.1f} to {high:.1f}"

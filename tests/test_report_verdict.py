@@ -1,0 +1,179 @@
+"""`spen report`: the verdict panel above section 1, and the provenance stamp.
+
+The fake project of test_report_claims (tuning records, controls, a claim whose control
+repeats another claim's) goes through `spen report`; the panel must sit above section 1 in
+both pages, show the Δ ± SE that section 3's rows show, in its three words, count a row that
+repeats another row's figures once, and say how much of the 60-cell matrix is done. The stamp
+must name the commit whose results it rendered and mark a tree with uncommitted inputs.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from spen.cli import app
+from spen.report.build import build_report
+from spen.report.claims import claim_comparisons, repeats
+from spen.report.collect import load_inputs
+from spen.report.results import Results
+from tests.test_report import _cell
+from tests.test_report_claims import GE_C, STACKED, _project
+
+MARGIN = "claim:compound_stacked-over-margin_rescaled"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("verdict")
+    summary = _project(root)
+    build_report(summary, None, root / "reports")
+    return {
+        "root": root,
+        "summary": summary,
+        "html": (root / "reports/index.html").read_text(),
+        "md": (root / "reports/index.md").read_text(),
+    }
+
+
+def _panel_md(md: str) -> str:
+    return md[md.index("## The verdict") : md.index("## 1. Main results")]
+
+
+def test_the_panel_comes_before_section_1(project: dict) -> None:
+    html, md = project["html"], project["md"]
+    assert 0 < md.index("## The verdict") < md.index("## 1. Main results")
+    assert md.index("Provenance:") < md.index("## The verdict")
+    assert 0 < html.index('<section id="s-verdict">') < html.index('<section id="s-main">')
+    assert html.index('<section id="s-verdict">') < html.index("<nav>")  # the first screen
+    for page in (html, md):
+        assert '"holds" when Δ > 2 SE' in page or "&#34;holds&#34; when Δ &gt; 2 SE" in page
+        assert "inconclusive" in page and "does not hold" in page
+        assert "2 SE is the detection threshold" in page
+
+
+def test_the_panel_shows_section_3s_figures(project: dict) -> None:
+    html = project["html"]
+    best = _cell(html, "verdict:compound_stacked-over-bilstm:baseline:best")
+    assert best == "+2.00 ± 1.00 (POS paper)"
+    row = f"{STACKED}:pos-paper:bilstm"
+    assert (_cell(html, f"{row}:diff"), _cell(html, f"{row}:se")) == ("+2.00", "1.00")
+    # Δ = 2 SE exactly: section 3's "holds within 2 SE" is inconclusive here
+    assert _cell(html, f"{row}:verdict") == "holds within 2 SE"
+    tally = _cell(html, "verdict:compound_stacked-over-bilstm:baseline:tally")
+    assert tally.startswith("inconclusive 1 of 1")
+    # the BiLSTM control with Adam: Δ 2.75, SE 1.03, beyond 2 SE
+    control = _cell(html, "verdict:compound_stacked-over-bilstm:control:best")
+    assert control == "+2.75 ± 1.03 (POS paper, BiLSTM with Adam)"
+    assert _cell(html, f"{STACKED}:pos-paper:bilstm_adam:verdict") == "holds"
+    ge_c = _cell(html, "verdict:compound_stacked_ge_c-over-compound_stacked:baseline:best")
+    assert ge_c == "+1.50 ± 0.50 (NER paper)"
+    assert _cell(html, f"{GE_C}:ner-paper:compound_stacked:diff") == "+1.50"
+    assert _cell(html, "verdict:compound_stacked_ge_c-over-compound_stacked:baseline:tally") == (
+        "holds 1 of 1 (2 not measured yet)"
+    )
+    # every Δ ± SE the panel shows is one of section 3's rows
+    rows = re.findall(r'data-cell="(claim:[^"]+):diff"[^>]*>([^<]*)</td>', html)
+    pairs = {(d, _cell(html, f"{key}:se")) for key, d in rows if d != "—"}
+    panel = html[html.index('<section id="s-verdict">') : html.index('<section id="s-main">')]
+    shown = re.findall(r"([+−]\d+\.\d+) ± (\d+\.\d+)", panel)
+    assert shown
+    for delta, se in shown:
+        assert (delta.replace("−", "-"), se) in pairs, (delta, se)
+
+
+def test_rows_that_repeat_another_row_count_once(project: dict) -> None:
+    html, md = project["html"], project["md"]
+    res = Results(load_inputs(project["summary"], None, project["root"]))
+    comparisons = claim_comparisons(res)
+    repeated = repeats(comparisons)
+    # the margin-rescaled claim's control is compound-stacked's control row again
+    assert {k: v.key for k, v in repeated.items()} == {
+        f"{MARGIN}:pos-paper:control_ce_stacked": f"{STACKED}:pos-paper:control_ce_stacked"
+    }
+    label = _cell(html, f"{MARGIN}:pos-paper:control_ce_stacked:comparison")
+    assert "repeats an earlier row" in label and "compound-stacked beats the local" in label
+    assert _cell(html, "verdict:compound_stacked-over-margin_rescaled:control:best") == "—"
+    tally = _cell(html, "verdict:compound_stacked-over-margin_rescaled:control:tally")
+    assert tally == "none distinct: 1 row repeats one counted already"
+    sentence = _cell(html, "verdict:compound_stacked-over-margin_rescaled:sentence")
+    assert "repeat rows counted already (POS paper)" in sentence
+    panel = _panel_md(md)
+    assert "4 distinct comparisons have a verdict (4 on test scores, 0 on speed)" in panel
+    assert "1 row repeats another row's figures and is counted once" in panel
+
+
+def test_the_matrix_says_how_much_is_done(project: dict) -> None:
+    html, md = project["html"], project["md"]
+    # 2 seeds is the most any group has here; margin-rescaled has one seed
+    assert "The matrix: 5 of 60 cells done under the protocol" in md
+    assert _cell(html, "matrix:pos/compound_stacked-paper") == "✓"
+    assert _cell(html, "matrix:pos/margin_rescaled-paper") == "1/2"
+    assert _cell(html, "matrix:pos/compound_stacked-plus") == "†"  # no tuning record
+    assert _cell(html, "matrix:ner/bilstm-paper") == "·"
+    assert len(re.findall(r'data-cell="matrix:', html)) == 60
+
+
+def _git(root: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def test_the_stamp_names_the_results_commit_and_marks_a_dirty_tree(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    root.mkdir()
+    summary = _project(root)
+    _git(root, "init", "-q")
+    _git(root, "add", "-A", "results", "params")
+    _git(root, "commit", "-q", "-m", "results")
+    results = _git(root, "rev-parse", "HEAD")
+    (root / "README.md").write_text("later\n")
+    _git(root, "add", "README.md")
+    _git(root, "commit", "-q", "-m", "a later commit that leaves results/ alone")
+    head = _git(root, "rev-parse", "HEAD")
+
+    build_report(summary, None, root / "reports", strict=True)  # clean: renders
+    md = (root / "reports/index.md").read_text()
+    assert f"Provenance: results of {results}, rendered at HEAD {head}." in md
+    assert "Uncommitted inputs" not in md and "uncommitted changes" not in md
+
+    # the report's own pages are not inputs: rendering again stays clean
+    _git(root, "add", "reports")
+    build_report(summary, None, root / "reports")
+    assert "Uncommitted inputs" not in (root / "reports/index.md").read_text()
+
+    summary.write_text(summary.read_text().replace("88.0", "88.5", 1))
+    build_report(summary, None, root / "reports")
+    for name in ("index.md", "index.html"):
+        text = (root / "reports" / name).read_text()
+        assert "with uncommitted changes to 1 input file)" in text
+        assert f"Uncommitted inputs: 1 file the report reads differs from commit {head[:7]}" in text
+        assert "results/summary.json" in text
+    assert 'class="warnings dirty"' in (root / "reports/index.html").read_text()
+    with pytest.raises(ValueError, match="--strict: Uncommitted inputs"):
+        build_report(summary, None, tmp_path / "strict", strict=True)
+    assert not (tmp_path / "strict").exists()  # nothing written
+
+    result = CliRunner().invoke(
+        app, ["report", "--summary", str(summary), "--out", str(tmp_path / "cli"), "--strict"]
+    )
+    assert result.exit_code == 2 and "--strict" in result.output
+
+
+def test_strict_refuses_outside_git(tmp_path: Path) -> None:
+    summary = _project(tmp_path)
+    build_report(summary, None, tmp_path / "reports")
+    md = (tmp_path / "reports/index.md").read_text()
+    assert "Provenance: unknown (not a git checkout)." in md
+    with pytest.raises(ValueError, match="not a git checkout"):
+        build_report(summary, None, tmp_path / "reports", strict=True)
