@@ -177,3 +177,14 @@ def test_strict_refuses_outside_git(tmp_path: Path) -> None:
     assert "Provenance: unknown (not a git checkout)." in md
     with pytest.raises(ValueError, match="not a git checkout"):
         build_report(summary, None, tmp_path / "reports", strict=True)
+
+
+@pytest.mark.parametrize("t", [0.0, 0.5, 2.0, 4.3])
+def test_the_t_tail_matches_its_closed_forms(t: float) -> None:
+    """Student's t tail against the closed forms for 1 and 2 degrees of freedom."""
+    import math
+
+    from spen.report.verdict import t_upper_tail
+
+    assert t_upper_tail(t, 1) == pytest.approx(0.5 - math.atan(t) / math.pi, abs=1e-9)
+    assert t_upper_tail(t, 2) == pytest.approx(0.5 * (1 - t / math.sqrt(t * t + 2)), abs=1e-9)

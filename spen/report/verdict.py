@@ -9,6 +9,7 @@ another claim's) counts once."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -420,9 +421,10 @@ def _multiplicity(
     text += (
         f", {pending} cannot tell yet. With {seed_text} seeds a side, 2 SE is the detection "
         "threshold: a smaller Δ is not told from seed-to-seed noise, and the SE is itself "
-        "uncertain; at Δ = 2 SE the one-sided p is about 0.06 to 0.09 (Welch's t, 2 to 4 "
-        f"degrees of freedom), so among {len(tests)} test-score comparisons with no true "
-        f'difference about {_chance(len(tests))} would read "{HOLDS_WORD}" by chance.'
+        f"uncertain; at Δ = 2 SE the one-sided p is about {LOW_P:.2f} to {HIGH_P:.2f} (Welch's "
+        f"t, {HIGH_DF} to {LOW_DF} degrees of freedom), so among {len(tests)} test-score "
+        f"comparisons with no true difference about {LOW_P * len(tests):.1f} to "
+        f'{HIGH_P * len(tests):.1f} would read "{HOLDS_WORD}" by chance.'
     )
     return text
 
@@ -431,6 +433,19 @@ def _n(count: int, one: str, many: str) -> str:
     return f"{count} {one if count == 1 else many}"
 
 
-def _chance(n: int) -> str:
-    low, high = 0.06 * n, 0.09 * n
-    return f"{low:.1f} to {high:.1f}"
+def t_upper_tail(t: float, df: int, steps: int = 2000) -> float:
+    """P(T > t) for Student's t with `df` degrees of freedom, t ≥ 0 (Simpson's rule on the
+    density from 0 to t)."""
+    norm = math.gamma((df + 1) / 2) / (math.sqrt(df * math.pi) * math.gamma(df / 2))
+
+    def density(x: float) -> float:
+        return norm * (1 + x * x / df) ** (-(df + 1) / 2)
+
+    h = t / steps
+    inner = sum((4 if i % 2 else 2) * density(i * h) for i in range(1, steps))
+    return 0.5 - h / 3 * (density(0.0) + inner + density(t))
+
+
+#: Welch's degrees of freedom with 3 seeds a side: 2 (one side's spread dominates) to 4
+LOW_DF, HIGH_DF = 4, 2
+LOW_P, HIGH_P = t_upper_tail(2.0, LOW_DF), t_upper_tail(2.0, HIGH_DF)
