@@ -28,7 +28,7 @@ import signal
 import subprocess
 import tarfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from spen import layout, wheels
 from spen.config import Params
 from spen.data.featurize import ENCODERS
 from spen.io import atomic_dir, read_json, write_json
+from spen.report.collect import DEVICE_RECORDS
 
 SPEC = Path("workflow/device/h200.yaml")
 MIB = 1 << 20
@@ -50,8 +51,6 @@ ENCODER_DIR = "encoder"  # inside data.tar.gz: a stand-in package holding the en
 RESULTS_BACK = "results.tar.gz"
 CHECK_BACK = "gpu-check.json"
 RECORD_BACK = "batch-record.json"
-#: where unpacked batch records land (versioned in git): which runs ran on which device
-RECORDS = "results/device"
 #: what a batch brings back of a run directory besides checkpoints (small, text)
 RUN_FILES = ("train.json", "metrics.jsonl", "timings.json")
 #: trees whose new or changed files come back, below the profile's root
@@ -791,24 +790,8 @@ def unpack(back: Path, repo: Path) -> dict[str, Any]:
             tar.extractall(root, members=found, filter="data")
     landed = sum(len(found) for _, found in members)
     record["unpacked_files"] = landed
-    write_json(root / RECORDS / f"batch-{stamp.replace(':', '')}.json", record)
+    write_json(root / DEVICE_RECORDS / f"batch-{stamp.replace(':', '')}.json", record)
     check = back / CHECK_BACK
     if check.is_file():
         shutil.copyfile(check, root / layout.GPU_CHECK)
     return record
-
-
-def iter_records(repo: Path) -> Iterator[dict[str, Any]]:
-    """Every unpacked batch record of the checkout, oldest first."""
-    for path in sorted((repo / RECORDS).glob("batch-*.json")):
-        yield read_json(path)
-
-
-def ran_on(repo: Path) -> dict[str, str]:
-    """The device each run a batch finished ran on, by `TASK/MODEL-SETTING/seedK`; runs not
-    named ran on this project's CPUs."""
-    found = {}
-    for record in iter_records(repo):
-        for run in record.get("runs_finished", []):
-            found[run] = record.get("device", "cuda")
-    return found

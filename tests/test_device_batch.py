@@ -17,6 +17,7 @@ from spen import device_batch as db
 from spen import layout, wheels
 from spen.cli import app
 from spen.config import load_params
+from spen.report.collect import load_devices
 from tests.conftest import REPO
 
 
@@ -174,7 +175,7 @@ def test_unpack_puts_results_in_place_and_records_the_device(tmp_path: Path) -> 
     record = db.unpack(back, repo)
     assert (repo / "results/ner/bilstm-plus/seed1/test.json").read_bytes() == b"{}"
     assert record["unpacked_files"] == 1
-    assert db.ran_on(repo) == {"ner/bilstm-plus/seed1": "NVIDIA H200"}
+    assert load_devices(repo) == {"ner/bilstm-plus/seed1": "NVIDIA H200"}
 
 
 @pytest.mark.parametrize("bad", ["../outside.json", "/etc/passwd", "data/ner/train.arrow"])

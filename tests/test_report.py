@@ -677,3 +677,24 @@ def test_a_clone_without_checkpoints_renders_the_same_run_facts(
     html = (clone / "reports/index.html").read_text()
     assert _cell(html, "params:pos/bilstm-paper") == "150.0K"  # the benchmark's count
     assert _cell(html, "params:pos/bilstm-plus") == "no count"
+
+
+def test_runs_a_device_batch_made_are_said_to_have_run_there(tmp_path: Path) -> None:
+    """A batch record naming one compound-stacked seed: the all-runs table says where each
+    group ran, and the claim comparing it with the CPU-only BiLSTM is marked as mixing
+    hardware (the BiLSTM's own rows are not)."""
+    root = tmp_path / "project"
+    summary = _fake_project(root)
+    record = {"device": "NVIDIA H200", "runs_finished": ["pos/compound_stacked-paper/seed2"]}
+    write_json(root / "results/device/batch-2026-12-04T100000Z.json", record)
+    build_report(summary, root / "results/bench", root / "reports")
+    html = (root / "reports/index.html").read_text()
+    md = (root / "reports/index.md").read_text()
+    assert "| CPU, NVIDIA H200 |" in md and "| CPU |" in md
+    key = "claim:compound_stacked-over-bilstm:pos-paper:bilstm"
+    assert "(sides on different hardware)" in _cell(html, f"{key}:comparison")
+    clean = tmp_path / "clean"
+    build_report(_fake_project(clean), clean / "results/bench", clean / "reports")
+    assert "(sides on different hardware)" not in _cell(
+        (clean / "reports/index.html").read_text(), f"{key}:comparison"
+    )

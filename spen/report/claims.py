@@ -221,6 +221,19 @@ def _paper_delta(res: Results, claim: dict[str, Any], task: str, setting: str) -
     return None
 
 
+#: marks a comparison whose two sides ran on different hardware (CPU and a GPU, or two GPUs)
+MIXED_HARDWARE = "(sides on different hardware)"
+
+
+def mixed_hardware(res: Results, row: Comparison) -> bool:
+    """Whether the two sides of a test-score comparison ran on different hardware."""
+    if row.speed:
+        return False
+    better = res.devices(row.task, row.claim["better"], row.setting)
+    other = res.devices(row.task, row.other, row.setting)
+    return bool(better and other) and better != other
+
+
 def claims_table(res: Results, comparisons: Sequence[Comparison]) -> Table:
     """The claims, each against its tuned baseline and its matched controls, per task and
     input setting, with the verdicts."""
@@ -233,6 +246,8 @@ def claims_table(res: Results, comparisons: Sequence[Comparison]) -> Table:
         digits, count = (1, "passes") if row.speed else (2, "n")
         kind = f"{row.kind} (training sentences/s)" if row.speed else row.kind
         label = f"{kind}: {_other_label(res, row.other)}"
+        if mixed_hardware(res, row):
+            label += f" {MIXED_HARDWARE}"
         if row.key in repeated:
             label += f" {_repeat_note(res, row, repeated[row.key])}"
         rows.append(
@@ -273,6 +288,9 @@ def claims_table(res: Results, comparisons: Sequence[Comparison]) -> Table:
         "side the SE is itself uncertain: at Δ = 2 SE, Welch's t-test (2 to 4 degrees of "
         f'freedom) puts the two-sided p between about 0.1 and 0.2, so "{HOLDS}" marks a '
         "difference larger than the seed-to-seed noise measured, not a significant one.",
+        f'"{MIXED_HARDWARE}": the two sides ran on different hardware (a GPU for one, this '
+        "project's CPUs for the other; results/device/batch-*.json says which runs a device "
+        "batch made): such a Δ also holds what the hardware changes.",
         "A test-score comparison counts only when both of its sides ran under the tuning "
         "protocol: the tuning record of its task and input setting (section 4; the "
         "record of the tuned row it follows, for a model that follows one) must exist, and "

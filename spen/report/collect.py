@@ -103,6 +103,7 @@ class Inputs:
     featurize_costs: list[dict[str, Any]]  # `spen featurize --cost`
     setting_benches: list[dict[str, Any]]  # `spen bench --training-only`, several settings
     tuning: dict[tuple[str, str, str], dict[str, Any]]  # by (task, model, setting)
+    devices: dict[str, str]  # TASK/MODEL-SETTING/seedK -> the GPU a device batch ran it on
     grids_in_progress: dict[tuple[str, str, str], GridProgress]  # grids with no record yet
     params: Params | None  # None when params/ is absent or unreadable (see warnings)
     paper: dict[str, Any]
@@ -113,6 +114,11 @@ class Inputs:
     def group_runs(self, key: str) -> list[RunData]:
         """The runs of TASK/MODEL-SETTING `key`, by seed."""
         return sorted((r for r in self.runs.values() if r.group == key), key=lambda r: r.run.seed)
+
+
+#: the records of device batches (spen/device_batch.py writes them when it unpacks one)
+DEVICE_RECORDS = "results/device"
+CPU = "CPU"
 
 
 def project_root(summary: Path) -> Path:
@@ -362,6 +368,18 @@ def commit_line(state: dict[str, Any]) -> str:
     return text
 
 
+def load_devices(root: Path) -> dict[str, str]:
+    """The device each run a device batch finished ran on (results/device/batch-*.json, the
+    later batch winning), by `TASK/MODEL-SETTING/seedK`; runs not named ran on this project's
+    CPUs."""
+    found = {}
+    for path in sorted((root / DEVICE_RECORDS).glob("batch-*.json")):
+        record = read_json(path)
+        for run in record.get("runs_finished", []):
+            found[run] = str(record.get("device") or "GPU")
+    return found
+
+
 def load_inputs(summary_path: Path, bench_dir: Path | None, root: Path | None = None) -> Inputs:
     """Read everything; `root` (default: `project_root(summary_path)`) holds models/, docs/."""
     summary = load_summary(summary_path)
@@ -383,6 +401,7 @@ def load_inputs(summary_path: Path, bench_dir: Path | None, root: Path | None = 
         featurize_costs=load_featurize_costs(bench_dir),
         setting_benches=load_setting_benches(bench_dir),
         tuning=(records := load_tuning(root)),
+        devices=load_devices(root),
         grids_in_progress=load_grids_in_progress(root, records),
         params=load_project_params(root, warnings),
         paper=load_paper(),

@@ -12,7 +12,7 @@ def inventory_table(res: Results) -> Table:
     """Every group of runs: seeds, headline test figure, best dev score and epoch, epochs and
     training minutes."""
     header = ["task", "model", "setting", "seeds", "test (headline)", "best dev", "best epoch"]
-    header += ["epochs", "train minutes"]
+    header += ["epochs", "train minutes", "ran on"]
     rows = []
     for group in res.sorted_groups():
         task, model, setting = group["task"], group["model"], group["setting"]
@@ -34,12 +34,16 @@ def inventory_table(res: Results) -> Table:
                 _summary_stat(train.get("best_epoch"), len(group["seeds"]), 1),
                 _summary_stat(train.get("epochs"), len(group["seeds"]), 1),
                 _summary_stat(minutes, len(group["seeds"]), 1),
+                text_cell(", ".join(res.devices(task, model, setting))),
             ]
         )
     notes = [
         "Headline test metric: token accuracy (POS), conlleval-style entity F1 (NER).",
         f"{BEFORE_PROTOCOL}: runs made before the tuning protocol (section 1's note says how they "
         "differ).",
+        "Ran on: CPU (this project's machines), or the GPU a device batch names "
+        "(results/device/batch-*.json); GPU runs are not bit-identical to CPU runs "
+        "(docs/CHOICES.md, Determinism).",
     ]
     return Table("runs", header, rows, notes=notes)
 

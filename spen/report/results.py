@@ -9,7 +9,7 @@ from typing import Any
 from spen import tuning
 from spen.aggregate import is_number
 from spen.report.cells import NOT_RUN, Cell, stat
-from spen.report.collect import Inputs, RunData
+from spen.report.collect import CPU, Inputs, RunData
 
 TASK_ORDER = ("pos", "ner")
 SETTING_ORDER = ("paper", "plus", "xfmr")
@@ -103,6 +103,15 @@ class Results:
         if group is None or metric not in group["test"]:
             return None
         return group["test"][metric]["mean"]
+
+    def devices(self, task: str, model: str, setting: str) -> list[str]:
+        """Where the group's runs ran: the GPU a device batch names, else CPU (sorted)."""
+        return sorted(
+            {
+                self.inputs.devices.get(f"{task}/{model}-{setting}/seed{run.run.seed}", CPU)
+                for run in self.runs(task, model, setting)
+            }
+        )
 
     def tuning_record(self, task: str, model: str, setting: str) -> dict[str, Any] | None:
         """The tuning record the model's runs take their settings from (its own, or that of
