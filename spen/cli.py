@@ -254,7 +254,7 @@ def train(
     overrides = tuning.chosen_overrides(tuned) if tuned else None
     if point:
         base = params.run_config(task, model, setting, seed, profile)
-        grid_point = tuning.point(params, model, profile, point)
+        grid_point = tuning.point(params, model, profile, point, task)
         overrides = grid_point.overrides(params, base.kind, base.objective)
     config = params.run_config(task, model, setting, seed, profile, overrides)
     if device:

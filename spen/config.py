@@ -190,9 +190,16 @@ def _check_tuning(params: Params) -> None:
         _pick(tuning["tuned"], leader, f"{where}: follows.{model}")
         if model in tuning["tuned"]:
             raise ParamsError(f"{where}: follows.{model}: '{model}' is tuned on its own grid")
+    for task, grids in (tuning.get("tuned_by_task") or {}).items():
+        _pick(params.data["tasks"], task, f"{where}: tuned_by_task")
+        for model, grid in grids.items():
+            _pick(tuning["tuned"], model, f"{where}: tuned_by_task.{task}")
+            _pick(tuning["grids"], grid, f"{where}: tuned_by_task.{task}.{model}")
     for name, axes in tuning["grids"].items():
         for value in axes.get("optimizer", []):
             _pick(tuning["optimizers"], value, f"{where}: grids.{name}.optimizer")
+        if "lr_scale" in axes and "optimizer" not in axes:
+            raise ParamsError(f"{where}: grids.{name}: lr_scale scales the optimizer axis' rates")
     for task in tuning["pruning"]:
         _pick(params.data["tasks"], task, f"{where}: pruning")
 

@@ -121,7 +121,7 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
             }
             for task, model, setting in grids
             if not pruning_record(params, task, model, setting, profile)
-            for name in (p.name for p in tuning.grid(params, model, profile))
+            for name in (p.name for p in tuning.grid(params, model, profile, task))
         },
         "pruned_points": {
             f"{task}-{model}-{setting}-{name}": {
@@ -133,7 +133,7 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
             }
             for task, model, setting in grids
             if (pruning := pruning_record(params, task, model, setting, profile))
-            for name in (p.name for p in tuning.grid(params, model, profile))
+            for name in (p.name for p in tuning.grid(params, model, profile, task))
         },
         "pruning_records": {
             f"{task}-{model}-{setting}": {

@@ -242,7 +242,7 @@ def grid_summaries(
     of a tuned MODEL in SETTING on TASK."""
     return [
         pattern.format(task=task, model=model, setting=setting, point=p.name)
-        for p in tuning.grid(params, model, profile)
+        for p in tuning.grid(params, model, profile, task)
     ]
 
 

@@ -259,7 +259,7 @@ def pipeline_jobs(costs: Costs, profile: str) -> list[Job]:
     for task, model, setting in tuned_grids(params, run_list):
         record = costs.tuning_records.get((task, model, setting), {})
         rule = tuning.pruning(params, task, model, profile)
-        points = tuning.grid(params, model, profile)
+        points = tuning.grid(params, model, profile, task)
         names = []
         for point in points:
             epochs = record.get("points", {}).get(point.name, {}).get("epochs")
@@ -344,7 +344,7 @@ def gpu_ratios(costs: Costs, check: dict[str, Any]) -> dict[tuple[str, str, str]
         model, _, setting = parts[1].rpartition("-")
         point = None
         if len(parts) == 4 and parts[2] == "tune":
-            point = tuning.point(costs.params, model, "paper", parts[3])
+            point = tuning.point(costs.params, model, "paper", parts[3], parts[0])
         cpu = costs.training_seconds(Run(parts[0], model, setting, 0), 1.0, point)
         if cpu > 0:
             found[(parts[0], model, setting)].append(speed["seconds_per_epoch"] / cpu)

@@ -18,8 +18,10 @@ from typing import Any
 from spen.config import Params, ParamsError
 from spen.io import read_json
 
-#: how each axis is written in a point's name: `sgd_l10_k5`
-AXIS_PREFIX = {"optimizer": "", "compound_weight": "l", "inner_steps": "k"}
+#: how each axis is written in a point's name: `sgd_l10_k5`, `adam_r0p5`
+AXIS_PREFIX = {"optimizer": "", "lr_scale": "r", "compound_weight": "l", "inner_steps": "k"}
+#: an axis value a point's name leaves out (a learning-rate scale of 1 is the optimizer's own)
+UNNAMED = {"lr_scale": 1}
 
 
 @dataclass(frozen=True)
@@ -31,16 +33,24 @@ class GridPoint:
     @property
     def name(self) -> str:
         """`sgd_l10_k5`: the point's directory and wildcard."""
-        return "_".join(f"{AXIS_PREFIX[axis]}{_number(value)}" for axis, value in self.axes)
+        return "_".join(
+            f"{AXIS_PREFIX[axis]}{_number(value)}"
+            for axis, value in self.axes
+            if not (axis in UNNAMED and value == UNNAMED[axis])
+        )
 
     def overrides(self, params: Params, kind: str, objective: str | None) -> dict[str, Any]:
         """The run-configuration keys this point sets for a model of `kind` (and `objective`)."""
         out: dict[str, Any] = {}
+        axes = dict(self.axes)
         for axis, value in self.axes:
-            if axis != "optimizer":
-                out[axis] = value
+            if axis in ("optimizer", "lr_scale"):
                 continue
-            spec = dict(params.tuning["optimizers"][value])
+            out[axis] = value
+        if "optimizer" in axes:
+            spec = dict(params.tuning["optimizers"][axes["optimizer"]])
+            if axes.get("lr_scale", 1) != 1:  # the optimizer's learning rate, scaled
+                spec["lr"] = spec["lr"] * axes["lr_scale"]
             for key in optimizer_keys(kind, objective):
                 out[key] = spec
         return out
@@ -61,11 +71,19 @@ def optimizer_keys(kind: str, objective: str | None) -> tuple[str, ...]:
     return ("inference_optimizer",)
 
 
-def grid(params: Params, model: str, profile: str) -> list[GridPoint]:
-    """The points a tuned `model` trains under `profile` (its grid, narrowed by the profile)."""
-    name = params.tuning["tuned"].get(model)
+def grid_name(params: Params, model: str, task: str) -> str:
+    """The grid a tuned `model` is tuned on for `task`: `tuned_by_task`'s, else `tuned`'s."""
+    by_task = (params.tuning.get("tuned_by_task") or {}).get(task) or {}
+    name = by_task.get(model) or params.tuning["tuned"].get(model)
     if name is None:
         raise ParamsError(f"params/tuning.yaml: '{model}' is not a tuned model (see 'tuned')")
+    return str(name)
+
+
+def grid(params: Params, model: str, profile: str, task: str) -> list[GridPoint]:
+    """The points a tuned `model` trains on `task` under `profile` (its grid, narrowed by the
+    profile)."""
+    name = grid_name(params, model, task)
     axes = params.tuning["grids"][name]
     narrow = params.profile(profile).get("grid", {})
     values = []
@@ -80,9 +98,9 @@ def grid(params: Params, model: str, profile: str) -> list[GridPoint]:
     return [GridPoint(tuple(combo)) for combo in itertools.product(*values)]
 
 
-def point(params: Params, model: str, profile: str, name: str) -> GridPoint:
-    """The grid point of `model` called `name`."""
-    points = {p.name: p for p in grid(params, model, profile)}
+def point(params: Params, model: str, profile: str, name: str, task: str) -> GridPoint:
+    """The grid point of `model` on `task` called `name`."""
+    points = {p.name: p for p in grid(params, model, profile, task)}
     if name not in points:
         raise ParamsError(
             f"params/tuning.yaml: '{name}' is not a grid point of '{model}'; "
@@ -123,7 +141,7 @@ def pruning(params: Params, task: str, model: str, profile: str) -> dict[str, in
     """The task's pruning rule (`probe_epochs`, `keep`) for `model`'s grid, or None when the
     task has none or the grid has no more than `keep` points."""
     rule = params.tuning["pruning"].get(task)
-    if rule is None or len(grid(params, model, profile)) <= rule["keep"]:
+    if rule is None or len(grid(params, model, profile, task)) <= rule["keep"]:
         return None
     return dict(rule)
 
@@ -147,7 +165,7 @@ def pruning_record(
         raise ValueError(f"{task}/{model}-{setting}: no pruning rule applies to this grid")
     by_name = {path.stem: path for path in probes}
     scores: dict[str, float | None] = {}
-    for grid_point in grid(params, model, profile):
+    for grid_point in grid(params, model, profile, task):
         if grid_point.name not in by_name:
             raise FileNotFoundError(
                 f"grid point '{grid_point.name}' of {task}/{model}-{setting}: no probe given"
@@ -174,7 +192,7 @@ def selection(
     by_name = {path.stem: path for path in summaries}
     config = params.run_config(task, model, setting, params.tuning["seed"], profile)
     points: dict[str, dict[str, Any]] = {}
-    for grid_point in grid(params, model, profile):
+    for grid_point in grid(params, model, profile, task):
         path = by_name.get(grid_point.name)
         if path is None:
             raise FileNotFoundError(

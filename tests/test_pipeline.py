@@ -537,7 +537,7 @@ def test_a_pruned_grid_on_a_clone_trains_no_point_again(workflow_copy: Path) -> 
     the points, trains a point again."""
     grid = {"task": "ner", "model": "compound_separated", "setting": "plus"}
     params = load_params(workflow_copy / "params")
-    points = [p.name for p in tuning.grid(params, grid["model"], "paper")]
+    points = [p.name for p in tuning.grid(params, grid["model"], "paper", grid["task"])]
     written = time.time() - 3600
     for offset, pattern in enumerate((layout.TUNE_SUMMARY, layout.TUNE_PROBE)):
         for point in points:

@@ -4,6 +4,7 @@ reaches a run's configuration."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,35 +27,58 @@ def params():  # noqa: ANN201
 
 
 def test_compound_grid_is_optimizer_by_lambda_by_k(params) -> None:  # noqa: ANN001
-    names = [p.name for p in tuning.grid(params, "compound_stacked", "paper")]
+    names = [p.name for p in tuning.grid(params, "compound_stacked", "paper", "pos")]
     assert len(names) == 12 and len(set(names)) == 12
     assert names[0] == "sgd_l1_k1" and names[-1] == "adam_l10_k10"
-    assert [p.name for p in tuning.grid(params, "bilstm", "paper")] == ["sgd", "adam"]
+    assert [p.name for p in tuning.grid(params, "bilstm", "paper", "ner")] == ["sgd", "adam"]
+
+
+def test_a_task_can_tune_a_row_on_a_grid_of_the_compound_rows_size(params) -> None:  # noqa: ANN001
+    """Equal search budgets: `tuned_by_task` puts POS's BiLSTM, CRF and 2018 rows on
+    `supervised_wide` (optimizer x six learning rates, 12 points as the compound rows'); the
+    point at the optimizer's own rate keeps the optimizer's name, NER keeps its grid."""
+    wide = replace(params, tuning={**params.tuning, "tuned_by_task": {"pos": {
+        m: "supervised_wide" for m in ("bilstm", "bilstm_crf", "margin_rescaled", "perceptron")
+    }}})  # fmt: skip
+    sizes = {m: len(tuning.grid(wide, m, "paper", "pos")) for m in wide.tuning["tuned"]}
+    assert set(sizes.values()) == {12}, sizes
+    assert len(tuning.grid(wide, "bilstm", "paper", "ner")) == 2
+    names = [p.name for p in tuning.grid(wide, "bilstm_crf", "paper", "pos")]
+    assert {"sgd", "adam"} <= set(names) and "adam_r0p25" in names and "sgd_r8" in names
+    point = tuning.point(wide, "perceptron", "paper", "adam_r4", "pos")
+    scaled = {**ADAM, "lr": 0.004}
+    assert point.overrides(wide, "spen", "perceptron") == {
+        "inference_optimizer": scaled,
+        "retune_optimizer": scaled,
+    }
+    assert tuning.point(wide, "bilstm", "paper", "adam", "pos").overrides(wide, "local", None) == {
+        "optimizer": ADAM
+    }
 
 
 def test_a_profile_narrows_the_grid(params) -> None:  # noqa: ANN001
-    assert [p.name for p in tuning.grid(params, "compound_shared", "smoke")] == [
+    assert [p.name for p in tuning.grid(params, "compound_shared", "smoke", "pos")] == [
         "sgd_l10_k1",
         "adam_l10_k1",
     ]
-    assert len(tuning.grid(params, "bilstm", "smoke")) == 2  # no λ or k axis to narrow
+    assert len(tuning.grid(params, "bilstm", "smoke", "pos")) == 2  # lr_scale narrowed to 1
 
 
 def test_the_optimizer_axis_sets_the_tag_producing_networks_optimizer(params) -> None:  # noqa: ANN001
-    sgd = tuning.point(params, "bilstm", "paper", "sgd")
+    sgd = tuning.point(params, "bilstm", "paper", "sgd", "ner")
     assert sgd.overrides(params, "local", None) == {"optimizer": SGD}
     assert sgd.overrides(params, "spen", "margin_rescaled") == {
         "inference_optimizer": SGD,
         "retune_optimizer": SGD,
     }
-    point = tuning.point(params, "compound_stacked", "paper", "adam_l10_k5")
+    point = tuning.point(params, "compound_stacked", "paper", "adam_l10_k5", "pos")
     assert point.overrides(params, "spen", "compound") == {
         "inference_optimizer": ADAM,
         "compound_weight": 10,
         "inner_steps": 5,
     }
     with pytest.raises(ParamsError, match="not a grid point of 'bilstm'; its points: sgd, adam"):
-        tuning.point(params, "bilstm", "paper", "adam_l1_k1")
+        tuning.point(params, "bilstm", "paper", "adam_l1_k1", "ner")
 
 
 def test_choose_takes_the_best_dev_first_of_equals_never_a_diverged_point() -> None:
@@ -95,7 +119,7 @@ def _summary(tmp_path: Path, point: str, dev: float | None) -> Path:
 def test_tune_select_writes_every_point_and_the_choice(tmp_path: Path) -> None:
     paths = [_summary(tmp_path, p, dev) for p, dev in (("sgd", 80.0), ("adam", 82.25))]
     out = tmp_path / "record.json"
-    args = ["tune-select", "pos", "bilstm", "paper", *map(str, paths), "--out", str(out)]
+    args = ["tune-select", "ner", "bilstm", "paper", *map(str, paths), "--out", str(out)]
     result = CliRunner().invoke(app, [*args, "--params", str(REPO / "params")])
     assert result.exit_code == 0, result.output
     record = json.loads(out.read_text())
@@ -106,7 +130,7 @@ def test_tune_select_writes_every_point_and_the_choice(tmp_path: Path) -> None:
 
 def test_tune_select_refuses_a_missing_or_foreign_point(tmp_path: Path) -> None:
     one = _summary(tmp_path, "sgd", 80.0)
-    args = ["tune-select", "pos", "bilstm", "paper", str(one), "--out", str(tmp_path / "r.json")]
+    args = ["tune-select", "ner", "bilstm", "paper", str(one), "--out", str(tmp_path / "r.json")]
     result = CliRunner().invoke(app, [*args, "--params", str(REPO / "params")])
     assert result.exit_code == 2 and "grid point 'adam'" in result.output
     assert not (tmp_path / "r.json").exists()

@@ -95,7 +95,7 @@ def progress_table(res: Results) -> Table | None:
     rows = []
     for task, model, setting in _in_report_order(res, grids):
         grid = grids[task, model, setting]
-        size = _grid_size(res, model, profile)
+        size = _grid_size(res, model, profile, task)
         key = f"progress:{task}/{model}-{setting}"
         rows.append(
             [
@@ -132,14 +132,14 @@ def _in_report_order(
     return sorted(keys, key=lambda k: (tasks.index(k[0]), settings.index(k[2]), models.index(k[1])))
 
 
-def _grid_size(res: Results, model: str, profile: str | None) -> int | None:
-    """How many points the model's grid has in `profile` (default: params' own) by
+def _grid_size(res: Results, model: str, profile: str | None, task: str) -> int | None:
+    """How many points the model's grid has on `task` in `profile` (default: params' own) by
     params/tuning.yaml; None without params."""
     params = res.inputs.params
     if params is None:
         return None
     try:
-        return len(tuning.grid(params, model, profile or params.experiments["profile"]))
+        return len(tuning.grid(params, model, profile or params.experiments["profile"], task))
     except ParamsError:
         return None
 
@@ -163,7 +163,9 @@ def _grid_order(res: Results, record: dict[str, Any]) -> list[str]:
     order: list[str] = []
     if res.inputs.params is not None:
         try:
-            points = tuning.grid(res.inputs.params, record["model"], record.get("profile", ""))
+            points = tuning.grid(
+                res.inputs.params, record["model"], record.get("profile", ""), record["task"]
+            )
             order = [p.name for p in points]
         except ParamsError:
             pass

@@ -100,7 +100,7 @@ def point_config(wildcards):
     base = PARAMS.run_config(
         wildcards.task, wildcards.model, wildcards.setting, PARAMS.tuning["seed"], PROFILE
     )
-    point = tuning.point(PARAMS, wildcards.model, PROFILE, wildcards.point)
+    point = tuning.point(PARAMS, wildcards.model, PROFILE, wildcards.point, wildcards.task)
     tuned = point.overrides(PARAMS, base.kind, base.objective)
     return PARAMS.run_config(
         wildcards.task,
