@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "spen"
 LAYERS = [
     {"config", "device", "io", "run_config"},
     {"data"},
-    {"inference"},
+    {"inference", "chain_inference"},
     {"models"},
     {"evaluation"},
     {"training"},
