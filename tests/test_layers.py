@@ -16,7 +16,7 @@ LAYERS = [
     {"evaluation"},
     {"training"},
     {
-        "tagging",
+        "tagger",
         "bench",
         "tuning",
         "layout",
