@@ -495,6 +495,45 @@ def tag(
 
 @app.command()
 @user_errors
+def export(
+    checkpoint: Path,
+    onnx: Annotated[
+        Path | None, typer.Option("--onnx", help="Write the network here as ONNX (extra: export).")
+    ] = None,
+    torchscript: Annotated[
+        Path | None, typer.Option("--torchscript", help="Write the network here as TorchScript.")
+    ] = None,
+) -> None:
+    """Export the test-time inference network of CHECKPOINT (word ids, mask, and characters or
+    encoder features where the model reads them -> per-token tag probabilities) and print its
+    inputs, output and tagset as JSON (spen/export.py says what each tensor holds)."""
+    from spen.export import TestTimeNetwork, export_onnx, export_torchscript
+    from spen.tagger import Tagger
+
+    if onnx is None and torchscript is None:
+        raise ValueError("nothing to export: give --onnx OUT.onnx, --torchscript OUT.pt or both")
+    for out in (onnx, torchscript):
+        if out is not None:
+            check_output_file(out)
+    tagger = Tagger.load(checkpoint, "cpu")
+    network = TestTimeNetwork(tagger)
+    written = []
+    if onnx is not None:  # first: without the extra, nothing is written
+        written.append(str(export_onnx(network, onnx)))
+    if torchscript is not None:
+        written.append(str(export_torchscript(network, torchscript)))
+    _print_json(
+        {
+            "inputs": list(network.input_names),
+            "output": "probabilities",
+            "tags": list(tagger.tag_names),
+            "written": written,
+        }
+    )
+
+
+@app.command()
+@user_errors
 def analyze(
     checkpoint: Path,
     out: Annotated[Path, typer.Option(help="Analysis JSON to write.")],

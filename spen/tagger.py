@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from spen.chain_inference import energies_against_viterbi, k_best, marginals
 from spen.data.arrow import Split, encode_sentences
@@ -168,18 +168,8 @@ class Tagger:
         self.device = device
         self.uses_chars = uses_chars
         self.encoder = encoder
-        model = learner.model
-        self._network: Callable[[Batch], Tensor] | None = None
-        self._chain: LinearChainEnergy | None = None
-        if isinstance(model, LocalTagger):
-            self._network = model.logits
-        elif isinstance(model, LinearChainEnergy):
-            self._chain = model
-        elif isinstance(model, SpenModel):
-            self._network = model.inference.test_time_logits
-            self._chain = model.energy
-        else:
-            raise TypeError(f"a Tagger tags with a spen model, not {type(model).__name__}")
+        self._network = inference_network(learner.model)
+        self._chain = linear_chain(learner.model)
 
     @classmethod
     def load(cls, checkpoint: str | os.PathLike[str], device: str = "auto") -> Tagger:
@@ -337,6 +327,27 @@ class Tagger:
             k_best=best,
             full_energy=scalar(out.full_energy),
         )
+
+
+def inference_network(model: nn.Module) -> Callable[[Batch], Tensor] | None:
+    """The test-time inference network of a trained `model`, as the function from a batch to
+    its tag logits `(batch, seq_len, num_tags)`: the BiLSTM itself, a SPEN's ``A_Ψ``; None for
+    a CRF (its output needs Viterbi). TypeError for a module that is no spen model."""
+    if isinstance(model, LocalTagger):
+        return model.logits
+    if isinstance(model, SpenModel):
+        return model.inference.test_time_logits
+    if isinstance(model, LinearChainEnergy):
+        return None
+    raise TypeError(f"expected a spen model (local, crf or spen), not {type(model).__name__}")
+
+
+def linear_chain(model: nn.Module) -> LinearChainEnergy | None:
+    """The linear-chain energy of a trained `model` (a CRF's, a SPEN's first-order part); None
+    for a BiLSTM."""
+    if isinstance(model, SpenModel):
+        return model.energy
+    return model if isinstance(model, LinearChainEnergy) else None
 
 
 def render(sentences: Sequence[TaggedSentence], fmt: str = "conll") -> str:

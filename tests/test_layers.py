@@ -17,6 +17,7 @@ LAYERS = [
     {"training"},
     {
         "tagger",
+        "export",
         "bench",
         "tuning",
         "layout",
