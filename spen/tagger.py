@@ -153,7 +153,10 @@ class _Outputs:
 
 
 class Tagger:
-    """A trained model that tags tokenized sentences (module docstring)."""
+    """A trained model that tags tokenized sentences (module docstring): made by :meth:`load`
+    from a checkpoint, or from a restored `learner` with its vocabularies, the `device` it is
+    on, whether it reads characters and the encoder of its features (None: none). TypeError
+    for a learner whose model is no spen model."""
 
     def __init__(
         self,
