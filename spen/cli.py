@@ -507,7 +507,7 @@ def export(
     """Export the test-time inference network of CHECKPOINT (word ids, mask, and characters or
     encoder features where the model reads them -> per-token tag probabilities) and print its
     inputs, output and tagset as JSON (spen/export.py says what each tensor holds)."""
-    from spen.export import TestTimeNetwork, export_onnx, export_torchscript
+    from spen.export import ExportableNetwork, export_onnx, export_torchscript
     from spen.tagger import Tagger
 
     if onnx is None and torchscript is None:
@@ -516,7 +516,7 @@ def export(
         if out is not None:
             check_output_file(out)
     tagger = Tagger.load(checkpoint, "cpu")
-    network = TestTimeNetwork(tagger)
+    network = ExportableNetwork(tagger)
     written = []
     if onnx is not None:  # first: without the extra, nothing is written
         written.append(str(export_onnx(network, onnx)))

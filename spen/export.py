@@ -29,14 +29,16 @@ from spen.data.batches import Batch
 from spen.data.featurize import MissingExtraError
 from spen.io import atomic_path
 from spen.models.encoders import WordEncoder
+from spen.models.spen import SpenModel
 from spen.tagger import Tagger, inference_network
 
 #: the ONNX operator set the exported graph uses
 OPSET = 17
 
 
-class TestTimeNetwork(nn.Module):
-    """A trained model's test-time inference network on plain tensors (module docstring)."""
+class ExportableNetwork(nn.Module):
+    """A trained model's test-time inference network on plain tensors (module docstring), its
+    inputs named by `input_names`. ValueError for a CRF, which has none."""
 
     def __init__(self, tagger: Tagger) -> None:
         super().__init__()
@@ -45,20 +47,21 @@ class TestTimeNetwork(nn.Module):
             raise ValueError(
                 "a CRF has no test-time inference network to export (its output needs Viterbi)"
             )
-        # the module the network is a method of (a BiLSTM tagger, a SPEN's inference networks):
-        # registered, so its weights are the exported module's, and the energy's are not
-        self.owner: nn.Module = network.__self__  # type: ignore[attr-defined]
+        model = tagger.learner.model
+        # A's modules alone are registered: their weights are the exported module's, those of
+        # the energy and of F_Φ are not
+        parts = model.inference.test_time_modules() if isinstance(model, SpenModel) else [model]
+        self.parts = nn.ModuleList(parts)
         self.network = network
-        words = next(m for m in self.owner.modules() if isinstance(m, WordEncoder))
-        features = words.features_dim
-        self.features_dim = features
+        words = next(m for m in self.parts.modules() if isinstance(m, WordEncoder))
+        self.features_dim = words.features_dim
         self.num_chars = len(tagger.vocabs.chars)
         self.num_words = len(tagger.vocabs.words)
         self.uses_chars = tagger.uses_chars
         self.input_names = (
             ("words", "mask")
             + (("chars",) if tagger.uses_chars else ())
-            + (("features",) if features is not None else ())
+            + (("features",) if self.features_dim is not None else ())
         )
 
     def forward(self, *inputs: Tensor) -> Tensor:
@@ -92,7 +95,7 @@ class TestTimeNetwork(nn.Module):
         return tuple(values[name] for name in self.input_names)
 
 
-def export_torchscript(network: TestTimeNetwork, path: str | os.PathLike[str]) -> Path:
+def export_torchscript(network: ExportableNetwork, path: str | os.PathLike[str]) -> Path:
     """Trace `network` on its example inputs and save the TorchScript module at `path`;
     returns the path."""
     with torch.no_grad():
@@ -102,7 +105,7 @@ def export_torchscript(network: TestTimeNetwork, path: str | os.PathLike[str]) -
     return Path(path)
 
 
-def export_onnx(network: TestTimeNetwork, path: str | os.PathLike[str]) -> Path:
+def export_onnx(network: ExportableNetwork, path: str | os.PathLike[str]) -> Path:
     """Save `network` as an ONNX graph at `path`, its batch, sentence and word lengths dynamic
     (the `export` extra: onnx); returns the path."""
     try:

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from spen.cli import app
 from spen.data.batches import char_ids
-from spen.export import TestTimeNetwork, export_onnx, export_torchscript
+from spen.export import ExportableNetwork, export_onnx, export_torchscript
 from spen.run_config import RunConfig
 from spen.tagger import Tagger
 from spen.training.checkpoint import restore_learner
@@ -27,7 +27,7 @@ MODELS = {
     "shared": {"parameterization": "shared"},
     "stacked-features": {"parameterization": "stacked", **FEATURES},
 }
-#: sizes other than those of the trace (`TestTimeNetwork.example()`: 2 sentences, 4 words)
+#: sizes other than those of the trace (`ExportableNetwork.example()`: 2 sentences, 4 words)
 OTHER = {"lengths": (6, 1, 3), "word_len": 5}
 
 
@@ -41,17 +41,17 @@ def tagger_of(overrides: dict[str, object]) -> Tagger:
 
 
 @pytest.fixture(params=list(MODELS))
-def network(request: pytest.FixtureRequest) -> TestTimeNetwork:
-    return TestTimeNetwork(tagger_of(MODELS[request.param]))
+def network(request: pytest.FixtureRequest) -> ExportableNetwork:
+    return ExportableNetwork(tagger_of(MODELS[request.param]))
 
 
-def reference(network: TestTimeNetwork) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+def reference(network: ExportableNetwork) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
     inputs = network.example(**OTHER)
     with torch.no_grad():
         return inputs, network(*inputs)
 
 
-def test_the_inputs_follow_the_input_setting(network: TestTimeNetwork) -> None:
+def test_the_inputs_follow_the_input_setting(network: ExportableNetwork) -> None:
     expected = {
         "words",
         "mask",
@@ -64,7 +64,7 @@ def test_the_inputs_follow_the_input_setting(network: TestTimeNetwork) -> None:
     torch.testing.assert_close(probs.sum(-1), torch.ones(3, 6))
 
 
-def test_torchscript_matches_pytorch(network: TestTimeNetwork, tmp_path: Path) -> None:
+def test_torchscript_matches_pytorch(network: ExportableNetwork, tmp_path: Path) -> None:
     path = export_torchscript(network, tmp_path / "net.pt")
     inputs, expected = reference(network)
     with torch.no_grad():
@@ -72,7 +72,7 @@ def test_torchscript_matches_pytorch(network: TestTimeNetwork, tmp_path: Path) -
     assert (got - expected).abs().max().item() < 1e-5
 
 
-def test_onnx_matches_pytorch(network: TestTimeNetwork, tmp_path: Path) -> None:
+def test_onnx_matches_pytorch(network: ExportableNetwork, tmp_path: Path) -> None:
     pytest.importorskip("onnx")
     runtime = pytest.importorskip("onnxruntime")
     path = export_onnx(network, tmp_path / "net.onnx")
@@ -88,7 +88,7 @@ def test_onnx_matches_pytorch(network: TestTimeNetwork, tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["local", "separated-chars"])
 def test_the_network_is_the_one_the_tagger_reads(name: str) -> None:
     tagger = tagger_of(MODELS[name])
-    network = TestTimeNetwork(tagger)
+    network = ExportableNetwork(tagger)
     words = ["w3", "w4", "zz"]
     (sentence,) = tagger.predict([words])
     inputs = {
@@ -105,9 +105,23 @@ def test_the_network_is_the_one_the_tagger_reads(name: str) -> None:
     torch.testing.assert_close(probs[0], expected)
 
 
+@pytest.mark.parametrize("name", list(MODELS))
+def test_only_the_test_time_network_is_exported(name: str, tmp_path: Path) -> None:
+    tagger = tagger_of(MODELS[name])
+    model = tagger.learner.model
+    if name == "local":
+        expected = sum(p.numel() for p in model.parameters())
+    else:  # A_Ψ alone: neither F_Φ nor the energy
+        kept = model.inference.test_time_modules()
+        expected = sum(p.numel() for m in kept for p in m.parameters())
+        assert expected < sum(p.numel() for p in model.parameters())
+    traced = torch.jit.load(str(export_torchscript(ExportableNetwork(tagger), tmp_path / "a.pt")))
+    assert sum(p.numel() for p in traced.parameters()) == expected
+
+
 def test_a_crf_has_no_network_to_export() -> None:
     with pytest.raises(ValueError, match="a CRF has no test-time inference network"):
-        TestTimeNetwork(tagger_of({"kind": "crf"}))
+        ExportableNetwork(tagger_of({"kind": "crf"}))
 
 
 def test_spen_export_writes_both_and_says_what_they_read(tmp_path: Path) -> None:
