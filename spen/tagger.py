@@ -25,6 +25,7 @@ import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -42,6 +43,7 @@ from spen.inference.linear_chain import log_partition, one_hot
 from spen.models.energy import LinearChainEnergy
 from spen.models.local import LocalTagger
 from spen.models.spen import SpenModel
+from spen.run_config import FeatureSpec
 from spen.training.checkpoint import checkpoint_config, load_checkpoint, restore_learner
 from spen.training.learners import Learner
 
@@ -155,7 +157,7 @@ class _Outputs:
 class Tagger:
     """A trained model that tags tokenized sentences (module docstring): made by :meth:`load`
     from a checkpoint, or from a restored `learner` with its vocabularies, the `device` it is
-    on, whether it reads characters and the encoder of its features (None: none). TypeError
+    on, whether it reads characters and the spec of its encoder features (None: none). TypeError
     for a learner whose model is no spen model."""
 
     def __init__(
@@ -164,21 +166,22 @@ class Tagger:
         vocabs: Vocabularies,
         device: torch.device,
         uses_chars: bool,
-        encoder: Encoder | None = None,
+        features: FeatureSpec | None = None,
     ) -> None:
         self.learner = learner
         self.vocabs = vocabs
         self.device = device
         self.uses_chars = uses_chars
-        self.encoder = encoder
+        self.features = features
         self._network = inference_network(learner.model)
         self._chain = linear_chain(learner.model)
 
     @classmethod
     def load(cls, checkpoint: str | os.PathLike[str], device: str = "auto") -> Tagger:
         """The tagger of a `spen train` checkpoint (`best.pt`), on `device` (auto, cpu, cuda).
-        A model of an input setting with encoder features loads its encoder here (the `xfmr`
-        extra must be installed). FileNotFoundError or ValueError for a file that is none."""
+        A model of an input setting with encoder features loads its encoder when it first tags
+        (the `xfmr` extra must be installed). FileNotFoundError or ValueError for a file that is
+        none."""
         torch_device = choose_device(device)
         state = load_checkpoint(checkpoint)
         try:
@@ -188,8 +191,12 @@ class Tagger:
             raise ValueError(
                 f"{checkpoint}: not a spen checkpoint (a `spen train` best.pt): {err!r}"
             ) from err
-        encoder = Encoder.load(config.features, str(torch_device)) if config.features else None
-        return cls(learner, vocabs, torch_device, config.uses_chars, encoder)
+        return cls(learner, vocabs, torch_device, config.uses_chars, config.features)
+
+    @cached_property
+    def encoder(self) -> Encoder | None:
+        """The frozen encoder of the model's features (None: it reads none), loaded once."""
+        return None if self.features is None else Encoder.load(self.features, str(self.device))
 
     @property
     def tag_names(self) -> tuple[str, ...]:
@@ -241,8 +248,9 @@ class Tagger:
                 self.vocabs,
             )
         )
-        if self.encoder is not None:  # the setting reads encoder features, as `spen featurize`
-            split = split.with_features(FeatureTable.of(self.encoder.sentences(split.tokens)))
+        encoder = self.encoder
+        if encoder is not None:  # the setting reads encoder features, as `spen featurize`
+            split = split.with_features(FeatureTable.of(encoder.sentences(split.tokens)))
         chars = self.vocabs.chars if self.uses_chars else None
         for batch in make_batches(split, batch_size, chars):
             outputs = self._outputs(batch.to(self.device), k, decoder)

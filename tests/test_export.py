@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from spen.cli import app
 from spen.data.batches import char_ids
+from spen.data.featurize import MissingExtraError
 from spen.export import ExportableNetwork, export_onnx, export_torchscript
 from spen.run_config import RunConfig
 from spen.tagger import Tagger
@@ -171,3 +172,19 @@ def test_onnx_without_the_extra_names_the_install_command(
     assert result.exit_code == 2 and result.stdout == ""
     assert "pip install -e '.[export]'" in result.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["best.pt"]
+
+
+def test_a_features_model_exports_without_its_encoder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exported network reads the features; the encoder that makes them is not loaded."""
+    checkpoint = tmp_path / "best.pt"
+    torch.save(tiny_checkpoint(**FEATURES), checkpoint)
+    monkeypatch.setitem(sys.modules, "transformers", None)  # as if the xfmr extra were missing
+    args = ["export", str(checkpoint), "--torchscript", str(tmp_path / "net.pt")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["inputs"] == ["words", "mask", "features"]
+    tagger = Tagger.load(checkpoint, "cpu")
+    with pytest.raises(MissingExtraError, match=r"pip install -e '\.\[xfmr\]'"):
+        tagger.predict(["w1 w2"])
