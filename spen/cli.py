@@ -457,24 +457,79 @@ def tag(
         str, typer.Option(help="test_time (the model's own) or viterbi.")
     ] = "test_time",
     device: Device = "auto",
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="conll (token<TAB>tag lines), text (a line of token/tag pairs per sentence) or "
+            "json (an object per line: tags, confidences, distributions, marginals, k best).",
+        ),
+    ] = "conll",
+    k: Annotated[
+        int, typer.Option("--k", help="With json: the k best tag sequences of a linear chain.")
+    ] = 1,
+    batch_size: Annotated[int, typer.Option(help="Sentences tagged at once.")] = 64,
 ) -> None:
-    """Tag raw text (whitespace-separated tokens) and print `token<TAB>tag` lines.
+    """Tag raw text (whitespace-separated tokens) and print it in FORMAT (conll: `token<TAB>tag`
+    lines).
 
-    Each input line (lines end at LF only) gives one output sentence, ended by a blank line;
-    an empty input line gives an empty output sentence, so outputs stay aligned with inputs.
+    Each input line (lines end at LF only) gives one output sentence (in conll ended by a blank
+    line); an empty input line gives an empty output sentence, so outputs stay aligned with
+    inputs.
     """
     from spen.data.text import read_token_lines
-    from spen.tagging import tag_lines
+    from spen.tagger import FORMATS, Tagger, check_count, render
 
+    if output_format not in FORMATS:
+        raise ValueError(f"--format: '{output_format}' is none of {', '.join(FORMATS)}")
+    check_count("--k", k)
+    check_count("--batch-size", batch_size)
     sentences = read_token_lines(text, None if text else sys.stdin.buffer)
-    tagged = tag_lines(checkpoint, [" ".join(tokens) for tokens in sentences], decoder, device)
-    output = "".join(
-        "".join(f"{token}\t{label}\n" for token, label in sentence) + "\n" for sentence in tagged
-    )
+    tagged = Tagger.load(checkpoint, device).predict(sentences, batch_size, k=k, decoder=decoder)
+    output = render(tagged, output_format)
     # written whole, as UTF-8 bytes: `typer.echo` would strip ANSI escapes from tokens
     sys.stdout.flush()
     sys.stdout.buffer.write(output.encode("utf-8"))
     sys.stdout.buffer.flush()
+
+
+@app.command()
+@user_errors
+def export(
+    checkpoint: Path,
+    onnx: Annotated[
+        Path | None, typer.Option("--onnx", help="Write the network here as ONNX (extra: export).")
+    ] = None,
+    torchscript: Annotated[
+        Path | None, typer.Option("--torchscript", help="Write the network here as TorchScript.")
+    ] = None,
+) -> None:
+    """Export the test-time inference network of CHECKPOINT (word ids, mask, and characters or
+    encoder features where the model reads them -> per-token tag probabilities) and print its
+    inputs, output and tagset as JSON (spen/export.py says what each tensor holds)."""
+    from spen.export import ExportableNetwork, export_onnx, export_torchscript
+    from spen.tagger import Tagger
+
+    if onnx is None and torchscript is None:
+        raise ValueError("nothing to export: give --onnx OUT.onnx, --torchscript OUT.pt or both")
+    for out in (onnx, torchscript):
+        if out is not None:
+            check_output_file(out)
+    tagger = Tagger.load(checkpoint, "cpu")
+    network = ExportableNetwork(tagger)
+    written = []
+    if onnx is not None:  # first: without the extra, nothing is written
+        written.append(str(export_onnx(network, onnx)))
+    if torchscript is not None:
+        written.append(str(export_torchscript(network, torchscript)))
+    _print_json(
+        {
+            "inputs": list(network.input_names),
+            "output": "probabilities",
+            "tags": list(tagger.tag_names),
+            "written": written,
+        }
+    )
 
 
 @app.command()

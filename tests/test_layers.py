@@ -11,12 +11,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "spen"
 LAYERS = [
     {"config", "device", "io", "run_config"},
     {"data"},
-    {"inference"},
+    {"inference", "chain_inference"},
     {"models"},
     {"evaluation"},
     {"training"},
     {
-        "tagging",
+        "tagger",
+        "export",
         "bench",
         "tuning",
         "layout",

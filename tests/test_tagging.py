@@ -65,9 +65,9 @@ def test_tagging_imports_neither_torch_compiler_nor_metrics(tmp_path: Path) -> N
         "import torch\n"
         "assert 'torch._dynamo' not in sys.modules, 'this torch imports its compiler at once'\n"
         "from pathlib import Path\n"
-        "from spen.tagging import tag_lines\n"
-        f"tagged = tag_lines(Path({str(checkpoint)!r}), ['w3 w4'], device='cpu')\n"
-        "assert [w for w, _ in tagged[0]] == ['w3', 'w4'], tagged\n"
+        "from spen import Tagger\n"
+        f"tagged = Tagger.load(Path({str(checkpoint)!r}), device='cpu').predict(['w3 w4'], k=2)\n"
+        "assert tagged[0].words == ['w3', 'w4'], tagged\n"
         "heavy = ('torch._dynamo', 'seqeval', 'sklearn', 'spen.training.loop')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
