@@ -19,10 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from packaging.requirements import Requirement  # noqa: E402
 
 from spen.device_batch import SPEC, load_spec  # noqa: E402
-from spen.wheels import key  # noqa: E402
+from spen.wheels import closure, key  # noqa: E402
 
 
 def top_levels(dist: metadata.Distribution) -> set[str]:
@@ -30,28 +29,8 @@ def top_levels(dist: metadata.Distribution) -> set[str]:
     return {Path(str(f)).parts[0] for f in dist.files or [] if not str(f).startswith("..")}
 
 
-def installed_closure(names: set[str]) -> set[str]:
-    """`names` installed here and what they require as installed here (the image is whole)."""
-    found: set[str] = set()
-    todo = list(names)
-    while todo:
-        name = key(todo.pop())
-        if name in found:
-            continue
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            continue
-        found.add(name)
-        for line in dist.requires or []:
-            req = Requirement(line)
-            if req.marker is None or req.marker.evaluate({"extra": ""}):
-                todo.append(req.name)
-    return found
-
-
 def main(dest: Path, spec_path: Path) -> None:
-    image = installed_closure({key(name) for name in load_spec(spec_path).image})
+    image = set(closure(load_spec(spec_path).image, installed_only=True))
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(dest)], check=True)
     ask = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
     python = str(dest / "bin" / "python")

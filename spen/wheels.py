@@ -35,9 +35,12 @@ def requirements(extras: Iterable[str] = ()) -> list[str]:
     return [Requirement(line).name for line in lines]
 
 
-def closure(roots: Iterable[str], skip: Iterable[str] = ()) -> dict[str, str]:
+def closure(
+    roots: Iterable[str], skip: Iterable[str] = (), installed_only: bool = False
+) -> dict[str, str]:
     """Every distribution `roots` need, as installed here, without those in `skip` and what
-    only they need: {name: version}."""
+    only they need: {name: version}. `installed_only` passes over names not installed here
+    (else they are an error)."""
     skipped = {key(name) for name in skip} | NEVER_NEEDED
     found: dict[str, str] = {}
     todo = list(roots)
@@ -45,7 +48,12 @@ def closure(roots: Iterable[str], skip: Iterable[str] = ()) -> dict[str, str]:
         name = key(todo.pop())
         if name in found or name in skipped:
             continue
-        dist = metadata.distribution(name)
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            if installed_only:
+                continue
+            raise
         found[name] = dist.version
         for line in dist.requires or []:
             req = Requirement(line)
