@@ -90,6 +90,7 @@ def aggregate(
         run, root = run_of_scores(path)
         key = f"{run.task}/{run.variant}/seed{run.seed}"
         test = json.loads(Path(path).read_text(encoding="utf-8"))
+        test.pop("per_sentence", None)  # the paired tests read it from the scores file itself
         history, from_log = run_history(root, run)
         timings_path = root / run.path(TIMINGS)
         timings = read_json(timings_path) if timings_path.is_file() else None

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from spen.evaluation.metrics import entity_scores, score, token_accuracy
+from spen.evaluation.metrics import (
+    decode_counts,
+    entity_scores,
+    score,
+    sentence_counts,
+    token_accuracy,
+)
 
 
 def test_token_accuracy_hand_count() -> None:
@@ -49,3 +55,41 @@ def test_ill_formed_prediction_differs_between_conlleval_and_strict() -> None:
 def test_score_rejects_misaligned_input() -> None:
     with pytest.raises(ValueError, match="sentence 1: 2 gold tags but 1"):
         score([["N", "V"]], [["N"]], entities=False)
+
+
+def test_sentence_counts_sum_to_the_split_scores() -> None:
+    gold = [["B-PER", "E-PER", "O", "S-LOC", "O"], ["B-ORG", "I-ORG", "E-ORG", "O", "S-LOC"]]
+    pred = [["B-PER", "E-PER", "O", "S-MISC", "O"], ["B-ORG", "E-ORG", "O", "S-PER", "S-LOC"]]
+    counts = sentence_counts(gold, pred, entities=True)
+    # By hand: sentence 1 has PER right, LOC typed MISC; sentence 2 has LOC right, ORG too
+    # short and a spurious PER.
+    assert counts == {
+        "tokens": [5, 5],
+        "correct": [4, 2],
+        "tp": [1, 1],
+        "fp": [1, 2],
+        "fn": [1, 1],
+    }
+    tp, fp, fn = (sum(counts[k]) for k in ("tp", "fp", "fn"))
+    scores = score(gold, pred, entities=True)
+    assert 100 * 2 * tp / (2 * tp + fp + fn) == pytest.approx(scores["f1"])
+    assert 100 * sum(counts["correct"]) / sum(counts["tokens"]) == pytest.approx(
+        scores["accuracy"]
+    )
+    assert decode_counts(scores["per_sentence"]) == counts
+
+
+def test_sentence_counts_match_seqeval_on_ill_formed_tags() -> None:
+    # I- and E- without a B-: conlleval starts an entity there; the sums must still agree.
+    gold = [["B-PER", "E-PER", "O"], ["S-LOC", "O", "B-ORG", "E-ORG"], ["O", "O"]]
+    pred = [["I-PER", "E-PER", "O"], ["E-LOC", "I-ORG", "E-ORG", "E-ORG"], ["S-PER", "O"]]
+    counts = sentence_counts(gold, pred, entities=True)
+    scores = entity_scores(gold, pred)
+    tp, fp, fn = (sum(counts[k]) for k in ("tp", "fp", "fn"))
+    assert 100 * tp / (tp + fp) == pytest.approx(scores["precision"])
+    assert 100 * tp / (tp + fn) == pytest.approx(scores["recall"])
+
+
+def test_token_counts_only_without_entities() -> None:
+    counts = sentence_counts([["N", "V"], ["D"]], [["N", "N"], ["D"]], entities=False)
+    assert counts == {"tokens": [2, 1], "correct": [1, 1]}

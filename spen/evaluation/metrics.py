@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Sequence
 
 from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+from seqeval.metrics.sequence_labeling import get_entities
 from seqeval.scheme import IOBES
 
 from spen.data.readers import bioes_to_iob2
@@ -60,12 +61,52 @@ def entity_scores(gold: Tags, pred: Tags) -> dict[str, object]:
     }
 
 
+#: The per-sentence counts a scores file keeps (`per_sentence`): tokens and correct tokens, and
+#: for entity scores the true positives, false positives and false negatives (conlleval's
+#: entities, as `entity_scores` counts them).
+TOKEN_COUNTS = ("tokens", "correct")
+ENTITY_COUNTS = ("tp", "fp", "fn")
+
+
+def sentence_counts(gold: Tags, pred: Tags, entities: bool) -> dict[str, list[int]]:
+    """Per sentence, the counts behind the split's scores (`TOKEN_COUNTS`, and `ENTITY_COUNTS`
+    when `entities`): their sums give back its accuracy and entity P/R/F1."""
+    _check_aligned(gold, pred)
+    counts: dict[str, list[int]] = {name: [] for name in TOKEN_COUNTS}
+    if entities:
+        counts.update({name: [] for name in ENTITY_COUNTS})
+    for gs, ps in zip(gold, pred, strict=True):
+        counts["tokens"].append(len(gs))
+        counts["correct"].append(sum(g == p for g, p in zip(gs, ps, strict=True)))
+        if entities:
+            gold_set = set(get_entities(bioes_to_iob2(list(gs))))
+            pred_set = set(get_entities(bioes_to_iob2(list(ps))))
+            right = len(gold_set & pred_set)
+            counts["tp"].append(right)
+            counts["fp"].append(len(pred_set) - right)
+            counts["fn"].append(len(gold_set) - right)
+    return counts
+
+
+def encode_counts(counts: dict[str, list[int]]) -> dict[str, str]:
+    """Per-sentence counts as one line of space-separated integers per count (a scores file is
+    versioned in git: 3,453 NER sentences stay a few lines, not thousands)."""
+    return {name: " ".join(map(str, values)) for name, values in counts.items()}
+
+
+def decode_counts(encoded: dict[str, str]) -> dict[str, list[int]]:
+    """The per-sentence counts `encode_counts` wrote."""
+    return {name: [int(v) for v in line.split()] for name, line in encoded.items()}
+
+
 def score(gold: Tags, pred: Tags, entities: bool) -> dict[str, object]:
-    """Token accuracy, plus the entity scores when `entities` (BIOES tags)."""
+    """Token accuracy, plus the entity scores when `entities` (BIOES tags), and the
+    per-sentence counts behind them (`per_sentence`, as `encode_counts` writes them)."""
     scores: dict[str, object] = {"accuracy": token_accuracy(gold, pred), "sentences": len(gold)}
     scores["tokens"] = sum(len(g) for g in gold)
     if entities:
         scores.update(entity_scores(gold, pred))
+    scores["per_sentence"] = encode_counts(sentence_counts(gold, pred, entities))
     return scores
 
 
