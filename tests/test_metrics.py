@@ -73,9 +73,7 @@ def test_sentence_counts_sum_to_the_split_scores() -> None:
     tp, fp, fn = (sum(counts[k]) for k in ("tp", "fp", "fn"))
     scores = score(gold, pred, entities=True)
     assert 100 * 2 * tp / (2 * tp + fp + fn) == pytest.approx(scores["f1"])
-    assert 100 * sum(counts["correct"]) / sum(counts["tokens"]) == pytest.approx(
-        scores["accuracy"]
-    )
+    assert 100 * sum(counts["correct"]) / sum(counts["tokens"]) == pytest.approx(scores["accuracy"])
     assert decode_counts(scores["per_sentence"]) == counts
 
 

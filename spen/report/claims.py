@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import statistics
 import string
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,15 @@ from spen.report import svg
 from spen.report.benchmarks import training_throughputs
 from spen.report.cells import DASH, NOT_RUN, Cell, Chart, Table, fmt, stat_cell, text_cell
 from spen.report.comparison import MAIN_COLUMNS
+from spen.report.paired import (
+    FAILS_WORD,
+    HOLDS_WORD,
+    INCONCLUSIVE,
+    LEVEL,
+    REPLICATES,
+    PairedTest,
+    paired_bootstrap,
+)
 from spen.report.results import SETTING_ORDER, TASK_ORDER, Results
 
 HOLDS, WITHIN = "holds", "holds within 2 SE"
@@ -82,6 +92,7 @@ class Comparison:
     difference: Difference
     paper: float | None  # the paper's better − worse figure, None where it has none
     fresh: float | None = None  # Δ over the seeds but the tuning seed, where Δ counts
+    paired: PairedTest | None = None  # where Δ counts and both sides kept per-sentence counts
 
     @property
     def key(self) -> str:
@@ -119,12 +130,26 @@ def claim_comparisons(res: Results) -> list[Comparison]:
                         difference = Difference(None, None, UNTUNED)
                     else:
                         difference = difference_verdict(better, other)
-                    fresh = None
+                    fresh, paired = None, None
                     if not speed and difference.delta is not None:
                         fresh = _fresh_delta(res, task, setting, claim, model)
+                    if not speed and difference.se is not None:
+                        paired = _paired(res, task, setting, claim["better"], model)
                     row = (claim, task, setting, kind, model, better, other, difference, paper)
-                    rows.append(Comparison(*row, fresh))
+                    rows.append(Comparison(*row, fresh, paired))
     return rows
+
+
+def _paired(res: Results, task: str, setting: str, better: str, other: str) -> PairedTest | None:
+    """The paired bootstrap of `better` over `other` on the task's metric, where both sides'
+    runs kept their per-sentence counts; its generator's seed is fixed by the pair, so the
+    report renders the same figures each time."""
+    better_counts = res.sentence_counts(task, better, setting)
+    other_counts = res.sentence_counts(task, other, setting)
+    if not better_counts or not other_counts:
+        return None
+    seed = zlib.crc32(f"{task}/{setting}/{better}/{other}".encode())
+    return paired_bootstrap(better_counts, other_counts, res.metric(task), seed=seed)
 
 
 def figures(row: Comparison) -> tuple[Any, ...]:
@@ -238,7 +263,8 @@ def claims_table(res: Results, comparisons: Sequence[Comparison]) -> Table:
     """The claims, each against its tuned baseline and its matched controls, per task and
     input setting, with the verdicts."""
     header = ["claim", "task", "setting", "comparison", "better: ours", "other side: ours"]
-    header += ["Δ", "SE of Δ", "verdict", f"Δ without seed {res.tuning_seed}", "paper's Δ"]
+    header += ["Δ", "SE of Δ", "verdict", f"paired test: {LEVEL:.0%} interval of Δ, p"]
+    header += ["SE of Δ from sentences", f"Δ without seed {res.tuning_seed}", "paper's Δ"]
     rows = []
     repeated = repeats(comparisons)
     for row in comparisons:
@@ -267,6 +293,7 @@ def claims_table(res: Results, comparisons: Sequence[Comparison]) -> Table:
                 ),
                 Cell(fmt(diff.se), "num" if diff.se is not None else "na", f"{key}:se"),
                 Cell(diff.verdict, diff.cls, f"{key}:verdict"),
+                *_paired_cells(row.paired, key),
                 Cell(DASH, "na", f"{key}:fresh")
                 if row.fresh is None
                 else Cell(f"{row.fresh:+.2f}", "num", f"{key}:fresh"),
@@ -288,6 +315,19 @@ def claims_table(res: Results, comparisons: Sequence[Comparison]) -> Table:
         "side the SE is itself uncertain: at Δ = 2 SE, Welch's t-test (2 to 4 degrees of "
         f'freedom) puts the two-sided p between about 0.1 and 0.2, so "{HOLDS}" marks a '
         "difference larger than the seed-to-seed noise measured, not a significant one.",
+        f"Paired test: a bootstrap over the test sentences ({REPLICATES:,} replicates), "
+        "pooled with the seed spread: each replicate draws the sentences with replacement, "
+        "the same draw for both sides, and each side's seeds with replacement, and takes the "
+        "difference of the two sides' means over their drawn seeds. The interval is its "
+        f"{(1 - LEVEL) / 2:.1%} and {(1 + LEVEL) / 2:.1%} percentiles; p (two-sided) is how "
+        f'often the replicates, centred on Δ, reach |Δ|; the word is "{HOLDS_WORD}" when the '
+        f'interval lies above 0, "{FAILS_WORD}" below 0, "{INCONCLUSIVE}" across it. "SE of Δ '
+        'from sentences" is the spread of Δ when the sentences alone are drawn, the seeds '
+        "kept: beside the seed SE it shows which of the two the uncertainty comes from. Only "
+        "runs whose test.json keeps per-sentence counts (every run scored since the counts "
+        "were kept) have one; the verdict panel reads this word where a row has it. Drawing "
+        "3 seeds from 3 understates their spread by a third of its variance (docs/CHOICES.md, "
+        '"Paired test").',
         f'"{MIXED_HARDWARE}": the two sides ran on different hardware (a GPU for one, this '
         "project's CPUs for the other; results/device/batch-*.json says which runs a device "
         "batch made): such a Δ also holds what the hardware changes.",
@@ -331,6 +371,23 @@ def claims_table(res: Results, comparisons: Sequence[Comparison]) -> Table:
         "benchmark from before passes were timed apart has one figure a model: cannot tell.",
     ]
     return Table("claims", header, rows, notes=notes)
+
+
+def _paired_cells(paired: PairedTest | None, key: str) -> list[Cell]:
+    """The paired test's interval and p (its word as the cell's class), and the SE of Δ from
+    the sentences alone; dashes where the row has none."""
+    if paired is None:
+        why = "no per-sentence counts on both sides, or no Δ"
+        return [Cell(DASH, "na", f"{key}:paired", why), Cell(DASH, "na", f"{key}:paired_se")]
+    text = f"{paired.word}: [{paired.low:+.2f}, {paired.high:+.2f}], p {paired.p:.3f}"
+    return [
+        Cell(text, PAIRED_CLASS[paired.word], f"{key}:paired"),
+        Cell(fmt(paired.se_sentences), "num", f"{key}:paired_se"),
+    ]
+
+
+#: the paired test's words as the verdict column's CSS classes
+PAIRED_CLASS = {HOLDS_WORD: "up", FAILS_WORD: "down", INCONCLUSIVE: "within"}
 
 
 def _repeat_note(res: Results, row: Comparison, earlier: Comparison) -> str:

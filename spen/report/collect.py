@@ -7,6 +7,8 @@ directory under models/, which a clone does not have):
 
     results/TASK/MODEL-SETTING/seedK/learning_curve.json   dev score by epoch (aggregate writes it)
     results/TASK/MODEL-SETTING/seedK/analysis.json    exact vs amortised inference (optional)
+    results/TASK/MODEL-SETTING/seedK/test.json        per-sentence counts for the paired tests
+                                                      (optional: runs scored before they were kept)
     results/bench/decode-*.json                       decoding throughput (`spen bench`)
     results/bench/pipeline-*.json                     pipeline wall times (`spen pipeline-time`)
     results/bench/gpu-check.json                      the GPU check (`scripts/gpu-check.sh`)
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
+import math
 import os
 import platform
 import subprocess
@@ -39,8 +42,9 @@ from typing import Any
 import yaml
 
 from spen.config import Params, ParamsError, load_params
+from spen.evaluation.metrics import decode_counts
 from spen.io import read_json
-from spen.layout import CURVE, GPU_CHECK_FILE, Run
+from spen.layout import CURVE, GPU_CHECK_FILE, SCORES, Run
 
 PAPER_FILE = Path(__file__).with_name("paper.yaml")
 ANALYSIS = "results/{task}/{model}-{setting}/seed{seed}/analysis.json"
@@ -73,6 +77,7 @@ class RunData:
     train: dict[str, Any] | None = None  # train.json
     history: list[dict[str, Any]] | None = None  # per-epoch records
     analysis: dict[str, Any] | None = None
+    sentences: dict[str, list[int]] | None = None  # per-sentence counts of its test.json
 
     @property
     def group(self) -> str:
@@ -157,8 +162,32 @@ def load_runs(summary: dict[str, Any], root: Path, warnings: list[str]) -> dict[
         analysis = root / run.path(ANALYSIS)
         if analysis.is_file():
             data.analysis = read_json(analysis)
+        data.sentences = load_sentence_counts(root / run.path(SCORES), entry["test"], warnings)
         runs[key] = data
     return runs
+
+
+def load_sentence_counts(
+    path: Path, test: dict[str, Any], warnings: list[str]
+) -> dict[str, list[int]] | None:
+    """The per-sentence counts of a run's scores file, when it keeps them and they are the
+    scores the summary holds (the same number of sentences and accuracy); else None."""
+    if not path.is_file():
+        return None
+    scores = read_json(path)
+    if "per_sentence" not in scores:
+        return None
+    counts = decode_counts(scores["per_sentence"])
+    tokens, correct = counts.get("tokens", []), counts.get("correct", [])
+    gives = (
+        sum(tokens) > 0
+        and len(tokens) == test.get("sentences", len(tokens))
+        and abs(100.0 * sum(correct) / sum(tokens) - test.get("accuracy", math.nan)) < 1e-9
+    )
+    if not gives:
+        warnings.append(f"{path}: its per-sentence counts do not give the summary's scores")
+        return None
+    return counts
 
 
 def load_bench(directory: Path | None) -> list[dict[str, Any]]:

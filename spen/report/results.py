@@ -80,6 +80,14 @@ class Results:
             if is_number(r.test.get(metric)) and r.run.seed != skip_seed
         ]
 
+    def sentence_counts(self, task: str, model: str, setting: str) -> list[dict[str, list[int]]]:
+        """Per seed, the per-sentence test counts of the group's runs; [] unless every run
+        has them (a paired test needs each seed)."""
+        runs = self.runs(task, model, setting)
+        if not runs or any(r.sentences is None for r in runs):
+            return []
+        return [r.sentences for r in runs if r.sentences is not None]
+
     @property
     def tuning_seed(self) -> int | None:
         """The seed the tuning grids train with (`params/tuning.yaml`); None without params/."""

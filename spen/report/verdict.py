@@ -26,9 +26,9 @@ from spen.report.claims import (
     Comparison,
     repeats,
 )
+from spen.report.paired import FAILS_WORD, HOLDS_WORD, INCONCLUSIVE, LEVEL, holm
 from spen.report.results import SETTING_ORDER, TASK_ORDER, Results
 
-HOLDS_WORD, FAILS_WORD, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
 WORDS = (HOLDS_WORD, FAILS_WORD, INCONCLUSIVE)
 #: section 3's verdicts in the panel's three words (the rule is the same: Δ against 2 SE)
 WORD_OF = {HOLDS: HOLDS_WORD, FAILS: FAILS_WORD, WITHIN: INCONCLUSIVE, FAILS_WITHIN: INCONCLUSIVE}
@@ -54,10 +54,13 @@ CONTROL_LEAVES_OUT = {
 
 
 def verdict_word(row: Comparison) -> str | None:
-    """The row's verdict in the panel's words; None where section 3 cannot tell (a side not
-    run, one seed, or not run under the tuning protocol)."""
+    """The row's verdict in the panel's words: its paired test's where it has one, else Δ
+    against 2 SE; None where section 3 cannot tell (a side not run, one seed, or not run
+    under the tuning protocol)."""
     if row.difference.se is None:
         return None
+    if row.paired is not None:
+        return row.paired.word
     return WORD_OF.get(row.difference.verdict)
 
 
@@ -67,10 +70,14 @@ def where(row: Comparison) -> str:
 
 
 def delta_text(row: Comparison) -> str:
-    """`+2.02 ± 0.18` (speed: one decimal, sentences/s)."""
+    """`+2.02 ± 0.18` (speed: one decimal, sentences/s), and the paired test's p where the
+    row has one: `+2.02 ± 0.18, paired p 0.001`."""
     digits = 1 if row.speed else 2
     diff = row.difference
-    return f"{diff.delta:+.{digits}f} ± {diff.se:.{digits}f}".replace("-", "−")
+    text = f"{diff.delta:+.{digits}f} ± {diff.se:.{digits}f}".replace("-", "−")
+    if row.paired is not None:
+        text += f", paired p {row.paired.p:.3f}"
+    return text
 
 
 @dataclass
@@ -187,7 +194,7 @@ def sentence(res: Results, verdict: ClaimVerdict) -> str:
         if base.count(HOLDS_WORD) and not control.count(HOLDS_WORD):
             leaves = sorted({_leaves_out(r.other) for r in control.rows})
             parts.append(
-                "No distinct matched control is beaten by more than 2 SE, so the gain over "
+                f'No distinct matched control is beaten ("{HOLDS_WORD}"), so the gain over '
                 f"{other} is not shown to come from {' or '.join(leaves)}."
             )
     elif control.repeated:
@@ -294,12 +301,15 @@ def verdict_panel(res: Results, comparisons: Sequence[Comparison]) -> dict[str, 
         "table": table,
         "findings": _findings(res, verdicts),
         "rule": (
-            "Verdicts, from Δ (claimed-better − other, means over seeds) and its SE: "
-            f'"{HOLDS_WORD}" when Δ > 2 SE, "{FAILS_WORD}" when Δ < −2 SE, '
-            f'"{INCONCLUSIVE}" in between '
-            '(section 3\'s two "within 2 SE" verdicts); a comparison with a side not run, a '
-            "single seed, or a side not run under the tuning protocol has none yet. Best: the "
-            "distinct comparison with the largest Δ / SE, the one most in the claim's favour."
+            "Verdicts, for Δ = claimed-better − other (means over seeds): where both sides "
+            "kept per-sentence test counts, the paired test of section 3 (a bootstrap over "
+            f'test sentences pooled with the seed spread): "{HOLDS_WORD}" when its '
+            f'{LEVEL:.0%} interval lies above 0, "{FAILS_WORD}" below 0, "{INCONCLUSIVE}" '
+            f'across it; elsewhere Δ against its seed SE: "{HOLDS_WORD}" when Δ > 2 SE, '
+            f'"{FAILS_WORD}" when Δ < −2 SE, "{INCONCLUSIVE}" in between (section 3\'s two '
+            '"within 2 SE" verdicts). A comparison with a side not run, a single seed, or a '
+            "side not run under the tuning protocol has none yet. Best: the distinct "
+            "comparison with the largest Δ / SE, the one most in the claim's favour."
         ),
         "multiplicity": _multiplicity(tests, speeds, pending, repeated, len(comparisons)),
         "matrix": grid,
@@ -426,7 +436,29 @@ def _multiplicity(
         f"comparisons with no true difference about {LOW_P * len(tests):.1f} to "
         f'{HIGH_P * len(tests):.1f} would read "{HOLDS_WORD}" by chance.'
     )
-    return text
+    return text + _holm_text(tests)
+
+
+def _holm_text(tests: Sequence[Comparison]) -> str:
+    """What Holm's rule keeps of the distinct paired tests' "holds" at a family-wise level."""
+    paired = [r for r in tests if r.paired is not None]
+    if not paired:
+        return ""
+    rejected = holm([r.paired.p for r in paired if r.paired is not None])
+    held = [r for r in paired if r.paired is not None and r.paired.word == HOLDS_WORD]
+    kept = [r for r, reject in zip(paired, rejected, strict=True) if reject and r.paired.delta > 0]
+    return (
+        f" {len(paired)} of these comparisons have the paired test: {len(held)} read "
+        f'"{HOLDS_WORD}" one at a time; with Holm\'s step-down rule over the {len(paired)} '
+        f"paired p-values (family-wise level {1 - LEVEL:.0%}), {len(kept)} "
+        f"{'stays' if len(kept) == 1 else 'stay'} significant in the claim's direction"
+        + (f" ({', '.join(f'{_claim_short(r)} {where(r)}' for r in kept)})." if kept else ".")
+    )
+
+
+def _claim_short(row: Comparison) -> str:
+    """`compound-stacked vs control-ce-stacked`: the row's two models, hyphenated."""
+    return f"{row.claim['better'].replace('_', '-')} vs {row.other.replace('_', '-')}"
 
 
 def _n(count: int, one: str, many: str) -> str:
