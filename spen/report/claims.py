@@ -339,9 +339,10 @@ def claims_table(res: Results, comparisons: Sequence[Comparison]) -> Table:
         "it); an untuned control counts as it is. Until then its rows read "
         f'"{UNTUNED}" and show no Δ, so runs made before the protocol never reach a verdict.',
         "The seed-1 run of a tuned row is its chosen grid point's run (the same settings and "
-        "seed), so one of its three test seeds was picked on dev among the grid's points (12 "
-        "for the compound rows, 2 for the BiLSTM, the CRF and the 2018 rows): an edge for the "
-        "side with the larger grid, and for a tuned row against its matched controls, whose "
+        "seed), so one of its three test seeds was picked on dev among the grid's points "
+        "(section 4's search budgets give each row's grid size: 12 for every tuned row on POS, "
+        "12 for the compound rows and 2 for the others on NER): an edge for the side with "
+        "the larger grid, and for a tuned row against its matched controls, whose "
         "seeds are all fresh (they take the row's choice and run no grid). "
         f'"Δ without seed {res.tuning_seed}" is Δ over the other seeds alone, fresh on both '
         "sides: where it is much smaller than Δ, the selection on dev carried part of Δ.",

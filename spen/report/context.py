@@ -23,6 +23,7 @@ from spen.report.ner import ner_tables
 from spen.report.parameters import parameter_table
 from spen.report.provenance import environment_table, status
 from spen.report.results import Results
+from spen.report.search_budget import budget_table
 from spen.report.speed import training_speed_tables
 from spen.report.tuning_table import progress_table, tuning_table
 from spen.report.verdict import verdict_panel
@@ -44,6 +45,7 @@ def build_context(inputs: Inputs) -> dict[str, Any]:
         "claims": claims_table(res, comparisons),
         "claims_forest": claims_forest(comparisons),
         "tuning": tuning_table(res),
+        "budget": budget_table(res),
         "tuning_progress": progress_table(res),
         "inventory": inventory_table(res),
         "ner": ner_tables(res),

@@ -190,6 +190,18 @@ def best_dev(run: RunData) -> float | None:
     return max(devs) if devs else None
 
 
+def in_report_order(
+    res: Results, keys: Iterable[tuple[str, str, str]]
+) -> list[tuple[str, str, str]]:
+    """(task, model, setting) keys by task, then input setting, then model, in the report's
+    orders."""
+    keys = list(keys)
+    tasks = ordered({task for task, _, _ in keys}, TASK_ORDER)
+    settings = ordered({setting for _, _, setting in keys}, SETTING_ORDER)
+    models = ordered({model for _, model, _ in keys}, tuple(res.labels))
+    return sorted(keys, key=lambda k: (tasks.index(k[0]), settings.index(k[2]), models.index(k[1])))
+
+
 def ordered(items: Iterable[str], order: Sequence[str]) -> list[str]:
     """`items` in `order`, those it does not name sorted after."""
     items = set(items)

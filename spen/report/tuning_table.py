@@ -4,14 +4,13 @@ progress (points finished, no record yet)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from spen import tuning
 from spen.aggregate import is_number
 from spen.config import ParamsError
 from spen.report.cells import DASH, Cell, Table, fmt, text_cell
-from spen.report.results import SETTING_ORDER, TASK_ORDER, Results, ordered
+from spen.report.results import Results, in_report_order, ordered
 
 AXIS_NAMES = {"compound_weight": "λ", "inner_steps": "k"}  # the tuning grids' axes
 
@@ -22,7 +21,7 @@ def tuning_table(res: Results) -> Table | None:
     if not records:
         return None
     rows = []
-    for task, model, setting in _in_report_order(res, records):
+    for task, model, setting in in_report_order(res, records):
         record = records[task, model, setting]
         for name in _grid_order(res, record):
             point = record["points"][name]
@@ -39,6 +38,7 @@ def tuning_table(res: Results) -> Table | None:
                 Cell(res.label(model), "label", title=model),
                 Cell(name, "mono"),
                 text_cell(axes.get("optimizer", DASH)),
+                text_cell(axes.get("lr_scale", DASH), "num"),
                 text_cell(axes.get("compound_weight", DASH), "num"),
                 text_cell(axes.get("inner_steps", DASH), "num"),
                 Cell(fmt(dev), "num", f"{key}:dev") if is_number(dev) else Cell(DASH, "na"),
@@ -50,7 +50,8 @@ def tuning_table(res: Results) -> Table | None:
                 for cell in cells:
                     cell.cls = f"{cell.cls} chosen".strip()
             rows.append(cells)
-    header = ["task", "setting", "model", "point", "optimizer", "λ", "k", "dev score"]
+    header = ["task", "setting", "model", "point", "optimizer", "lr scale", "λ", "k"]
+    header += ["dev score"]
     header += ["best epoch / epochs", "stopped", "chosen"]
     seeds = ", ".join(str(s) for s in sorted({r["seed"] for r in records.values()}))
     profiles = ", ".join(sorted({str(r.get("profile", "?")) for r in records.values()}))
@@ -62,7 +63,10 @@ def tuning_table(res: Results) -> Table | None:
         "NER) is chosen (✓; ties go to the earlier point). No tuning run is ever scored on "
         "test. The main runs of the row, and of the models that follow it, use the chosen "
         "point's settings.",
-        "λ: the weight of the test-time inference network A_Ψ's terms in the compound "
+        "lr scale: the factor on the optimizer's learning rate (SGD 0.05, Adam 0.001) of "
+        "the 12-point grid that gives the BiLSTM, the CRF and the 2018 rows the compound "
+        "grid's size (a point at scale 1 is named by its optimizer alone); λ: the weight of "
+        "the test-time inference network A_Ψ's terms in the compound "
         "objective (compound_weight); k: updates of the inference networks per minibatch "
         "(inner_steps). Best epoch / epochs: the epoch of the best dev score, and the epochs "
         "trained. A point stopped early says why; one that diverged before its first epoch "
@@ -93,7 +97,7 @@ def progress_table(res: Results) -> Table | None:
         return None
     profile = res.inputs.summary.get("profile")
     rows = []
-    for task, model, setting in _in_report_order(res, grids):
+    for task, model, setting in in_report_order(res, grids):
         grid = grids[task, model, setting]
         size = _grid_size(res, model, profile, task)
         key = f"progress:{task}/{model}-{setting}"
@@ -118,18 +122,6 @@ def progress_table(res: Results) -> Table | None:
         "rule."
     ]
     return Table("tuning-progress", header, rows, notes=notes)
-
-
-def _in_report_order(
-    res: Results, keys: Iterable[tuple[str, str, str]]
-) -> list[tuple[str, str, str]]:
-    """(task, model, setting) keys by task, then input setting, then model, in the report's
-    orders."""
-    keys = list(keys)
-    tasks = ordered({task for task, _, _ in keys}, TASK_ORDER)
-    settings = ordered({setting for _, _, setting in keys}, SETTING_ORDER)
-    models = ordered({model for _, model, _ in keys}, tuple(res.labels))
-    return sorted(keys, key=lambda k: (tasks.index(k[0]), settings.index(k[2]), models.index(k[1])))
 
 
 def _grid_size(res: Results, model: str, profile: str | None, task: str) -> int | None:

@@ -1,0 +1,70 @@
+"""Section 4's search budgets: how many grid points each tuned row tried in each task and
+input setting, and its expected best dev score against the number of points tried (the
+expected validation performance of Dodge et al. 2019, "Show Your Work"), so that the size of
+each row's search is visible beside its result."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from spen.aggregate import is_number
+from spen.report.cells import DASH, Cell, Table, fmt, text_cell
+from spen.report.results import Results, in_report_order
+
+#: the numbers of points tried the table shows (a column beyond a grid's size reads a dash)
+POINTS_TRIED = (1, 2, 4, 6, 12)
+
+
+def expected_best(scores: Sequence[float], tried: int) -> float:
+    """The expected best of `tried` points drawn at random, with replacement, from a grid whose
+    points scored `scores`: Σᵢ v₍ᵢ₎ ((i/N)ⁿ − ((i−1)/N)ⁿ) over the sorted scores."""
+    if not scores:
+        raise ValueError("expected best of an empty grid")
+    if tried < 1:
+        raise ValueError(f"points tried: expected a positive number, got {tried}")
+    ordered_scores = sorted(scores)
+    size = len(ordered_scores)
+    return sum(
+        value * (((i + 1) / size) ** tried - (i / size) ** tried)
+        for i, value in enumerate(ordered_scores)
+    )
+
+
+def budget_table(res: Results) -> Table | None:
+    """Per tuning record: its grid's size, the points with a dev score, and the expected best
+    dev score after 1 to 12 points tried; None without records."""
+    records = res.inputs.tuning
+    if not records:
+        return None
+    rows = []
+    for task, model, setting in in_report_order(res, records):
+        record = records[task, model, setting]
+        scores = [p["dev"] for p in record["points"].values() if is_number(p.get("dev"))]
+        key = f"budget:{task}/{model}-{setting}"
+        cells = [
+            text_cell(task),
+            text_cell(setting),
+            Cell(res.label(model), "label", title=model),
+            Cell(str(len(record["points"])), "num", f"{key}:points"),
+            Cell(str(len(scores)), "num", f"{key}:scored"),
+        ]
+        for tried in POINTS_TRIED:
+            if scores and tried <= len(record["points"]):
+                value = fmt(expected_best(scores, tried))
+                cells.append(Cell(value, "num", f"{key}:expected{tried}"))
+            else:
+                cells.append(Cell(DASH, "na", f"{key}:expected{tried}"))
+        rows.append(cells)
+    header = ["task", "setting", "model", "grid points", "with a dev score"]
+    header += [f"expected best dev, {n} tried" for n in POINTS_TRIED]
+    notes = [
+        "The size of each tuned row's search, per task and input setting: its grid's points, "
+        "and those with a dev score (a point that diverged before its first epoch ended has "
+        "none and is left out of the expectation). Expected best dev, n tried: the expected "
+        "best dev score of n points drawn at random, with replacement, from the row's grid "
+        "(Dodge et al. 2019's expected validation performance), "
+        "Σᵢ v₍ᵢ₎ ((i/N)ⁿ − ((i−1)/N)ⁿ) over the N sorted scores v; a dash where n exceeds "
+        "the grid. Rows compared at the same n are compared at the same search budget; a row "
+        "whose curve still rises at its grid's size would gain from a larger one.",
+    ]
+    return Table("budget", header, rows, notes=notes)
