@@ -188,3 +188,10 @@ def test_the_t_tail_matches_its_closed_forms(t: float) -> None:
 
     assert t_upper_tail(t, 1) == pytest.approx(0.5 - math.atan(t) / math.pi, abs=1e-9)
     assert t_upper_tail(t, 2) == pytest.approx(0.5 * (1 - t / math.sqrt(t * t + 2)), abs=1e-9)
+
+
+def test_the_panel_says_where_the_epoch_budget_binds(project: dict) -> None:
+    # NER compound-stacked's chosen point (test_report_claims) peaked at its last epoch
+    panel = _panel_md(project["md"])
+    assert "**The epoch budget binds** for 1 of 4 tuned rows" in panel
+    assert "(NER paper compound-stacked)" in panel

@@ -72,21 +72,29 @@ def tuning_table(res: Results) -> Table | None:
         "trained. A point stopped early says why; one that diverged before its first epoch "
         "ended has no dev score and is never chosen.",
     ]
-    chosen = [record["points"][record["chosen"]] for record in records.values()]
-    at_end = [
-        p
-        for p in chosen
-        if p.get("epochs") and p.get("best_epoch") == p["epochs"] and not p.get("stopped")
-    ]
+    at_end = peaked_at_budget(res)
     if at_end:
         notes.append(
-            f"{len(at_end)} of {len(chosen)} chosen points had their best dev score at the last "
+            f"{len(at_end)} of {len(records)} chosen points had their best dev score at the last "
             "epoch they trained: still improving when the task's epoch budget (the same for every "
             "row of the task) ran out, so those rows might gain from a larger budget."
         )
     if res.inputs.params is not None:
         notes.append(_protocol_note(res.inputs.params.tuning))
     return Table("tuning", header, rows, notes=notes)
+
+
+def peaked_at_budget(res: Results) -> list[tuple[str, str, str]]:
+    """The tuning records (task, model, setting) whose chosen point had its best dev score at
+    the last epoch it trained, not stopped early: the epoch budget ran out while it improved."""
+    found = []
+    for key in in_report_order(res, res.inputs.tuning):
+        record = res.inputs.tuning[key]
+        point = record["points"][record["chosen"]]
+        epochs = point.get("epochs")
+        if epochs and point.get("best_epoch") == epochs and not point.get("stopped"):
+            found.append(key)
+    return found
 
 
 def progress_table(res: Results) -> Table | None:
