@@ -195,3 +195,17 @@ def test_the_panel_says_where_the_epoch_budget_binds(project: dict) -> None:
     panel = _panel_md(project["md"])
     assert "**The epoch budget binds** for 1 of 4 tuned rows" in panel
     assert "(NER paper compound-stacked)" in panel
+
+
+def test_the_panel_opens_with_the_answer_in_one_sentence(project: dict) -> None:
+    # the count of "holds" against the tuned baselines is the sum of the claims' tallies
+    panel = _panel_md(project["md"])
+    first = panel.split("\n\n")[1]
+    assert first.startswith("**In one sentence:** the paper's claims on test scores hold")
+    html = project["html"]
+    held = sum(
+        int(m)
+        for m in re.findall(r'data-cell="verdict:[^"]+:baseline:tally"[^>]*>holds (\d+)', html)
+    )
+    assert f"hold against their tuned baselines in {held} of " in first
+    assert html.index('class="headline"') < html.index('class="findings"')

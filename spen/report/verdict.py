@@ -299,6 +299,7 @@ def verdict_panel(res: Results, comparisons: Sequence[Comparison]) -> dict[str, 
     pending = sum(len(s.pending) for v in verdicts for s in (v.baseline, v.control))
     repeated = [pair for v in verdicts for s in (v.baseline, v.control) for pair in s.repeated]
     return {
+        "headline": headline(res, verdicts),
         "table": table,
         "findings": _findings(res, verdicts),
         "rule": (
@@ -321,6 +322,39 @@ def verdict_panel(res: Results, comparisons: Sequence[Comparison]) -> dict[str, 
         "repeated": repeated,
         "distinct": tests + speeds,
     }
+
+
+def headline(res: Results, verdicts: Sequence[ClaimVerdict]) -> str:
+    """The answer in one sentence (inline Markdown), counted from the distinct comparisons on
+    test scores: how many hold against the tuned baselines, how many against the matched
+    controls, and how the learned energies decode alone."""
+    tests = [v for v in verdicts if not v.speed]
+    base = [r for v in tests for r in v.baseline.rows]
+    if not base:
+        return "**In one sentence:** no claim on test scores has a verdict yet."
+    held = sum(verdict_word(r) == HOLDS_WORD for r in base)
+    text = (
+        f"**In one sentence:** the paper's claims on test scores hold against their tuned "
+        f"baselines in {held} of {len(base)} distinct comparisons"
+    )
+    controls = [r for v in tests for r in v.control.rows]
+    if controls:
+        beaten = sum(verdict_word(r) == HOLDS_WORD for r in controls)
+        if beaten:
+            text += f", and beat the matched control in {beaten} of {len(controls)}"
+        else:
+            text += (
+                f", but in none of {len(controls)} against the matched controls (the same "
+                "networks without the energy), so the gains are not shown to come from the energy"
+            )
+    energy = trained_energy_decoding(res)
+    below = sum(e < a for a, e in energy)
+    if energy:
+        text += (
+            f"; and the learned energies, decoded alone, score below their inference networks "
+            f"in {below} of {len(energy)} groups"
+        )
+    return text + "."
 
 
 def _findings(res: Results, verdicts: Sequence[ClaimVerdict]) -> list[str]:
