@@ -209,3 +209,5 @@ def test_the_panel_opens_with_the_answer_in_one_sentence(project: dict) -> None:
     )
     assert f"hold against their tuned baselines in {held} of " in first
     assert html.index('class="headline"') < html.index('class="findings"')
+    # POS paper stacked against its CE-only control: Δ = 0, inconclusive, the only such row
+    assert "in 0 of 1, so no gain is shown to come from the energy" in first
