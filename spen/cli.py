@@ -568,6 +568,76 @@ def analyze(
     _print_json(result)
 
 
+@app.command()
+@user_errors
+def calibrate(
+    checkpoint: Path,
+    out: Annotated[Path, typer.Option(help="Calibration JSON to write.")],
+    split: Split = "test",
+    data: DataDir = None,
+    device: Device = "cpu",
+    bins: Annotated[int, typer.Option(help="Equal-width confidence bins over [0, 1].")] = 15,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Sentences at once (default: the run's eval batch size).")
+    ] = None,
+    features: FeaturesDir = None,
+) -> None:
+    """Calibration on SPLIT of the inference network's per-token distributions (A_Ψ; the
+    BiLSTM's softmax) and of the exact marginals of a linear-chain energy (a CRF, a SPEN):
+    reliability bins, ECE, mean confidence, accuracy and NLL per token, per distribution."""
+    from spen.calibration import calibrate as measure
+    from spen.io import write_json
+    from spen.measured import load_measured
+    from spen.tagger import check_count
+
+    check_count("--bins", bins)
+    if batch_size is not None:
+        check_count("--batch-size", batch_size)
+    check_output_file(out)
+    result = measure(load_measured(checkpoint, split, data, device, features), bins, batch_size)
+    write_json(out, result)
+    _print_json(result)
+
+
+@app.command("bench-inference")
+@user_errors
+def bench_inference(
+    checkpoints: Annotated[list[Path], typer.Argument(help="SPEN checkpoints of one task.")],
+    out: Annotated[
+        Path, typer.Option(help="Benchmark JSON to write (results/bench/inference-TASK.json).")
+    ],
+    split: Split = "test",
+    data: DataDir = None,
+    device: Device = "cpu",
+    batch_sizes: Annotated[
+        list[int] | None, typer.Option("--batch-size", help="Repeatable [1, 8, 64, 512].")
+    ] = None,
+    repeats: Annotated[int, typer.Option(help="Timed repetitions; the best is kept.")] = 3,
+    threads: Annotated[int, typer.Option(help="Torch threads on the CPU.")] = 1,
+) -> None:
+    """Inference methods on each SPEN CHECKPOINT's energy (A_Ψ, Viterbi, gradient descent from
+    uniform outputs and from A_Ψ): score, search error against Viterbi and sentences/s at each
+    batch size."""
+    import torch
+
+    from spen.inference_bench import BATCH_SIZES, inference_benchmark
+    from spen.io import write_json
+    from spen.measured import load_measured
+    from spen.tagger import check_count
+
+    sizes = batch_sizes or list(BATCH_SIZES)
+    for size in sizes:
+        check_count("--batch-size", size)
+    check_count("--repeats", repeats)
+    check_count("--threads", threads)
+    check_output_file(out)
+    runs = [load_measured(path, split, data, device) for path in checkpoints]
+    torch.set_num_threads(threads)
+    result = inference_benchmark(runs, sizes, repeats)
+    write_json(out, result)
+    _print_json(result)
+
+
 @app.command("pretrain-tlm")
 @user_errors
 def pretrain_tlm(

@@ -43,7 +43,7 @@ from spen.inference.linear_chain import log_partition, one_hot
 from spen.models.energy import LinearChainEnergy
 from spen.models.local import LocalTagger
 from spen.models.spen import SpenModel
-from spen.run_config import FeatureSpec
+from spen.run_config import FeatureSpec, RunConfig
 from spen.training.checkpoint import checkpoint_config, load_checkpoint, restore_learner
 from spen.training.learners import Learner
 
@@ -157,8 +157,9 @@ class _Outputs:
 class Tagger:
     """A trained model that tags tokenized sentences (module docstring): made by :meth:`load`
     from a checkpoint, or from a restored `learner` with its vocabularies, the `device` it is
-    on, whether it reads characters and the spec of its encoder features (None: none). TypeError
-    for a learner whose model is no spen model."""
+    on, whether it reads characters, the spec of its encoder features (None: none) and the run
+    configuration it was trained with (None: not known). TypeError for a learner whose model is
+    no spen model."""
 
     def __init__(
         self,
@@ -167,12 +168,14 @@ class Tagger:
         device: torch.device,
         uses_chars: bool,
         features: FeatureSpec | None = None,
+        config: RunConfig | None = None,
     ) -> None:
         self.learner = learner
         self.vocabs = vocabs
         self.device = device
         self.uses_chars = uses_chars
         self.features = features
+        self.config = config
         self._network = inference_network(learner.model)
         self._chain = linear_chain(learner.model)
 
@@ -191,7 +194,7 @@ class Tagger:
             raise ValueError(
                 f"{checkpoint}: not a spen checkpoint (a `spen train` best.pt): {err!r}"
             ) from err
-        return cls(learner, vocabs, torch_device, config.uses_chars, config.features)
+        return cls(learner, vocabs, torch_device, config.uses_chars, config.features, config)
 
     @cached_property
     def encoder(self) -> Encoder | None:
