@@ -14,6 +14,7 @@ from spen.data.features import run_features_dir
 from spen.data.prepared import load_prepared
 from spen.run_config import RunConfig
 from spen.tagger import Tagger
+from spen.training.checkpoint import weights_sha256
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,12 @@ class Measured:
         return f"{c.task}/{c.model}-{c.setting}/seed{c.seed}"
 
     def identity(self) -> dict[str, object]:
-        """The run's task, model, input setting and seed, and the split, as JSON fields."""
+        """The run's task, model, input setting and seed, the digest of its weights (as its
+        train.json names them) and the split, as JSON fields."""
         c = self.config
         return {
             "run": self.run,
+            "weights_sha256": weights_sha256(self.tagger.learner.model.state_dict()),
             "task": c.task,
             "model": c.model,
             "setting": c.setting,

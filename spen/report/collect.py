@@ -9,6 +9,10 @@ directory under models/, which a clone does not have):
     results/TASK/MODEL-SETTING/seedK/analysis.json    exact vs amortised inference (optional)
     results/TASK/MODEL-SETTING/seedK/test.json        per-sentence counts for the paired tests
                                                       (optional: runs scored before they were kept)
+    results/TASK/MODEL-SETTING/seedK/calibration.json calibration of its distributions
+                                                      (`spen calibrate`, optional)
+    results/bench/inference-*.json                    inference methods' speed and search
+                                                      error (`spen bench-inference`)
     results/bench/decode-*.json                       decoding throughput (`spen bench`)
     results/bench/pipeline-*.json                     pipeline wall times (`spen pipeline-time`)
     results/bench/gpu-check.json                      the GPU check (`scripts/gpu-check.sh`)
@@ -48,6 +52,7 @@ from spen.layout import CURVE, GPU_CHECK_FILE, SCORES, Run
 
 PAPER_FILE = Path(__file__).with_name("paper.yaml")
 ANALYSIS = "results/{task}/{model}-{setting}/seed{seed}/analysis.json"
+CALIBRATION = "results/{task}/{model}-{setting}/seed{seed}/calibration.json"
 TUNING = Path("results") / "tuning"
 UNCHECKED = "no tuning record can be matched to a model, so no claim on test scores is checked"
 CHOICES = Path("docs") / "CHOICES.md"
@@ -78,6 +83,7 @@ class RunData:
     history: list[dict[str, Any]] | None = None  # per-epoch records
     analysis: dict[str, Any] | None = None
     sentences: dict[str, list[int]] | None = None  # per-sentence counts of its test.json
+    calibration: dict[str, Any] | None = None  # `spen calibrate`
 
     @property
     def group(self) -> str:
@@ -115,6 +121,7 @@ class Inputs:
     choices: str | None
     environment: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    inference_benches: list[dict[str, Any]] = field(default_factory=list)  # bench-inference
 
     def group_runs(self, key: str) -> list[RunData]:
         """The runs of TASK/MODEL-SETTING `key`, by seed."""
@@ -163,6 +170,13 @@ def load_runs(summary: dict[str, Any], root: Path, warnings: list[str]) -> dict[
         if analysis.is_file():
             data.analysis = read_json(analysis)
         data.sentences = load_sentence_counts(root / run.path(SCORES), entry["test"], warnings)
+        calibration = root / run.path(CALIBRATION)
+        if calibration.is_file():
+            data.calibration = read_json(calibration)
+            if not isinstance(data.calibration.get("distributions"), dict):
+                raise ValueError(
+                    f"{calibration}: not a `spen calibrate` result (no 'distributions' dict)"
+                )
         runs[key] = data
     return runs
 
@@ -193,6 +207,12 @@ def load_sentence_counts(
 def load_bench(directory: Path | None) -> list[dict[str, Any]]:
     """The decode benchmarks `decode-*.json` of `directory`, each with its file name."""
     return _load_results(directory, "decode-*.json", "rows", list, "`spen bench`")
+
+
+def load_inference_benches(directory: Path | None) -> list[dict[str, Any]]:
+    """The benchmarks of inference methods `inference-*.json` of `directory`, each with its file
+    name."""
+    return _load_results(directory, "inference-*.json", "rows", list, "`spen bench-inference`")
 
 
 def load_gpu_check(directory: Path | None) -> dict[str, Any] | None:
@@ -437,4 +457,5 @@ def load_inputs(summary_path: Path, bench_dir: Path | None, root: Path | None = 
         choices=choices,
         environment=environment(root),
         warnings=warnings,
+        inference_benches=load_inference_benches(bench_dir),
     )

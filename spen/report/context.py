@@ -13,11 +13,13 @@ from spen.report.benchmarks import (
     projection_table,
     setting_cost_tables,
 )
+from spen.report.calibration import calibration_table, reliability_charts
 from spen.report.choices import choices
 from spen.report.claims import claim_comparisons, claims_forest, claims_table
 from spen.report.collect import Inputs
 from spen.report.comparison import gain_table, global_table, main_table
 from spen.report.curves import learning_curves
+from spen.report.inference_speed import inference_tables, speed_accuracy_charts
 from spen.report.inventory import inventory_table
 from spen.report.ner import ner_tables
 from spen.report.parameters import parameter_table
@@ -60,6 +62,10 @@ def build_context(inputs: Inputs) -> dict[str, Any]:
         "setting_costs": setting_cost_tables(res),
         "parameters": parameter_table(res),
         "analysis": analysis_table(res),
+        "calibration": calibration_table(res),
+        "reliability": reliability_charts(res),
+        "inference_speed": inference_tables(res),
+        "speed_accuracy": speed_accuracy_charts(res),
         "environment": environment_table(inputs),
         "choices": choices(inputs),
     }

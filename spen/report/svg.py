@@ -1,5 +1,6 @@
-"""Charts as SVG text, with no plotting library: the report's learning curves (line
-charts) and its claims (a forest plot)."""
+"""Charts as SVG text, with no plotting library: the report's learning curves, reliability
+diagrams and speed against accuracy (line charts, whose series may be points alone) and its
+claims (a forest plot)."""
 
 from __future__ import annotations
 
@@ -39,11 +40,13 @@ class ForestRow:
 
 @dataclass(frozen=True)
 class Series:
-    """One line: a legend label and its (x, y) points, x increasing."""
+    """One line: a legend label and its (x, y) points, x increasing; `joined`: False draws the
+    points alone (a scatter), in any order."""
 
     label: str
     points: Sequence[tuple[float, float]]
     style: int | None = None  # index into the palette (default: the series' position)
+    joined: bool = True
 
 
 def nice_ticks(low: float, high: float, count: int = 5, integer: bool = False) -> list[float]:
@@ -154,21 +157,24 @@ def line_chart(
         dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
         coords = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in line.points)
         out.append(f"<g><title>{escape(line.label)}</title>")
-        if len(line.points) > 1:
+        if line.joined and len(line.points) > 1:
             out.append(
                 f'<polyline points="{coords}" fill="none" stroke="{colour}" '
                 f'stroke-width="1.8"{dash_attr}/>'
             )
+        radius = 2.2 if line.joined else 3.5
         for x, y in line.points:
-            out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.2" fill="{colour}"/>')
+            out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="{radius}" fill="{colour}"/>')
         out.append("</g>")
         lx = left + (index % 2) * column_width
         ly = legend_top + (index // 2) * 18
         out.append(
             f'<line x1="{lx:.1f}" x2="{lx + 22:.1f}" y1="{ly:.1f}" y2="{ly:.1f}" '
             f'stroke="{colour}" stroke-width="2"{dash_attr}/>'
-            f'<text x="{lx + 28:.1f}" y="{ly + 4:.1f}">{escape(line.label)}</text>'
+            if line.joined
+            else f'<circle cx="{lx + 11:.1f}" cy="{ly:.1f}" r="{radius}" fill="{colour}"/>'
         )
+        out.append(f'<text x="{lx + 28:.1f}" y="{ly + 4:.1f}">{escape(line.label)}</text>')
     out.append("</svg>")
     return "".join(out)
 
