@@ -140,6 +140,9 @@ def test_the_inference_table_and_both_charts(measured: dict[str, str]) -> None:
     assert _cell(html, f"{key}:test_time:64") == "5,000"  # per CPU second, not per wall second
     assert _cell(html, f"{key}:viterbi:1") == "400"
     assert "shared, CE terms only (paper, seed 1) ‡" in html
+    # the decoders in the report's order, whatever the file's
+    names = ["A_Ψ (inference network)", "Viterbi (exact)", "gradient descent from uniform"]
+    assert [md.index(f"| {n} |") for n in names] == sorted(md.index(f"| {n} |") for n in names)
     assert "30 steps of size 1.0" in html
     figures = measured["figures"]
     for name in (

@@ -13,11 +13,15 @@ from spen.report.cells import DASH, Cell, Chart, Table, stat_cell, text_cell
 from spen.report.collect import RunData
 from spen.report.results import Results, group_key
 
-#: the distributions `spen calibrate` measures, and how the report names them
+#: the distributions `spen calibrate` measures, and how the report's table names them
 DISTRIBUTIONS = {
     "inference_network": "inference network (A_Ψ; the BiLSTM's softmax)",
     "exact_marginals": "exact marginals of the linear chain",
 }
+#: how the charts' titles name them
+SHORT_NAMES = {"inference_network": "inference network", "exact_marginals": "exact marginals"}
+#: the charts' width: room for two columns of model names in the legend
+CHART_WIDTH = 760
 #: the figures of each distribution in the table: JSON key, column label, scale, digits
 FIGURES = (
     ("ece", "ECE (%)", 100.0, 2),
@@ -94,9 +98,12 @@ def calibration_table(res: Results) -> Table | None:
         "CRF's own distribution; a SPEN's first-order part, whose scale no likelihood fixes, so "
         "its marginals say how peaked that energy is rather than what it was trained to "
         "predict); the BiLSTM has none.",
-        f"{UNTRAINED_ENERGY}: a CE-only control, whose energy is never trained: its exact "
-        "marginals are those of the energy as initialised.",
     ]
+    if any(_untrained_energy(runs) for _, runs in calibrated):
+        notes.append(
+            f"{UNTRAINED_ENERGY}: a CE-only control, whose energy is never trained: its exact "
+            "marginals are those of the energy as initialised."
+        )
     return Table("calibration", header, rows, groups, notes)
 
 
@@ -131,7 +138,7 @@ def reliability_charts(res: Results) -> list[Chart]:
     calibrated = _calibrated_groups(res)
     for task in res.tasks():
         for setting in res.settings():
-            for name, title_name in DISTRIBUTIONS.items():
+            for name, title_name in SHORT_NAMES.items():
                 series = []
                 for style, (group, runs) in enumerate(calibrated):
                     if (group["task"], group["setting"]) != (task, setting):
@@ -154,6 +161,7 @@ def reliability_charts(res: Results) -> list[Chart]:
                             title=title,
                             x_label="mean confidence in the bin",
                             y_label="accuracy in the bin",
+                            width=CHART_WIDTH,
                         ),
                         "One point per confidence bin that holds test tokens (its tokens "
                         "pooled over the seeds calibrated): a point under the diagonal is a bin "

@@ -12,7 +12,7 @@ from spen.aggregate import is_number
 from spen.report import svg
 from spen.report.analysis import UNTRAINED_ENERGY
 from spen.report.cells import DASH, Cell, Chart, Table, text_cell
-from spen.report.results import Results
+from spen.report.results import Results, ordered
 
 #: the decoders `spen bench-inference` times, and how the report names them
 DECODERS = {
@@ -56,7 +56,9 @@ def inference_tables(res: Results) -> list[Table]:
             label += f" ({row.get('setting', '?')}, seed {row.get('seed', '?')})"
             if _untrained(row):
                 label += f" {UNTRAINED_ENERGY}"
-            for name, figures in row.get("decoders", {}).items():
+            decoders = row.get("decoders", {})
+            for name in ordered(decoders, tuple(DECODERS)):
+                figures = decoders[name]
                 key = f"inference:{bench['file']}:{row.get('run', '?')}:{name}"
                 score = (figures.get("scores") or {}).get(metric)
                 gap = figures.get("energy_gap_mean")
