@@ -211,3 +211,11 @@ def test_the_panel_opens_with_the_answer_in_one_sentence(project: dict) -> None:
     assert html.index('class="headline"') < html.index('class="findings"')
     # POS paper stacked against its CE-only control: Δ = 0, inconclusive, the only such row
     assert "in 0 of 1, so no gain is shown to come from the energy" in first
+
+
+def test_the_panel_names_where_search_budgets_differ(project: dict) -> None:
+    # test_report_claims' records: POS paper compound-stacked 4 points, BiLSTM and
+    # margin-rescaled fewer; NER paper has one record only, so it is not named
+    panel = _panel_md(project["md"])
+    line = next(x for x in panel.splitlines() if "**Unequal search budgets remain**" in x)
+    assert "POS paper (2 to 4 points)" in line and "NER paper" not in line

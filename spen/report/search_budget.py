@@ -68,3 +68,13 @@ def budget_table(res: Results) -> Table | None:
         "whose curve still rises at its grid's size would gain from a larger one.",
     ]
     return Table("budget", header, rows, notes=notes)
+
+
+def unequal_budgets(res: Results) -> dict[tuple[str, str], dict[str, int]]:
+    """Per (task, setting) whose tuning records tried different numbers of grid points, each
+    tuned model's number (the search budgets a comparison there is not equal in)."""
+    sizes: dict[tuple[str, str], dict[str, int]] = {}
+    for task, model, setting in in_report_order(res, res.inputs.tuning):
+        record = res.inputs.tuning[task, model, setting]
+        sizes.setdefault((task, setting), {})[model] = len(record["points"])
+    return {key: found for key, found in sizes.items() if len(set(found.values())) > 1}

@@ -28,6 +28,7 @@ from spen.report.claims import (
 )
 from spen.report.paired import FAILS_WORD, HOLDS_WORD, INCONCLUSIVE, LEVEL, holm
 from spen.report.results import SETTING_ORDER, TASK_ORDER, Results
+from spen.report.search_budget import unequal_budgets
 from spen.report.tuning_table import peaked_at_budget
 
 WORDS = (HOLDS_WORD, FAILS_WORD, INCONCLUSIVE)
@@ -401,6 +402,17 @@ def _findings(res: Results, verdicts: Sequence[ClaimVerdict]) -> list[str]:
     ):
         if pairs:
             lines.append(f"**{label}:** {_by_claim(pairs)}.")
+    unequal = unequal_budgets(res)
+    if unequal:
+        where_unequal = ", ".join(
+            f"{task.upper()} {setting} ({min(found.values())} to {max(found.values())} points)"
+            for (task, setting), found in unequal.items()
+        )
+        lines.append(
+            f"**Unequal search budgets remain** in {where_unequal}: there the tuned rows tried "
+            "different numbers of grid points (section 4's search budgets), and a row with "
+            "the larger grid keeps that edge in its verdicts."
+        )
     binding = peaked_at_budget(res)
     if binding:
         rows = ", ".join(f"{t.upper()} {s} {_short(res, m)}" for t, m, s in binding)
