@@ -28,7 +28,11 @@ EPOCHS = 4
 @pytest.fixture
 def pos_project(project: Path) -> Path:
     profiles = yaml.safe_load((project / "params" / "profiles.yaml").read_text())
-    profiles["short"] = {"seeds": [1], "overrides": {"max_epochs": EPOCHS, "train_limit": 600}}
+    profiles["short"] = {
+        "seeds": [1],
+        "overrides": {"max_epochs": EPOCHS, "train_limit": 600},
+        "grid": {"lr_scale": [1]},  # the BiLSTM's grid: its 2 points at the optimizers' own rates
+    }
     (project / "params" / "profiles.yaml").write_text(yaml.safe_dump(profiles))
     for step in (["fetch", "pos"], ["preprocess", "pos"]):
         result = CliRunner().invoke(app, step)
