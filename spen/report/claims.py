@@ -22,6 +22,7 @@ from spen.report.paired import (
     INCONCLUSIVE,
     LEVEL,
     REPLICATES,
+    WORD_CLASS,
     PairedTest,
     paired_bootstrap,
 )
@@ -382,13 +383,9 @@ def _paired_cells(paired: PairedTest | None, key: str) -> list[Cell]:
         return [Cell(DASH, "na", f"{key}:paired", why), Cell(DASH, "na", f"{key}:paired_se")]
     text = f"{paired.word}: [{paired.low:+.2f}, {paired.high:+.2f}], p {paired.p:.3f}"
     return [
-        Cell(text, PAIRED_CLASS[paired.word], f"{key}:paired"),
+        Cell(text, WORD_CLASS[paired.word], f"{key}:paired"),
         Cell(fmt(paired.se_sentences), "num", f"{key}:paired_se"),
     ]
-
-
-#: the paired test's words as the verdict column's CSS classes
-PAIRED_CLASS = {HOLDS_WORD: "up", FAILS_WORD: "down", INCONCLUSIVE: "within"}
 
 
 def _repeat_note(res: Results, row: Comparison, earlier: Comparison) -> str:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 HOLDS_WORD, FAILS_WORD, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
+#: the three words as the report's CSS classes
+WORD_CLASS = {HOLDS_WORD: "up", FAILS_WORD: "down", INCONCLUSIVE: "within"}
 #: the counts each test metric is computed from, in the order `score_counts` reads them
 COUNTS_OF = {"accuracy": ("tokens", "correct"), "f1": ("tp", "fp", "fn")}
 REPLICATES = 10_000

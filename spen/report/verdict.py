@@ -26,7 +26,7 @@ from spen.report.claims import (
     Comparison,
     repeats,
 )
-from spen.report.paired import FAILS_WORD, HOLDS_WORD, INCONCLUSIVE, LEVEL, holm
+from spen.report.paired import FAILS_WORD, HOLDS_WORD, INCONCLUSIVE, LEVEL, WORD_CLASS, holm
 from spen.report.results import SETTING_ORDER, TASK_ORDER, Results
 from spen.report.search_budget import unequal_budgets
 from spen.report.tuning_table import peaked_at_budget
@@ -34,7 +34,6 @@ from spen.report.tuning_table import peaked_at_budget
 WORDS = (HOLDS_WORD, FAILS_WORD, INCONCLUSIVE)
 #: section 3's verdicts in the panel's three words (the rule is the same: Δ against 2 SE)
 WORD_OF = {HOLDS: HOLDS_WORD, FAILS: FAILS_WORD, WITHIN: INCONCLUSIVE, FAILS_WITHIN: INCONCLUSIVE}
-WORD_CLASS = {HOLDS_WORD: "up", FAILS_WORD: "down", INCONCLUSIVE: "within"}
 #: the matrix: the paper's rows, our exact-inference reference, GE(c) and the matched controls
 MAIN_ROWS = (
     "bilstm",
