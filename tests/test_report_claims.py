@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from spen import aggregate, layout
 from spen.io import write_json
@@ -73,14 +74,32 @@ def _record(task: str, model: str, setting: str, points: dict, chosen: str) -> d
 # POS compound-stacked, written (as `spen tune-select` writes JSON) with its keys sorted: the
 # report must put the points back in the grid's order (sgd first, then λ, then k)
 STACKED_POINTS = {
-    "adam_l10_k1": _point("adam", 10, 1, 91.5),
+    "adam_l10_k5": _point("adam", 10, 5, 91.5),
     "adam_l1_k5": _point("adam", 1, 5, 90.25),
-    "sgd_l10_k1": _point("sgd", 10, 1, None),
+    "sgd_l10_k5": _point("sgd", 10, 5, None),
     "sgd_l1_k5": _point("sgd", 1, 5, 89.0),
 }
-GRID_ORDER = ["sgd_l1_k5", "sgd_l10_k1", "adam_l1_k5", "adam_l10_k1"]
+GRID_ORDER = ["sgd_l1_k5", "sgd_l10_k5", "adam_l1_k5", "adam_l10_k5"]
+# the fake project's grids: each record tries every point of its row's grid, as the protocol
+# asks (Results.on_current_grid)
+GRIDS = {
+    "fake_pos_stacked": {
+        "optimizer": ["sgd", "adam"],
+        "compound_weight": [1, 10],
+        "inner_steps": [5],
+    },
+    "fake_ner_stacked": {"optimizer": ["sgd"], "compound_weight": [10], "inner_steps": [10]},
+}
+TUNED_BY_TASK = {
+    "pos": {
+        "compound_stacked": "fake_pos_stacked",
+        "bilstm": "supervised",
+        "margin_rescaled": "supervised",
+    },
+    "ner": {"compound_stacked": "fake_ner_stacked"},
+}
 RECORDS = [
-    _record("pos", "compound_stacked", "paper", STACKED_POINTS, "adam_l10_k1"),
+    _record("pos", "compound_stacked", "paper", STACKED_POINTS, "adam_l10_k5"),
     _record(
         "pos",
         "bilstm",
@@ -107,6 +126,11 @@ RECORDS = [
 
 def _project(root: Path) -> Path:
     shutil.copytree(REPO / "params", root / "params")
+    tuning_yaml = root / "params/tuning.yaml"
+    tuning_params = yaml.safe_load(tuning_yaml.read_text())
+    tuning_params["grids"] |= GRIDS
+    tuning_params["tuned_by_task"] = TUNED_BY_TASK
+    tuning_yaml.write_text(yaml.safe_dump(tuning_params, sort_keys=False))
     for task, table in (("pos", POS), ("ner", NER)):
         for (model, setting), values in table.items():
             for seed, value in enumerate(values, start=1):
@@ -235,7 +259,7 @@ def test_tuning_table_marks_the_chosen_point(report: dict[str, str]) -> None:
     html, md = report["html"], report["md"]
     for name in STACKED_POINTS:
         mark = _cell(html, f"tuning:pos/compound_stacked-paper:{name}:chosen")
-        assert mark == ("✓" if name == "adam_l10_k1" else ""), name
+        assert mark == ("✓" if name == "adam_l10_k5" else ""), name
     assert re.search(
         r'class="mark chosen" data-cell="tuning:pos/compound_stacked-paper:adam_l10', html
     )
@@ -252,7 +276,7 @@ def test_tuning_table_marks_the_chosen_point(report: dict[str, str]) -> None:
         *(f"pos/compound_stacked-paper:{name}" for name in GRID_ORDER),
         "ner/compound_stacked-paper:sgd_l10_k10",
     ]
-    chosen = next(line for line in md.splitlines() if "| adam_l10_k1 |" in line)
+    chosen = next(line for line in md.splitlines() if "| adam_l10_k5 |" in line)
     assert chosen.rstrip(" |").endswith("✓")
     assert "selection reads dev only" in md.lower() and "seed 1" in md
     assert '<a href="#s-tuning">' in html and "## 4. Tuning" in md
@@ -422,3 +446,17 @@ def test_runs_that_name_their_tuning_settings_answer_for_themselves(tmp_path: Pa
     other = {**chosen, "inner_steps": 1}
     write_json(root / stacked_2.path(layout.TRAIN_SUMMARY), {"dev": 84.5, "tuning": other})
     assert _cell(_claims_html(root, summary), ge_c) == gated
+
+
+def test_a_record_from_a_smaller_grid_than_params_names_cannot_tell(tmp_path: Path) -> None:
+    """A tuning record that did not try every point params/ now names for its row (a grid
+    widened for equal budgets since) is not the protocol's choice: its row gets no verdict."""
+    root, summary = tmp_path, _project(tmp_path)
+    row = f"{STACKED}:pos-paper:bilstm:verdict"
+    assert _cell(_claims_html(root, summary), row) == "holds within 2 SE"
+    bilstm = RECORDS[1]
+    narrowed = {**bilstm, "points": {"sgd": bilstm["points"]["sgd"]}}
+    write_json(root / "results/tuning/pos/bilstm-paper.json", narrowed)
+    html = _claims_html(root, summary)
+    assert _cell(html, row) == "cannot tell (not run under the tuning protocol)"
+    assert _cell(html, "matrix:pos/bilstm-paper") == "†"

@@ -334,7 +334,8 @@ def claims_table(res: Results, comparisons: Sequence[Comparison]) -> Table:
         "batch made): such a Δ also holds what the hardware changes.",
         "A test-score comparison counts only when both of its sides ran under the tuning "
         "protocol: the tuning record of its task and input setting (section 4; the "
-        "record of the tuned row it follows, for a model that follows one) must exist, and "
+        "record of the tuned row it follows, for a model that follows one) must exist and "
+        "have tried every point of the grid params/tuning.yaml names for that row now, and "
         "that tuned row's seed-1 run must be here and be the chosen grid point's run (the same "
         "best dev score; its other seeds and the rows that follow it are taken to come with "
         "it); an untuned control counts as it is. Until then its rows read "

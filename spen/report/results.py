@@ -8,6 +8,7 @@ from typing import Any
 
 from spen import tuning
 from spen.aggregate import is_number
+from spen.config import ParamsError
 from spen.report.cells import NOT_RUN, Cell, stat
 from spen.report.collect import CPU, Inputs, RunData
 
@@ -150,7 +151,7 @@ class Results:
         if leader is None:
             return True
         record = self.tuning_record(task, model, setting)
-        if not record:
+        if not record or not self.on_current_grid(task, leader, record):
             return False
         given = [trained_with(run) for run in self.runs(task, model, setting)]
         if any(g is not None and g != record["overrides"] for g in given):
@@ -158,6 +159,19 @@ class Results:
         if given and None not in given:
             return True
         return self.made_by_record(task, leader, setting, record)
+
+    def on_current_grid(self, task: str, leader: str, record: dict[str, Any]) -> bool:
+        """Whether the tuning record tried exactly the points params/ now names for the tuned
+        row (under the record's profile): a record from a smaller or older grid is not the
+        protocol's choice."""
+        params = self.inputs.params
+        if params is None:
+            return False
+        try:
+            names = {p.name for p in tuning.grid(params, leader, record["profile"], task)}
+        except (ParamsError, KeyError):
+            return False
+        return set(record["points"]) == names
 
     def made_by_record(self, task: str, leader: str, setting: str, record: dict[str, Any]) -> bool:
         """Whether the tuned row's run with the protocol's seed is the chosen grid point's run

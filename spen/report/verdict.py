@@ -269,7 +269,8 @@ def matrix(res: Results) -> tuple[Table, int, int]:
             if res.group(task, model, setting) is None:
                 row.append(Cell("·", "na", key, "not run"))
             elif not res.under_protocol(task, model, setting):
-                row.append(Cell("†", "na", key, "run before the tuning protocol"))
+                title = "run before the tuning protocol or its current grid"
+                row.append(Cell("†", "na", key, title))
             elif seeds is not None and n < seeds:
                 row.append(Cell(f"{n}/{seeds}", "within", key, f"{n} of {seeds} seeds"))
             else:
@@ -278,7 +279,8 @@ def matrix(res: Results) -> tuple[Table, int, int]:
         rows.append(row)
     notes = [
         "✓ done under the tuning protocol with every seed of the run profile; n/N: N − n "
-        "seeds to go; †: runs from before the protocol only (they reach no verdict); ·: not run."
+        "seeds to go; †: its runs predate the protocol, or the grid params/ now names for the "
+        "row (they reach no verdict); ·: not run."
     ]
     total = len(MAIN_ROWS) * len(columns)
     return Table("matrix", header, rows, notes=notes), done, total
