@@ -143,8 +143,9 @@ def profile_runs(params: Params, profile: str, group: Group) -> list[layout.Run]
 
 
 def run_targets(run: layout.Run) -> list[str]:
-    """What a finished run leaves that the batch asks Snakemake for: scores and analysis."""
-    return [run.path(layout.SCORES), run.path(layout.ANALYSIS)]
+    """What a finished run leaves that the batch asks Snakemake for: scores, analysis and
+    calibration."""
+    return [run.path(p) for p in (layout.SCORES, layout.ANALYSIS, layout.CALIBRATION)]
 
 
 def todo(params: Params, profile: str, groups: Iterable[Group], done: Iterable[str]) -> list[Group]:
@@ -183,7 +184,7 @@ def stale_files(root: Path, runs: Iterable[layout.Run]) -> list[str]:
     made before the tuning protocol): the batch drops them there so that they are made anew."""
     found = []
     for run in runs:
-        for pattern in (layout.SCORES, layout.ANALYSIS, layout.CURVE):
+        for pattern in (layout.SCORES, layout.ANALYSIS, layout.CALIBRATION, layout.CURVE):
             path = run.path(pattern)
             if (root / path).is_file():
                 found.append(path)

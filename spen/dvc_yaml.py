@@ -25,6 +25,7 @@ from spen.layout import (
     ANALYSIS,
     BENCH,
     BENCH_READS,
+    CALIBRATION,
     CHECKPOINT,
     CURVE,
     DECODE_READS,
@@ -320,6 +321,16 @@ def dvc_stages(params: Params, profile: str) -> dict[str, Any]:
                 ],
                 "outs": [{run.path(ANALYSIS): _NO_CACHE}],
             },
+            "calibrate": {
+                "matrix": matrix,
+                "cmd": dvc_command("calibrate"),
+                "deps": [
+                    run.path(CHECKPOINT),
+                    *prepared("${item.task}", DECODE_READS),
+                    *code_deps("calibrate"),
+                ],
+                "outs": [{run.path(CALIBRATION): _NO_CACHE}],
+            },
             "bench": {
                 "foreach": "${raw}",
                 "do": {
@@ -394,6 +405,7 @@ FEATURE_READERS = (
     "pretrain_tlm",
     "decode",
     "analyze",
+    "calibrate",
 )
 
 

@@ -63,6 +63,7 @@ PREDICTIONS = f"results/{RUN_DIR}/test.conll"
 SCORES = f"results/{RUN_DIR}/test.json"
 CURVE = f"results/{RUN_DIR}/learning_curve.json"
 ANALYSIS = f"results/{RUN_DIR}/analysis.json"
+CALIBRATION = f"results/{RUN_DIR}/calibration.json"
 TUNE_POINTS = "models/{task}/{model}-{setting}/tune"
 TUNE_DIR = f"{TUNE_POINTS}/{{point}}"
 # A grid's summaries (its probes' and its points' train.json) are versioned in git with the
@@ -327,10 +328,11 @@ def prepared(task: str, names: Iterable[str] = PREPARED_FILES) -> list[str]:
 
 
 def report_inputs(params: Params, profile: str, root: Path = Path(".")) -> list[str]:
-    """What the report reads besides the summary and curves: analyses, benchmarks, the
+    """What the report reads besides the summary and curves: analyses and calibrations of
+    every run, benchmarks, the
     encoder features' costs, the hand-run records under `root` (pipeline timings, projections,
     settings benchmarks, GPU check), choices."""
-    analyses = [run.path(ANALYSIS) for run in runs(params, profile)]
+    analyses = [run.path(p) for run in runs(params, profile) for p in (ANALYSIS, CALIBRATION)]
     exp = experiments(params, profile)
     benches = [BENCH.format(task=task) for task in exp["tasks"]]
     benches += [

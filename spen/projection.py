@@ -297,6 +297,7 @@ def pipeline_jobs(costs: Costs, profile: str) -> list[Job]:
             jobs.append(Job(train, "train", seconds, tuple(after), False, group))
         decode = step(f"decode {run.name}", "decode", run.task, (train,))
         step(f"analyze {run.name}", "analyze", run.task, (train,))
+        step(f"calibrate {run.name}", "calibrate", run.task, (train,))
         scores.append(step(f"score {run.name}", "score", run.task, (decode,)))
     for task in exp["tasks"]:
         step(f"bench {task}", "bench", task, (data[task],))

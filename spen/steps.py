@@ -28,6 +28,7 @@ from spen.layout import (
     ANALYSIS,
     BENCH,
     BENCH_DIR,
+    CALIBRATION,
     CHECKPOINT,
     FEATURES,
     FEATURIZE_COST,
@@ -79,6 +80,9 @@ COMMANDS = {
     ),
     "decode": f"spen decode {CHECKPOINT} --split test --data data/{{task}} --out {PREDICTIONS}",
     "analyze": f"spen analyze {CHECKPOINT} --split test --data data/{{task}} --out {ANALYSIS}",
+    "calibrate": (
+        f"spen calibrate {CHECKPOINT} --split test --data data/{{task}} --out {CALIBRATION}"
+    ),
     "score": f"spen score {PREDICTIONS} --out {SCORES}",
     "aggregate": f"spen aggregate {{scores}} --profile {{profile}} --out {SUMMARY}",
     "bench": f"spen bench {{task}} --profile {{profile}} --out {BENCH}",
@@ -160,6 +164,7 @@ ENTRY_MODULES = {
         "spen.evaluation.analysis",
         "spen.training.checkpoint",
     ),
+    "calibrate": ("spen.calibration", "spen.measured"),
     "aggregate": ("spen.aggregate",),
     "bench": ("spen.bench", "spen.config", "spen.data.prepared", "spen.device", "spen.layout"),
     "report": ("spen.report.build",),

@@ -103,7 +103,7 @@ def test_a_batch_that_would_not_travel_is_refused_with_its_size(tmp_path: Path) 
         "results/ner/compound_shared-plus/seed1/test.json",
         "results/ner/compound_shared-plus/seed1/analysis.json",
     ]
-    assert len(batch["targets"]) == 6 and batch["features"] == [] and batch["stale"] == []
+    assert len(batch["targets"]) == 9 and batch["features"] == [] and batch["stale"] == []
     assert batch["raw_dirs"] == ["data/raw/conll2003"]
     with tarfile.open(repo / "batch" / db.DATA) as tar:
         assert sorted(tar.getnames()) == sorted(f"data/ner/{n}" for n in layout.PREPARED_FILES)

@@ -160,7 +160,7 @@ def _base_stage_name(
         return f"{stage}@{w['task']}-{w['model']}-{w['setting']}-{w['point']}"
     if rule in ("tune_select", "tune_prune"):
         return f"{rule}@{wildcards['task']}-{wildcards['model']}-{wildcards['setting']}"
-    if rule in ("train", "decode", "score", "analyze"):
+    if rule in ("train", "decode", "score", "analyze", "calibrate"):
         run = layout.Run(
             wildcards["task"], wildcards["model"], wildcards["setting"], int(wildcards["seed"])
         )

@@ -85,10 +85,11 @@ def calibration_table(res: Results) -> Table | None:
         }
     )
     notes = [
-        "From results/TASK/MODEL-SETTING/seedK/calibration.json (`spen calibrate CHECKPOINT "
-        "--split test`): per test token, confidence = the probability of the distribution's "
-        "argmax tag, correct = that argmax is the gold tag. ECE = Σ over bins of (tokens in the "
-        f"bin / all tokens) · |accuracy − mean confidence| in the bin, {' or '.join(bins)} "
+        "From results/TASK/MODEL-SETTING/seedK/calibration.json (the pipeline's calibrate step, "
+        "`spen calibrate CHECKPOINT --split test`): per test token, confidence = the "
+        "probability of the distribution's argmax tag, correct = that argmax is the gold "
+        "tag. ECE = Σ over bins of (tokens in the bin / all tokens) · |accuracy − mean "
+        f"confidence| in the bin, {' or '.join(bins)} "
         "equal-width bins over [0, 1] (docs/CHOICES.md, Calibration); accuracy is that of the "
         "argmax of each token's distribution (for the exact marginals, max-marginal decoding, "
         "not Viterbi's); NLL = − mean log-probability of the gold tag (natural log). Mean ± "

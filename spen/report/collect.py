@@ -48,11 +48,9 @@ import yaml
 from spen.config import Params, ParamsError, load_params
 from spen.evaluation.metrics import decode_counts
 from spen.io import read_json
-from spen.layout import CURVE, GPU_CHECK_FILE, SCORES, Run
+from spen.layout import ANALYSIS, CALIBRATION, CURVE, GPU_CHECK_FILE, SCORES, Run
 
 PAPER_FILE = Path(__file__).with_name("paper.yaml")
-ANALYSIS = "results/{task}/{model}-{setting}/seed{seed}/analysis.json"
-CALIBRATION = "results/{task}/{model}-{setting}/seed{seed}/calibration.json"
 TUNING = Path("results") / "tuning"
 UNCHECKED = "no tuning record can be matched to a model, so no claim on test scores is checked"
 CHOICES = Path("docs") / "CHOICES.md"

@@ -42,6 +42,27 @@ rule analyze:
         steps.snakemake_shell("analyze")
 
 
+rule calibrate:
+    """Expected calibration error, reliability bins and NLL on test of a run's per-token
+    distributions: the inference network's, and the exact marginals of a linear-chain energy."""
+    input:
+        checkpoint=layout.CHECKPOINT,
+        data=lambda w: layout.prepared(w.task, layout.DECODE_READS),
+        features=features_input,
+    output:
+        layout.CALIBRATION,
+    params:
+        code=steps.code_digest("calibrate"),  # its code: reruns as DVC does
+    log:
+        "logs/calibrate/{task}/{model}-{setting}/seed{seed}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    shell:
+        steps.snakemake_shell("calibrate")
+
+
 rule score:
     """Token accuracy, and entity precision/recall/F1 for BIOES tags, of one run's predictions."""
     input:
