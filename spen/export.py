@@ -78,6 +78,22 @@ class ExportableNetwork(nn.Module):
         )
         return self.network(batch).softmax(dim=-1)
 
+    def inputs(self, batch: Batch) -> tuple[Tensor, ...]:
+        """The tensors of a batch of the tagger's sentences, in the order of `input_names`."""
+        values = {
+            "words": batch.words,
+            "mask": batch.mask,
+            "chars": batch.chars,
+            "features": batch.features,
+        }
+        found = []
+        for name in self.input_names:
+            value = values[name]
+            if value is None:
+                raise ValueError(f"the batch has no '{name}', which the network reads")
+            found.append(value)
+        return tuple(found)
+
     def example(self, lengths: tuple[int, ...] = (4, 2), word_len: int = 3) -> tuple[Tensor, ...]:
         """Random inputs of sentences of `lengths` (`word_len` characters a word), in the order
         of `input_names`: what tracing runs and a parity check compares."""
@@ -95,11 +111,16 @@ class ExportableNetwork(nn.Module):
         return tuple(values[name] for name in self.input_names)
 
 
+def trace(network: ExportableNetwork) -> torch.jit.ScriptModule:
+    """`network` as a TorchScript module, traced on its example inputs."""
+    with torch.no_grad():
+        return torch.jit.trace(network, network.example())
+
+
 def export_torchscript(network: ExportableNetwork, path: str | os.PathLike[str]) -> Path:
     """Trace `network` on its example inputs and save the TorchScript module at `path`;
     returns the path."""
-    with torch.no_grad():
-        traced = torch.jit.trace(network, network.example())
+    traced = trace(network)
     with atomic_path(path) as tmp:
         torch.jit.save(traced, str(tmp))
     return Path(path)

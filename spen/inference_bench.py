@@ -5,9 +5,10 @@ Each checkpoint decodes its split with the decoders of :data:`spen.evaluation.an
 the inference network ``A_Ψ``, exact Viterbi on the linear-chain energy, gradient-descent
 inference from uniform outputs, and gradient descent started from ``A_Ψ(x)``. Their scores and
 search errors (energy gap against Viterbi, share of sentences whose output differs from
-Viterbi's) are those of :func:`spen.evaluation.analysis.exact_vs_amortised`; beside them, the
-speed of each decoder, end to end from a batch of word ids (features included), at each batch
-size: sentences per second of the best timed pass after a warm-up, as `spen bench` times its
+Viterbi's) are those of :func:`spen.evaluation.analysis.exact_vs_amortised`. Beside them, A_Ψ
+as `spen export --torchscript` exports it, with its parity against PyTorch; and the speed of
+each, end to end from a batch of word ids (features included), at each batch size: sentences
+per second of the best timed pass after a warm-up, as `spen bench` times its
 decoders, and sentences per CPU second of the process over all passes.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -23,6 +24,8 @@ import torch
 from spen.bench import _timed, device_name
 from spen.data.batches import make_batches
 from spen.evaluation.analysis import COMPARED, exact_vs_amortised
+from spen.evaluation.metrics import score
+from spen.export import ExportableNetwork, trace
 from spen.measured import Measured
 from spen.tagger import check_count
 
@@ -40,6 +43,17 @@ def check_benchmarkable(measured: Measured) -> None:
             f"has no decoder {', '.join(missing)}; expected a SPEN checkpoint (an energy and "
             "an inference network)"
         )
+
+
+def _throughput(
+    decode: Callable[[], object], sentences: int, repeats: int, device: torch.device
+) -> tuple[float, float]:
+    """Sentences per second of the best of `repeats` timed calls of `decode` (one pass over
+    the split) after a warm-up, and sentences per CPU second of this process over them all."""
+    start = time.process_time()
+    seconds = _timed(decode, repeats, device)
+    cpu = (time.process_time() - start) / (repeats + 1)  # _timed's warm-up too
+    return sentences / seconds, sentences / cpu
 
 
 def decoder_speed(
@@ -60,16 +74,61 @@ def decoder_speed(
         for size in batch_sizes:
             batches = [b.to(tagger.device) for b in make_batches(measured.split, size, chars)]
             for name in COMPARED:
-                start = time.process_time()
-                seconds = _timed(
+                wall, cpu = _throughput(
                     lambda name=name, batches=batches: [learner.predict(b, name) for b in batches],
+                    sentences,
                     repeats,
                     tagger.device,
                 )
-                cpu = (time.process_time() - start) / (repeats + 1)  # _timed's warm-up too
-                speed[name]["wall"][str(size)] = sentences / seconds
-                speed[name]["cpu"][str(size)] = sentences / cpu
+                speed[name]["wall"][str(size)] = wall
+                speed[name]["cpu"][str(size)] = cpu
     return speed
+
+
+@torch.no_grad()
+def exported_network(
+    measured: Measured, batch_sizes: Sequence[int], repeats: int
+) -> dict[str, Any]:
+    """The test-time inference network as `spen export --torchscript` writes it, decoding the
+    split by the argmax of its output: its scores, the largest |p_exported − p_PyTorch| over
+    the split's real tokens, the share of tokens whose argmax agrees with PyTorch's, and its
+    sentences per second by batch size (as :func:`decoder_speed` times a decoder)."""
+    tagger, split = measured.tagger, measured.split
+    network = ExportableNetwork(tagger).eval()
+    traced = trace(network)
+    chars = tagger.vocabs.chars if tagger.uses_chars else None
+    predicted: list[list[str]] = [[] for _ in range(len(split))]
+    largest, agree, tokens = 0.0, 0, 0
+    for batch in make_batches(split, measured.config.eval_batch_size, chars):
+        batch = batch.to(tagger.device)
+        inputs = network.inputs(batch)
+        exported, reference = traced(*inputs), network(*inputs)
+        mask = batch.mask
+        largest = max(largest, float((exported - reference).abs()[mask].max()))
+        ids = exported.argmax(-1)
+        agree += int((ids == reference.argmax(-1))[mask].sum())
+        tokens += int(mask.sum())
+        for row, found, n in zip(batch.index, ids.tolist(), batch.lengths.tolist(), strict=True):
+            predicted[row] = [tagger.vocabs.tags.tags[i] for i in found[:n]]
+    wall: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    for size in batch_sizes:
+        batches = [network.inputs(b.to(tagger.device)) for b in make_batches(split, size, chars)]
+        wall[str(size)], cpu[str(size)] = _throughput(
+            lambda batches=batches: [traced(*x).argmax(-1) for x in batches],
+            len(split),
+            repeats,
+            tagger.device,
+        )
+    scores = score(split.tags, predicted, tagger.vocabs.tags.is_bioes)
+    return {
+        "format": "torchscript",
+        "scores": {k: v for k, v in scores.items() if isinstance(v, int | float)},
+        "max_abs_diff_from_pytorch": largest,
+        "argmax_agreement": agree / tokens,
+        "sentences_per_second": wall,
+        "sentences_per_cpu_second": cpu,
+    }
 
 
 def benchmark_row(measured: Measured, batch_sizes: Sequence[int], repeats: int) -> dict[str, Any]:
@@ -105,6 +164,7 @@ def benchmark_row(measured: Measured, batch_sizes: Sequence[int], repeats: int) 
         "energy_gap_relaxed_mean": analysis["energy_gap_relaxed_mean"],
         "gradient_descent": analysis["gradient_descent"],
         "decoders": decoders,
+        "exported": exported_network(measured, batch_sizes, repeats),
     }
 
 

@@ -171,6 +171,12 @@ def test_the_benchmark_decoders_are_the_taggers(tmp_path: Path, task: Path) -> N
             assert set(figures[key]) == {"1", "4"} and min(figures[key].values()) > 0
     assert row["decoders"]["viterbi"]["energy_gap_mean"] == pytest.approx(0.0, abs=1e-5)
     assert row["decoders"]["viterbi"]["differs_from_viterbi"] == 0
+    # A_Ψ exported to TorchScript decodes as the tagger's A_Ψ does, at the same score
+    exported = row["exported"]
+    assert exported["format"] == "torchscript" and exported["argmax_agreement"] == 1.0
+    assert exported["max_abs_diff_from_pytorch"] < 1e-5
+    assert exported["scores"] == row["decoders"]["test_time"]["scores"]
+    assert set(exported["sentences_per_cpu_second"]) == {"1", "4"}
 
 
 @pytest.mark.parametrize("kind", ["local", "crf"])

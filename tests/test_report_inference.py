@@ -50,6 +50,14 @@ def _decoder(score: float, gap: float, differs: float, speeds: dict[str, float])
     }
 
 
+EXPORTED = {
+    "format": "torchscript",
+    "scores": {"accuracy": 89.0},
+    "max_abs_diff_from_pytorch": 2.5e-7,
+    "argmax_agreement": 1.0,
+    "sentences_per_second": {"1": 600.0, "64": 4000.0},
+    "sentences_per_cpu_second": {"1": 1200.0, "64": 8000.0},
+}
 INFERENCE = {
     "task": "pos",
     "split": "test",
@@ -77,6 +85,8 @@ INFERENCE = {
                     89.125, 0.5, 0.5, {"1": 50.0, "64": 790.0}
                 ),
             },
+            # the trained row's A_Ψ exported (`spen bench-inference` times it beside the rest)
+            **({"exported": EXPORTED} if objective == "compound" else {}),
         }
         for model, objective in (
             ("compound_stacked", "compound"),
@@ -139,6 +149,12 @@ def test_the_inference_table_and_both_charts(measured: dict[str, str]) -> None:
     assert _cell(html, f"{key}:gradient_descent:differs") == "75.0"
     assert _cell(html, f"{key}:test_time:64") == "5,000"  # per CPU second, not per wall second
     assert _cell(html, f"{key}:viterbi:1") == "400"
+    assert _cell(html, f"{key}:exported:score") == "89.00"
+    assert _cell(html, f"{key}:exported:64") == "8,000"
+    assert _cell(html, f"{key}:exported:gap") == "—"  # no energy gap measured for it
+    assert "A_Ψ exported (TorchScript)" in md
+    assert "the largest |p_exported − p_PyTorch| on a test token is 2.5e-07" in html
+    assert "argmax agrees with PyTorch" in html and "on 100.00% of tokens at least" in html
     assert "shared, CE terms only (paper, seed 1) ‡" in html
     # the decoders in the report's order, whatever the file's
     names = ["A_Ψ (inference network)", "Viterbi (exact)", "gradient descent from uniform"]
@@ -164,8 +180,8 @@ def test_the_speed_picture_leaves_out_untrained_energies(
     write_json(root / "results/bench/inference-pos.json", INFERENCE)
     _render(root)
     chart = (root / "reports/figures/speed-accuracy-inference-pos.svg").read_text()
-    # four decoders of the one trained row: four points, a legend dot each
-    assert len(re.findall(r'r="3.5"', chart)) == 4 + 4
+    # four decoders and the exported A_Ψ of the one trained row: a point and a legend dot each
+    assert len(re.findall(r'r="3.5"', chart)) == 5 + 5
 
 
 def test_without_the_files_the_report_says_not_measured_yet(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ DECODERS = {
     "viterbi": "Viterbi (exact)",
     "gradient_descent": "gradient descent from uniform",
     "gradient_descent_from_test_time": "gradient descent from A_Ψ",
+    "exported": "A_Ψ exported (TorchScript)",
 }
 METRICS = {"accuracy": "accuracy", "f1": "entity F1"}
 #: the batch size of the speed-against-score picture, where it was timed (else the largest)
@@ -29,6 +30,14 @@ CHART_BATCH = 64
 def _untrained(row: dict[str, Any]) -> bool:
     """Whether the row's energy was never trained (a CE-only control)."""
     return row.get("objective") == "cross_entropy"
+
+
+def _decoders(row: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A benchmark row's figures by decoder, its exported A_Ψ (`exported`) among them."""
+    found = dict(row.get("decoders", {}))
+    if row.get("exported"):
+        found["exported"] = row["exported"]
+    return found
 
 
 def _speed(figures: dict[str, Any], size: int) -> float | None:
@@ -56,7 +65,7 @@ def inference_tables(res: Results) -> list[Table]:
             label += f" ({row.get('setting', '?')}, seed {row.get('seed', '?')})"
             if _untrained(row):
                 label += f" {UNTRAINED_ENERGY}"
-            decoders = row.get("decoders", {})
+            decoders = _decoders(row)
             for name in ordered(decoders, tuple(DECODERS)):
                 figures = decoders[name]
                 key = f"inference:{bench['file']}:{row.get('run', '?')}:{name}"
@@ -97,7 +106,7 @@ def inference_tables(res: Results) -> list[Table]:
             "time other jobs held the CPU left out, their contention for its caches not; the "
             "file also holds the best pass per wall second)."
         )
-        notes = [note + _gradient_descent(bench)]
+        notes = [note + _gradient_descent(bench) + _parity(bench)]
         if any(_untrained(r) for r in bench["rows"]):
             notes.append(
                 f"{UNTRAINED_ENERGY}: a CE-only control, whose energy is never trained: its "
@@ -115,6 +124,22 @@ def _gradient_descent(bench: dict[str, Any]) -> str:
         return ""
     steps, lr = found[0].get("steps", "?"), found[0].get("lr", "?")
     return f" Gradient-descent inference: {steps} steps of size {lr}."
+
+
+def _parity(bench: dict[str, Any]) -> str:
+    """The exported A_Ψ's agreement with PyTorch's over the benchmark's rows, as a sentence;
+    '' when no row was exported."""
+    found = [r["exported"] for r in bench["rows"] if r.get("exported")]
+    if not found:
+        return ""
+    largest = max(float(e["max_abs_diff_from_pytorch"]) for e in found)
+    agreement = min(float(e["argmax_agreement"]) for e in found)
+    return (
+        f" A_Ψ exported: the TorchScript module `spen export --torchscript` writes, decoding "
+        f"by the argmax of its output; over the {len(found)} checkpoint(s), the largest "
+        f"|p_exported − p_PyTorch| on a test token is {largest:.2g} and its argmax agrees "
+        f"with PyTorch's on {100 * agreement:.2f}% of tokens at least."
+    )
 
 
 def _metric(bench: dict[str, Any]) -> str:
@@ -136,7 +161,7 @@ def speed_accuracy_charts(res: Results) -> list[Chart]:
         for style, name in enumerate(DECODERS):
             points = []
             for row in bench["rows"]:
-                figures = row.get("decoders", {}).get(name)
+                figures = _decoders(row).get(name)
                 if _untrained(row) or not figures:
                     continue
                 score = (figures.get("scores") or {}).get(row.get("metric", "accuracy"))
