@@ -614,10 +614,14 @@ def bench_inference(
     ] = None,
     repeats: Annotated[int, typer.Option(help="Timed repetitions; the best is kept.")] = 3,
     threads: Annotated[int, typer.Option(help="Torch threads on the CPU.")] = 1,
+    timed_sentences: Annotated[
+        int | None,
+        typer.Option(help="Time on the split's first N sentences (scores use all of it)."),
+    ] = None,
 ) -> None:
     """Inference methods on each SPEN CHECKPOINT's energy (A_Ψ, Viterbi, gradient descent from
-    uniform outputs and from A_Ψ): score, search error against Viterbi and sentences/s at each
-    batch size."""
+    uniform outputs and from A_Ψ, and A_Ψ exported to TorchScript): score, search error against
+    Viterbi and sentences/s at each batch size."""
     import torch
 
     from spen.inference_bench import BATCH_SIZES, inference_benchmark
@@ -630,10 +634,12 @@ def bench_inference(
         check_count("--batch-size", size)
     check_count("--repeats", repeats)
     check_count("--threads", threads)
+    if timed_sentences is not None:
+        check_count("--timed-sentences", timed_sentences)
     check_output_file(out)
     runs = [load_measured(path, split, data, device) for path in checkpoints]
     torch.set_num_threads(threads)
-    result = inference_benchmark(runs, sizes, repeats)
+    result = inference_benchmark(runs, sizes, repeats, timed_sentences)
     write_json(out, result)
     _print_json(result)
 

@@ -57,22 +57,23 @@ def _throughput(
 
 
 def decoder_speed(
-    measured: Measured, batch_sizes: Sequence[int], repeats: int
+    measured: Measured, batch_sizes: Sequence[int], repeats: int, timed: int | None = None
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """Per decoder of COMPARED, on the split of `measured`, by batch size (a string, a JSON
-    key): `wall`, sentences per second of the best timed pass; `cpu`, sentences per CPU second
-    of this process, over the warm-up and the timed passes together (the figure that other
-    jobs on the machine leave least changed)."""
+    """Per decoder of COMPARED, on the split of `measured` (its first `timed` sentences), by
+    batch size (a string, a JSON key): `wall`, sentences per second of the best timed pass;
+    `cpu`, sentences per CPU second of this process, over the warm-up and the timed passes
+    together (the figure that other jobs on the machine leave least changed)."""
     learner, tagger = measured.tagger.learner, measured.tagger
     chars = tagger.vocabs.chars if tagger.uses_chars else None
-    sentences = len(measured.split)
+    split = measured.split.head(timed)
+    sentences = len(split)
     speed: dict[str, dict[str, dict[str, float]]] = {
         name: {"wall": {}, "cpu": {}} for name in COMPARED
     }
     learner.model.eval()
     with torch.no_grad():
         for size in batch_sizes:
-            batches = [b.to(tagger.device) for b in make_batches(measured.split, size, chars)]
+            batches = [b.to(tagger.device) for b in make_batches(split, size, chars)]
             for name in COMPARED:
                 wall, cpu = _throughput(
                     lambda name=name, batches=batches: [learner.predict(b, name) for b in batches],
@@ -87,12 +88,13 @@ def decoder_speed(
 
 @torch.no_grad()
 def exported_network(
-    measured: Measured, batch_sizes: Sequence[int], repeats: int
+    measured: Measured, batch_sizes: Sequence[int], repeats: int, timed: int | None = None
 ) -> dict[str, Any]:
     """The test-time inference network as `spen export --torchscript` writes it, decoding the
     split by the argmax of its output: its scores, the largest |p_exported − p_PyTorch| over
     the split's real tokens, the share of tokens whose argmax agrees with PyTorch's, and its
-    sentences per second by batch size (as :func:`decoder_speed` times a decoder)."""
+    sentences per second by batch size on the first `timed` sentences (as
+    :func:`decoder_speed` times a decoder)."""
     tagger, split = measured.tagger, measured.split
     network = ExportableNetwork(tagger).eval()
     traced = trace(network)
@@ -112,11 +114,14 @@ def exported_network(
             predicted[row] = [tagger.vocabs.tags.tags[i] for i in found[:n]]
     wall: dict[str, float] = {}
     cpu: dict[str, float] = {}
+    timed_split = split.head(timed)
     for size in batch_sizes:
-        batches = [network.inputs(b.to(tagger.device)) for b in make_batches(split, size, chars)]
+        batches = [
+            network.inputs(b.to(tagger.device)) for b in make_batches(timed_split, size, chars)
+        ]
         wall[str(size)], cpu[str(size)] = _throughput(
             lambda batches=batches: [traced(*x).argmax(-1) for x in batches],
-            len(split),
+            len(timed_split),
             repeats,
             tagger.device,
         )
@@ -131,9 +136,12 @@ def exported_network(
     }
 
 
-def benchmark_row(measured: Measured, batch_sizes: Sequence[int], repeats: int) -> dict[str, Any]:
+def benchmark_row(
+    measured: Measured, batch_sizes: Sequence[int], repeats: int, timed: int | None = None
+) -> dict[str, Any]:
     """One checkpoint's figures: per decoder its scores, energy gap, share of sentences whose
-    output differs from Viterbi's and sentences per second by batch size."""
+    output differs from Viterbi's and sentences per second by batch size (timed on the first
+    `timed` sentences); the exported A_Ψ's likewise."""
     check_benchmarkable(measured)
     tagger = measured.tagger
     analysis = exact_vs_amortised(
@@ -144,7 +152,7 @@ def benchmark_row(measured: Measured, batch_sizes: Sequence[int], repeats: int) 
         tagger.device,
         uses_chars=tagger.uses_chars,
     )
-    speed = decoder_speed(measured, batch_sizes, repeats)
+    speed = decoder_speed(measured, batch_sizes, repeats, timed)
     decoders = {}
     for name in COMPARED:
         found = analysis["decoders"][name]
@@ -164,22 +172,28 @@ def benchmark_row(measured: Measured, batch_sizes: Sequence[int], repeats: int) 
         "energy_gap_relaxed_mean": analysis["energy_gap_relaxed_mean"],
         "gradient_descent": analysis["gradient_descent"],
         "decoders": decoders,
-        "exported": exported_network(measured, batch_sizes, repeats),
+        "exported": exported_network(measured, batch_sizes, repeats, timed),
     }
 
 
 def inference_benchmark(
-    runs: Sequence[Measured], batch_sizes: Sequence[int] = BATCH_SIZES, repeats: int = 3
+    runs: Sequence[Measured],
+    batch_sizes: Sequence[int] = BATCH_SIZES,
+    repeats: int = 3,
+    timed_sentences: int | None = None,
 ) -> dict[str, Any]:
     """The benchmark of every checkpoint of `runs` (all of one task and split, each checked by
     :func:`check_benchmarkable` before any is timed), on their device with the threads torch
-    has now. ValueError for none, for several tasks or splits, or a batch size or `repeats`
-    below 1."""
+    has now, timing on the split's first `timed_sentences` sentences (all by default; scores
+    use the whole split). ValueError for none, for several tasks or splits, or a batch size,
+    `repeats` or `timed_sentences` below 1."""
     if not runs:
         raise ValueError("no checkpoint to benchmark; expected one or more")
     for size in batch_sizes:
         check_count("batch size", size)
     check_count("repeats", repeats)
+    if timed_sentences is not None:
+        check_count("timed sentences", timed_sentences)
     kinds = {(m.config.task, m.split_name) for m in runs}
     if len(kinds) > 1:
         named = ", ".join(f"{m.checkpoint} ({m.config.task}, {m.split_name})" for m in runs)
@@ -192,6 +206,7 @@ def inference_benchmark(
         "task": first.config.task,
         "split": first.split_name,
         "sentences": len(first.split),
+        "timed_sentences": len(first.split.head(timed_sentences)),
         "tokens": sum(len(t) for t in first.split.tags),
         "device": device.type,
         "device_name": device_name(device),
@@ -200,5 +215,5 @@ def inference_benchmark(
         "batch_sizes": list(batch_sizes),
         "repeats": repeats,
         "decoders": list(COMPARED),
-        "rows": [benchmark_row(m, batch_sizes, repeats) for m in runs],
+        "rows": [benchmark_row(m, batch_sizes, repeats, timed_sentences) for m in runs],
     }

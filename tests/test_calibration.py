@@ -179,6 +179,20 @@ def test_the_benchmark_decoders_are_the_taggers(tmp_path: Path, task: Path) -> N
     assert set(exported["sentences_per_cpu_second"]) == {"1", "4"}
 
 
+def test_the_benchmark_times_on_a_head_of_the_split_and_scores_on_all_of_it(
+    tmp_path: Path, task: Path
+) -> None:
+    measured = load_measured(checkpoint(tmp_path, "spen"), "test", task)
+    whole = inference_benchmark([measured], [1], repeats=1)
+    head = inference_benchmark([measured], [1], repeats=1, timed_sentences=1)
+    assert whole["timed_sentences"] == whole["sentences"] > 1 and head["timed_sentences"] == 1
+    (row,), (head_row,) = whole["rows"], head["rows"]
+    for name, figures in head_row["decoders"].items():
+        assert figures["scores"] == row["decoders"][name]["scores"]
+    assert head_row["exported"]["scores"] == row["exported"]["scores"]
+    assert head["sentences"] == whole["sentences"]
+
+
 @pytest.mark.parametrize("kind", ["local", "crf"])
 def test_the_benchmark_refuses_a_model_without_energy_and_network(
     tmp_path: Path, task: Path, kind: str
@@ -239,6 +253,11 @@ def test_bad_checkpoints_are_one_line_errors_writing_nothing(
     [
         ("bench-inference", ["--batch-size", "0"], "--batch-size must be at least 1, got 0"),
         ("bench-inference", ["--repeats", "0"], "--repeats must be at least 1, got 0"),
+        (
+            "bench-inference",
+            ["--timed-sentences", "0"],
+            "--timed-sentences must be at least 1, got 0",
+        ),
         ("calibrate", ["--bins", "0"], "--bins must be at least 1, got 0"),
         ("calibrate", ["--split", "valid"], "unknown split 'valid'"),
     ],

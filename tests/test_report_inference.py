@@ -62,6 +62,7 @@ INFERENCE = {
     "task": "pos",
     "split": "test",
     "sentences": 547,
+    "timed_sentences": 500,
     "tokens": 7707,
     "device": "cpu",
     "device_name": "x86_64",
@@ -162,6 +163,7 @@ def test_the_inference_table_and_both_charts(measured: dict[str, str]) -> None:
     found = [section.index(f"| {n} |") for n in names]
     assert found == sorted(found)
     assert "30 steps of size 1.0" in html
+    assert "timed on the split's first 500 sentences (scores use all 547)" in html
     figures = measured["figures"]
     for name in (
         "reliability-pos-paper-inference-network.svg",

@@ -97,7 +97,8 @@ def inference_tables(res: Results) -> list[Table]:
             f"{bench.get('split', '?')} ({bench.get('sentences', '?')} sentences, "
             f"{bench.get('tokens', '?')} tokens), device {bench.get('device', '?')} "
             f"({bench.get('device_name', '?')}), {bench.get('threads', '?')} torch thread(s), "
-            f"{bench.get('repeats', '?')} timed repetitions after a warm-up. Each decoder runs "
+            f"{bench.get('repeats', '?')} timed repetitions after a warm-up"
+            f"{_timed_on(bench)}. Each decoder runs "
             "end to end from a batch of word ids (the BiLSTM features included). Energy gap = "
             "E(output) − E(Viterbi(x)) per sentence on the linear-chain part of the energy, "
             "with the decoder's argmax as the output (section 10's figure; 0 for Viterbi); "
@@ -124,6 +125,15 @@ def _gradient_descent(bench: dict[str, Any]) -> str:
         return ""
     steps, lr = found[0].get("steps", "?"), found[0].get("lr", "?")
     return f" Gradient-descent inference: {steps} steps of size {lr}."
+
+
+def _timed_on(bench: dict[str, Any]) -> str:
+    """', timed on the split's first N sentences' where the benchmark timed fewer than it
+    scored; '' otherwise."""
+    timed, sentences = bench.get("timed_sentences"), bench.get("sentences")
+    if is_number(timed) and is_number(sentences) and timed < sentences:
+        return f", timed on the split's first {timed} sentences (scores use all {sentences})"
+    return ""
 
 
 def _parity(bench: dict[str, Any]) -> str:
