@@ -55,7 +55,7 @@ def test_identical_sides_are_inconclusive_with_p_one() -> None:
     side = _tokens_side([[3, 1, 2], [2, 2, 2]], [3, 2, 2])
     test = paired_bootstrap(side, side, "accuracy", replicates=500)
     assert test.delta == 0.0
-    assert test.p == 1.0
+    assert test.p == 1.0 and test.p_text == "1.000"
     assert test.word == INCONCLUSIVE
 
 
@@ -65,7 +65,7 @@ def test_a_clear_gain_holds_and_its_reverse_does_not() -> None:
     weak = _tokens_side([[3] * 60, [4] * 30 + [2] * 30, [3] * 60], tokens)
     up = paired_bootstrap(strong, weak, "accuracy", replicates=2_000)
     down = paired_bootstrap(weak, strong, "accuracy", replicates=2_000)
-    assert up.word == HOLDS_WORD and up.p < 0.001
+    assert up.word == HOLDS_WORD and up.p < 0.001 and up.p_text == "< 0.001"
     assert down.word == FAILS_WORD and down.delta == pytest.approx(-up.delta)
 
 

@@ -382,7 +382,7 @@ def _paired_cells(paired: PairedTest | None, key: str) -> list[Cell]:
     if paired is None:
         why = "no per-sentence counts on both sides, or no Δ"
         return [Cell(DASH, "na", f"{key}:paired", why), Cell(DASH, "na", f"{key}:paired_se")]
-    text = f"{paired.word}: [{paired.low:+.2f}, {paired.high:+.2f}], p {paired.p:.3f}"
+    text = f"{paired.word}: [{paired.low:+.2f}, {paired.high:+.2f}], p {paired.p_text}"
     return [
         Cell(text, WORD_CLASS[paired.word], f"{key}:paired"),
         Cell(fmt(paired.se_sentences), "num", f"{key}:paired_se"),

@@ -42,6 +42,12 @@ class PairedTest:
     replicates: int
 
     @property
+    def p_text(self) -> str:
+        """The p-value to three decimals; `< 0.001` below that (the bootstrap's floor is
+        1 / (replicates + 1))."""
+        return f"{self.p:.3f}" if self.p >= 0.001 else "< 0.001"
+
+    @property
     def word(self) -> str:
         """ "holds" when the interval lies above 0, "does not hold" below it, else
         "inconclusive"."""

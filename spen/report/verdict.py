@@ -83,7 +83,7 @@ def delta_text(row: Comparison) -> str:
     diff = row.difference
     text = f"{diff.delta:+.{digits}f} ± {diff.se:.{digits}f}".replace("-", "−")
     if row.paired is not None:
-        text += f", paired p {row.paired.p:.3f}"
+        text += f", paired p {row.paired.p_text}"
     return text
 
 
