@@ -112,9 +112,11 @@ class ExportableNetwork(nn.Module):
 
 
 def trace(network: ExportableNetwork) -> torch.jit.ScriptModule:
-    """`network` as a TorchScript module, traced on its example inputs."""
+    """`network` as a TorchScript module, traced on its example inputs (on the device its
+    weights are on)."""
+    device = next(network.parameters()).device
     with torch.no_grad():
-        return torch.jit.trace(network, network.example())
+        return torch.jit.trace(network, tuple(t.to(device) for t in network.example()))
 
 
 def export_torchscript(network: ExportableNetwork, path: str | os.PathLike[str]) -> Path:

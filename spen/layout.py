@@ -332,7 +332,7 @@ def report_inputs(params: Params, profile: str, root: Path = Path(".")) -> list[
     every run, benchmarks, the
     encoder features' costs, the hand-run records under `root` (pipeline timings, projections,
     settings benchmarks, GPU check), choices."""
-    analyses = [run.path(p) for run in runs(params, profile) for p in (ANALYSIS, CALIBRATION)]
+    per_run = [run.path(p) for run in runs(params, profile) for p in (ANALYSIS, CALIBRATION)]
     exp = experiments(params, profile)
     benches = [BENCH.format(task=task) for task in exp["tasks"]]
     benches += [
@@ -347,4 +347,4 @@ def report_inputs(params: Params, profile: str, root: Path = Path(".")) -> list[
         for path in root.glob(pattern)
     )
     gpu = [GPU_CHECK] if (root / GPU_CHECK).is_file() else []
-    return [*analyses, *benches, *timings, *gpu, CHOICES]
+    return [*per_run, *benches, *timings, *gpu, CHOICES]
