@@ -30,7 +30,12 @@ def test_compound_grid_is_optimizer_by_lambda_by_k(params) -> None:  # noqa: ANN
     names = [p.name for p in tuning.grid(params, "compound_stacked", "paper", "pos")]
     assert len(names) == 12 and len(set(names)) == 12
     assert names[0] == "sgd_l1_k1" and names[-1] == "adam_l10_k10"
-    assert [p.name for p in tuning.grid(params, "bilstm", "paper", "ner")] == ["sgd", "adam"]
+    untuned_by_task = replace(params, tuning={**params.tuning, "tuned_by_task": {}})
+    assert [p.name for p in tuning.grid(untuned_by_task, "bilstm", "paper", "ner")] == [
+        "sgd",
+        "adam",
+    ]
+    assert len(tuning.grid(params, "bilstm", "paper", "ner")) == 12
 
 
 def test_a_task_can_tune_a_row_on_a_grid_of_the_compound_rows_size(params) -> None:  # noqa: ANN001
@@ -77,7 +82,7 @@ def test_the_optimizer_axis_sets_the_tag_producing_networks_optimizer(params) ->
         "compound_weight": 10,
         "inner_steps": 5,
     }
-    with pytest.raises(ParamsError, match="not a grid point of 'bilstm'; its points: sgd, adam"):
+    with pytest.raises(ParamsError, match="not a grid point of 'bilstm'; its points: sgd_r0p25, "):
         tuning.point(params, "bilstm", "paper", "adam_l1_k1", "ner")
 
 
@@ -116,11 +121,20 @@ def _summary(tmp_path: Path, point: str, dev: float | None) -> Path:
     return path
 
 
-def test_tune_select_writes_every_point_and_the_choice(tmp_path: Path) -> None:
+def _supervised_params(project: Path) -> str:
+    """The project's params with every row on the grid `tuned` names (BiLSTM: sgd, adam)."""
+    path = project / "params" / "tuning.yaml"
+    spec = yaml.safe_load(path.read_text())
+    spec.pop("tuned_by_task")
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return str(project / "params")
+
+
+def test_tune_select_writes_every_point_and_the_choice(tmp_path: Path, project: Path) -> None:
     paths = [_summary(tmp_path, p, dev) for p, dev in (("sgd", 80.0), ("adam", 82.25))]
     out = tmp_path / "record.json"
     args = ["tune-select", "ner", "bilstm", "paper", *map(str, paths), "--out", str(out)]
-    result = CliRunner().invoke(app, [*args, "--params", str(REPO / "params")])
+    result = CliRunner().invoke(app, [*args, "--params", _supervised_params(project)])
     assert result.exit_code == 0, result.output
     record = json.loads(out.read_text())
     assert record["chosen"] == "adam" and record["overrides"] == {"optimizer": ADAM}
@@ -128,15 +142,16 @@ def test_tune_select_writes_every_point_and_the_choice(tmp_path: Path) -> None:
     assert tuning.chosen_overrides(out) == {"optimizer": ADAM}
 
 
-def test_tune_select_refuses_a_missing_or_foreign_point(tmp_path: Path) -> None:
+def test_tune_select_refuses_a_missing_or_foreign_point(tmp_path: Path, project: Path) -> None:
     one = _summary(tmp_path, "sgd", 80.0)
     args = ["tune-select", "ner", "bilstm", "paper", str(one), "--out", str(tmp_path / "r.json")]
-    result = CliRunner().invoke(app, [*args, "--params", str(REPO / "params")])
+    supervised = _supervised_params(project)
+    result = CliRunner().invoke(app, [*args, "--params", supervised])
     assert result.exit_code == 2 and "grid point 'adam'" in result.output
     assert not (tmp_path / "r.json").exists()
     extra = _summary(tmp_path, "adam_l1_k1", 80.0)
     args[5:5] = [str(_summary(tmp_path, "adam", 1.0)), str(extra)]
-    result = CliRunner().invoke(app, [*args, "--params", str(REPO / "params")])
+    result = CliRunner().invoke(app, [*args, "--params", supervised])
     assert result.exit_code == 2 and "not grid points of 'bilstm'" in result.output
 
 
@@ -168,7 +183,8 @@ def test_the_pruning_rule_applies_per_task_and_only_to_larger_grids(params) -> N
     assert tuning.pruning(params, "pos", "compound_stacked", "paper") is None  # POS: no rule
     rule = tuning.pruning(params, "ner", "compound_stacked", "paper")
     assert rule == params.tuning["pruning"]["ner"] and rule["keep"] < 12
-    assert tuning.pruning(params, "ner", "bilstm", "paper") is None  # 2 points <= keep
+    assert tuning.pruning(params, "ner", "bilstm", "paper") == rule  # 12 points, the same rule
+    assert tuning.pruning(params, "ner", "bilstm", "smoke") is None  # 2 points <= keep
 
 
 def test_a_pruning_record_says_who_stops_when(tmp_path: Path) -> None:
