@@ -41,6 +41,7 @@ from spen.layout import (
     tag_lms,
     tuned_grids,
 )
+from spen.run_config import RETUNING_OBJECTIVES
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,7 @@ def _bench_model(params: Params, model: str, timed: set[str]) -> str:
     spec = params.run_config("pos", model, "paper", 1, "paper")
     if spec.kind != "spen":
         return "bilstm_crf" if spec.kind == "crf" else "bilstm"
-    if spec.objective in ("margin_rescaled", "perceptron"):
+    if spec.objective in RETUNING_OBJECTIVES:
         return spec.objective
     name = f"compound_{spec.parameterization}"
     energy = spec.global_energy.kind.replace("tlm", "ge") if spec.global_energy else ""

@@ -111,6 +111,9 @@ _NESTED: dict[str, type] = {
     "global_energy": GlobalEnergyConfig,
 }
 
+#: Tu & Gimpel (2018)'s objectives: their A_Ψ learns in retuning epochs, apart from the energy
+RETUNING_OBJECTIVES = ("margin_rescaled", "perceptron")
+
 
 @dataclass(frozen=True, kw_only=True)
 class RunConfig:
@@ -168,6 +171,17 @@ class RunConfig:
             object.__setattr__(self, "zero_truncation", self.objective != "compound")
         if self.retune_optimizer is None:
             object.__setattr__(self, "retune_optimizer", self.inference_optimizer)
+
+    @property
+    def joint_epoch_budget(self) -> int:
+        """How many of the `max_epochs` epochs train the tag-producing network with the energy
+        (or, without an energy, train it at all): every epoch, except for Tu & Gimpel
+        (2018)'s objectives, whose cycles of joint and retuning epochs spend the retuning ones
+        on A_Ψ alone."""
+        if self.kind != "spen" or self.objective not in RETUNING_OBJECTIVES:
+            return self.max_epochs
+        cycles, rest = divmod(self.max_epochs, self.joint_epochs + self.retune_epochs)
+        return cycles * self.joint_epochs + min(rest, self.joint_epochs)
 
     @property
     def input_setting(self) -> InputSetting:

@@ -17,6 +17,7 @@ from typing import Any
 
 from spen.config import Params, ParamsError
 from spen.io import read_json
+from spen.run_config import RETUNING_OBJECTIVES
 
 #: how each axis is written in a point's name: `sgd_l10_k5`, `adam_r0p5`
 AXIS_PREFIX = {"optimizer": "", "lr_scale": "r", "compound_weight": "l", "inner_steps": "k"}
@@ -66,7 +67,7 @@ def optimizer_keys(kind: str, objective: str | None) -> tuple[str, ...]:
     """The configuration keys of the optimizer that trains the tag-producing networks."""
     if kind in ("local", "crf"):
         return ("optimizer",)
-    if objective in ("margin_rescaled", "perceptron"):
+    if objective in RETUNING_OBJECTIVES:
         return ("inference_optimizer", "retune_optimizer")
     return ("inference_optimizer",)
 

@@ -219,3 +219,12 @@ def test_the_panel_names_where_search_budgets_differ(project: dict) -> None:
     panel = _panel_md(project["md"])
     line = next(x for x in panel.splitlines() if "**Unequal search budgets remain**" in x)
     assert "POS paper (2 to 4 points)" in line and "NER paper" not in line
+
+
+def test_the_panel_says_the_2018_rows_train_jointly_for_fewer_epochs(project: dict) -> None:
+    # margin-rescaled's epoch budget (POS, 40) alternates joint and retuning epochs; the
+    # compound and supervised rows train for every epoch and are not named
+    panel = _panel_md(project["md"])
+    line = next(x for x in panel.splitlines() if "**Fewer joint epochs" in x)
+    assert "20 of POS's 40 (margin-rescaled)" in line
+    assert "stacked" not in line and "BiLSTM" not in line and "NER" not in line

@@ -400,6 +400,22 @@ def test_retune_schedule() -> None:
         SpenOptions.from_config(tiny_config(objective="hinge"))
 
 
+@pytest.mark.parametrize("objective", ["margin_rescaled", "perceptron", "compound"])
+def test_the_joint_epoch_budget_counts_the_joint_phases_of_the_schedule(objective: str) -> None:
+    """`RunConfig.joint_epoch_budget` equals the number of epochs the learner's schedule
+    spends in its joint phase, for every budget and cycle shape (an independent count)."""
+    for joint, retune, budget in itertools.product((1, 2, 3), (1, 2), range(1, 13)):
+        config = tiny_config(
+            objective=objective, joint_epochs=joint, retune_epochs=retune, max_epochs=budget
+        )
+        opts = SpenOptions.from_config(config)
+        counted = sum(opts.phase(e) == "joint" for e in range(1, budget + 1))
+        assert config.joint_epoch_budget == counted
+    halved = tiny_config(objective="margin_rescaled", max_epochs=15)
+    assert halved.joint_epoch_budget == 8  # NER: 8 joint epochs of 15
+    assert tiny_config(objective="compound", max_epochs=15).joint_epoch_budget == 15
+
+
 def test_retuning_needs_separated_networks() -> None:
     with pytest.raises(ValueError, match="separated"):
         build(tiny_config(objective="margin_rescaled", parameterization="shared"))

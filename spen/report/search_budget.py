@@ -78,3 +78,23 @@ def unequal_budgets(res: Results) -> dict[tuple[str, str], dict[str, int]]:
         record = res.inputs.tuning[task, model, setting]
         sizes.setdefault((task, setting), {})[model] = len(record["points"])
     return {key: found for key, found in sizes.items() if len(set(found.values())) > 1}
+
+
+def short_joint_budgets(res: Results) -> dict[tuple[str, int, int], list[str]]:
+    """The tuned rows whose chosen settings train their tag-producing network with the energy
+    for fewer epochs than the epoch budget (Tu & Gimpel 2018's rows, whose retuning epochs
+    count in it), by (task, those joint epochs, the budget); empty without params/."""
+    params = res.inputs.params
+    if params is None:
+        return {}
+    short: dict[tuple[str, int, int], list[str]] = {}
+    for task, model, setting in in_report_order(res, res.inputs.tuning):
+        record = res.inputs.tuning[task, model, setting]
+        config = params.run_config(
+            task, model, setting, record["seed"], record["profile"], record["overrides"]
+        )
+        if config.joint_epoch_budget < config.max_epochs:
+            rows = short.setdefault((task, config.joint_epoch_budget, config.max_epochs), [])
+            if model not in rows:
+                rows.append(model)
+    return short

@@ -28,7 +28,7 @@ from spen.report.claims import (
 )
 from spen.report.paired import FAILS_WORD, HOLDS_WORD, INCONCLUSIVE, LEVEL, WORD_CLASS, holm
 from spen.report.results import SETTING_ORDER, TASK_ORDER, Results
-from spen.report.search_budget import unequal_budgets
+from spen.report.search_budget import short_joint_budgets, unequal_budgets
 from spen.report.tuning_table import peaked_at_budget
 
 WORDS = (HOLDS_WORD, FAILS_WORD, INCONCLUSIVE)
@@ -413,6 +413,18 @@ def _findings(res: Results, verdicts: Sequence[ClaimVerdict]) -> list[str]:
             f"**Unequal search budgets remain** in {where_unequal}: there the tuned rows tried "
             "different numbers of grid points (section 4's search budgets), and a row with "
             "the larger grid keeps that edge in its verdicts."
+        )
+    short = short_joint_budgets(res)
+    if short:
+        where_short = " and ".join(
+            f"{joint} of {task.upper()}'s {budget} ({', '.join(_short(res, m) for m in models)})"
+            for (task, joint, budget), models in short.items()
+        )
+        lines.append(
+            "**Fewer joint epochs for the 2018 rows:** their epoch budget also counts the "
+            f"epochs that retune A_Ψ alone, so they train F_Φ with the energy for {where_short}, "
+            "where every other row trains for all of them; their verdicts carry that "
+            "(docs/CHOICES.md)."
         )
     binding = peaked_at_budget(res)
     if binding:

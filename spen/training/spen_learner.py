@@ -73,7 +73,7 @@ from spen.data.batches import Batch
 from spen.inference.gradient_descent import GradientDescentOptions
 from spen.models.inference_networks import SeparatedNetworks
 from spen.models.spen import EnergyInputs, SpenModel
-from spen.run_config import OptimizerConfig, RunConfig
+from spen.run_config import RETUNING_OBJECTIVES, OptimizerConfig, RunConfig
 from spen.training.learners import Learner, make_optimizer
 from spen.training.objectives import (
     compound_energy_loss,
@@ -129,7 +129,7 @@ class SpenOptions:
     @property
     def retunes(self) -> bool:
         """Whether this objective trains A_Ψ by the retuning step (Tu & Gimpel 2018)."""
-        return self.objective in ("margin_rescaled", "perceptron")
+        return self.objective in RETUNING_OBJECTIVES
 
     @property
     def joint(self) -> bool:
