@@ -194,7 +194,7 @@ def test_the_panel_says_where_the_epoch_budget_binds(project: dict) -> None:
     # NER compound-stacked's chosen point (test_report_claims) peaked at its last epoch
     panel = _panel_md(project["md"])
     assert "**The epoch budget binds** for 1 of 4 tuned rows" in panel
-    assert "(NER paper compound-stacked)" in panel
+    assert "(NER paper compound-stacked), as were 0 of " in panel
 
 
 def test_the_panel_opens_with_the_answer_in_one_sentence(project: dict) -> None:
@@ -228,3 +228,20 @@ def test_the_panel_says_the_2018_rows_train_jointly_for_fewer_epochs(project: di
     line = next(x for x in panel.splitlines() if "**Fewer joint epochs" in x)
     assert "20 of POS's 40 (margin-rescaled)" in line
     assert "stacked" not in line and "BiLSTM" not in line and "NER" not in line
+
+
+def test_runs_peaked_at_budget_counts_runs_whose_last_epoch_was_their_best() -> None:
+    from types import SimpleNamespace
+
+    from spen.report.tuning_table import runs_peaked_at_budget
+
+    trains = [
+        {"best_epoch": 15, "epochs": 15},  # still improving when the budget ran out
+        {"best_epoch": 7, "epochs": 15},
+        {"best_epoch": 4, "epochs": 4, "stopped": "loss is NaN"},  # a fault, not the budget
+        {"best_epoch": 9},  # no epoch count: no training record to judge
+        None,
+    ]
+    runs = {str(i): SimpleNamespace(train=t) for i, t in enumerate(trains)}
+    res = SimpleNamespace(inputs=SimpleNamespace(runs=runs))
+    assert runs_peaked_at_budget(res) == (1, 3)  # type: ignore[arg-type]

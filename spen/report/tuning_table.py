@@ -97,6 +97,15 @@ def peaked_at_budget(res: Results) -> list[tuple[str, str, str]]:
     return found
 
 
+def runs_peaked_at_budget(res: Results) -> tuple[int, int]:
+    """How many of the runs with a training record had their best dev score at the last
+    epoch they trained, not stopped early (the budget ran out while they improved), and how
+    many runs have such a record."""
+    trained = [r.train for r in res.inputs.runs.values() if r.train and r.train.get("epochs")]
+    peaked = [t for t in trained if t.get("best_epoch") == t["epochs"] and not t.get("stopped")]
+    return len(peaked), len(trained)
+
+
 def progress_table(res: Results) -> Table | None:
     """Each grid with finished points but no tuning record yet: how many of its points have
     probed and finished, and the best dev score so far; None when every grid is decided."""

@@ -29,7 +29,7 @@ from spen.report.claims import (
 from spen.report.paired import FAILS_WORD, HOLDS_WORD, INCONCLUSIVE, LEVEL, WORD_CLASS, holm
 from spen.report.results import SETTING_ORDER, TASK_ORDER, Results
 from spen.report.search_budget import short_joint_budgets, unequal_budgets
-from spen.report.tuning_table import peaked_at_budget
+from spen.report.tuning_table import peaked_at_budget, runs_peaked_at_budget
 
 WORDS = (HOLDS_WORD, FAILS_WORD, INCONCLUSIVE)
 #: section 3's verdicts in the panel's three words (the rule is the same: Δ against 2 SE)
@@ -429,10 +429,12 @@ def _findings(res: Results, verdicts: Sequence[ClaimVerdict]) -> list[str]:
     binding = peaked_at_budget(res)
     if binding:
         rows = ", ".join(f"{t.upper()} {s} {_short(res, m)}" for t, m, s in binding)
+        peaked, trained = runs_peaked_at_budget(res)
         lines.append(
             f"**The epoch budget binds** for {len(binding)} of {len(res.inputs.tuning)} tuned "
-            f"rows: their chosen point was still improving at its last epoch ({rows}); their "
-            "verdicts may change with a larger budget (section 4)."
+            f"rows: their chosen point was still improving at its last epoch ({rows}), as "
+            f"were {peaked} of {trained} runs; their verdicts may change with a larger budget "
+            "(section 4)."
         )
     energy = trained_energy_decoding(res)
     if energy:
