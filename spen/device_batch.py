@@ -5,7 +5,8 @@ unpacked into this checkout (`unpack`), so that `spen aggregate`, `spen report` 
 
 The batch folder (git ignores it; the device call carries it):
 
-    batch.json             the groups, their targets, the stale files to drop there, the sizes
+    batch.json             the groups, their targets, the sizes, the stale files to drop there
+                           (runs before the protocol, tuning files of a grid widened since)
     data.tar.gz            the prepared data of the batch's tasks (and the encoder's weights
                            for an input setting that reads encoder features)
     resume.tar             the resume states an earlier batch brought back unfinished, as fit
@@ -35,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from spen import layout, wheels
+from spen import layout, tuning, wheels
 from spen.config import Params
 from spen.data.featurize import ENCODERS
 from spen.io import atomic_dir, read_json, write_json
@@ -191,6 +192,27 @@ def stale_files(root: Path, runs: Iterable[layout.Run]) -> list[str]:
     return found
 
 
+def off_grid_tuning_files(params: Params, root: Path, groups: Iterable[Group]) -> list[str]:
+    """The committed tuning files of the groups' tuned rows whose record tried other points
+    than params/ now names (a grid widened since): the record, its points' and probes'
+    summaries and its pruning record. The batch drops them so that the row's grid is trained
+    anew under today's grid and pruning rule, not completed around points trained without it."""
+    found: list[str] = []
+    rows = {(g.task, tuning.leader(params, g.model), g.setting) for g in groups}
+    for task, leader, setting in sorted(r for r in rows if r[1] is not None):
+        names = {"task": task, "model": leader, "setting": setting}
+        record = root / layout.TUNING.format(**names)
+        if not record.is_file() or tuning.on_current_grid(params, task, leader, read_json(record)):
+            continue
+        found.append(layout.TUNING.format(**names))
+        for folder in (layout.TUNE_SUMMARIES, layout.TUNE_PROBES):
+            made = sorted((root / folder.format(**names)).glob("*.json"))
+            found += [str(path.relative_to(root)) for path in made]
+        if (root / layout.PRUNING.format(**names)).is_file():
+            found.append(layout.PRUNING.format(**names))
+    return found
+
+
 def checkout_files(repo: Path) -> list[Path]:
     """What the device call sends of the checkout: tracked and untracked, unignored files."""
     listed = subprocess.run(
@@ -326,7 +348,7 @@ def pack(
             "packed": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "groups": [g.name for g in groups],
             "targets": [t for run in runs for t in run_targets(run)],
-            "stale": stale_files(root, runs),
+            "stale": stale_files(root, runs) + off_grid_tuning_files(params, root, groups),
             "raw_dirs": sorted({layout.raw_dir(params, t) for t in tasks}),
             "features": [f"{t}/{s}" for t, s in feature_sets],
             "encoder_float16": bool(encoders) and half_encoder,

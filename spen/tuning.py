@@ -225,6 +225,17 @@ def selection(
     }
 
 
+def on_current_grid(params: Params, task: str, model: str, record: dict[str, Any]) -> bool:
+    """Whether a tuning `record` of the tuned `model` on `task` tried exactly the points
+    params/ now names for it (under the record's profile): a record from a smaller or older
+    grid is not the protocol's choice."""
+    try:
+        names = {p.name for p in grid(params, model, record["profile"], task)}
+    except (ParamsError, KeyError):
+        return False
+    return set(record["points"]) == names
+
+
 def chosen_overrides(path: Path) -> dict[str, Any]:
     """The settings a tuning record (`selection`'s output) chose."""
     return _record(path)["overrides"]

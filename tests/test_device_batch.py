@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from spen import device_batch as db
-from spen import layout, wheels
+from spen import layout, tuning, wheels
 from spen.cli import app
 from spen.config import load_params
 from spen.report.collect import load_devices
@@ -26,7 +26,7 @@ def test_the_committed_spec_loads_and_names_known_groups() -> None:
     params = load_params(REPO / "params")
     assert spec.files_back == 8 and spec.travel_mib == 64 and "torch" in spec.image
     groups = [db.Group.parse(g, "spec") for g in spec.priority]
-    assert groups[0] == db.Group("ner", "compound_shared", "plus")
+    assert groups[0] == db.Group("ner", "bilstm", "plus")
     assert all(db.profile_runs(params, "paper", g) for g in groups)
 
 
@@ -216,3 +216,33 @@ def test_unfinished_trainings_travel_with_their_resume_states_as_fit(tmp_path: P
         assert tar.getnames() == [states[2], states[0]]
     assert db.carry_resume_states(tmp_path, groups, archive, 100) == []
     assert not archive.exists()
+
+
+def test_a_batch_drops_the_tuning_files_of_a_grid_widened_since(tmp_path: Path) -> None:
+    """NER's BiLSTM grid is 12 points now: a record of its old 2 points, with their
+    summaries, is dropped there (and its grid trained anew); a record of today's 12 points,
+    and a model the protocol does not tune, are left alone."""
+    repo, found = _project(tmp_path, 10)
+    params = load_params(repo / "params")
+    tuning_dir = repo / "results" / "tuning" / "ner"
+    old = {"profile": "paper", "points": {"sgd": {}, "adam": {}}}
+    (tuning_dir / "points" / "bilstm-plus").mkdir(parents=True)
+    (tuning_dir / "bilstm-plus.json").write_text(json.dumps(old))
+    for point in old["points"]:
+        (tuning_dir / "points" / "bilstm-plus" / f"{point}.json").write_text("{}")
+    names = [p.name for p in tuning.grid(params, "bilstm_crf", "paper", "ner")]
+    current = {"profile": "paper", "points": {name: {} for name in names}}
+    (tuning_dir / "bilstm_crf-plus.json").write_text(json.dumps(current))
+    groups = [
+        db.Group("ner", "bilstm", "plus"),
+        db.Group("ner", "bilstm_crf", "plus"),
+        db.Group("ner", "bilstm_sgd", "paper"),
+    ]
+    batch = db.pack(
+        repo, params, "paper", groups, repo / "batch", db.load_spec(REPO / db.SPEC), found
+    )
+    assert batch["stale"] == [
+        "results/tuning/ner/bilstm-plus.json",
+        "results/tuning/ner/points/bilstm-plus/adam.json",
+        "results/tuning/ner/points/bilstm-plus/sgd.json",
+    ]

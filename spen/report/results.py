@@ -8,7 +8,6 @@ from typing import Any
 
 from spen import tuning
 from spen.aggregate import is_number
-from spen.config import ParamsError
 from spen.report.cells import NOT_RUN, Cell, stat
 from spen.report.collect import CPU, Inputs, RunData
 
@@ -165,13 +164,7 @@ class Results:
         row (under the record's profile): a record from a smaller or older grid is not the
         protocol's choice."""
         params = self.inputs.params
-        if params is None:
-            return False
-        try:
-            names = {p.name for p in tuning.grid(params, leader, record["profile"], task)}
-        except (ParamsError, KeyError):
-            return False
-        return set(record["points"]) == names
+        return params is not None and tuning.on_current_grid(params, task, leader, record)
 
     def made_by_record(self, task: str, leader: str, setting: str, record: dict[str, Any]) -> bool:
         """Whether the tuned row's run with the protocol's seed is the chosen grid point's run
