@@ -905,14 +905,23 @@ def device_pack(
     python: Annotated[
         str, typer.Option(help="The Python (X.Y) there, whose wheels travel.")
     ] = "3.12",
+    recount: Annotated[
+        bool,
+        typer.Option(
+            help="Also retrain the groups asked for that are done but whose scores keep no "
+            "per-sentence counts (for the paired tests)."
+        ),
+    ] = False,
     profile: Profile = None,
     params_dir: ParamsDir = Path("params"),
 ) -> None:
     """Pack the groups not yet done under the tuning protocol (every seed of the profile) for
     a lent GPU machine without network: their prepared data, the encoder's weights where a
     setting reads encoder features, the wheels its image lacks and the job list, in a folder
-    the device call carries. Refused, naming the sizes, when it would not travel."""
-    from spen.device_batch import Group, finished_groups, load_spec, pack, todo
+    the device call carries. Refused, naming the sizes, when it would not travel. With
+    --recount, a done group whose runs were scored before per-sentence counts were kept is
+    trained anew there too."""
+    from spen.device_batch import Group, finished_groups, lacking_counts, load_spec, pack, todo
     from spen.layout import SUMMARY, active_profile, profile_root
 
     params = load_params(params_dir)
@@ -924,7 +933,11 @@ def device_pack(
         else [Group.parse(g, str(spec)) for g in device.priority]
     )
     root = Path(profile_root(params, name))
-    chosen = todo(params, name, asked, finished_groups(root / SUMMARY, root))[:limit]
+    done = finished_groups(root / SUMMARY, root)
+    if recount:
+        uncounted = set(lacking_counts(root, params, name, asked))
+        done = [g for g in done if g not in uncounted]
+    chosen = todo(params, name, asked, done)[:limit]
     if out.exists():
         raise OutputError(out, "already there", "a new folder: remove it or name another --out")
     batch = pack(Path("."), params, name, chosen, out, device, wheels, python=python)

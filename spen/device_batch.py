@@ -162,6 +162,19 @@ def todo(params: Params, profile: str, groups: Iterable[Group], done: Iterable[s
     return chosen
 
 
+def lacking_counts(root: Path, params: Params, profile: str, groups: Iterable[Group]) -> list[str]:
+    """The groups of `groups` with a run whose committed scores keep no per-sentence counts
+    (scored before they were kept), so that no paired test over test sentences can use it."""
+    found = []
+    for group in groups:
+        for run in profile_runs(params, profile, group):
+            scores = root / run.path(layout.SCORES)
+            if scores.is_file() and "per_sentence" not in read_json(scores):
+                found.append(group.name)
+                break
+    return found
+
+
 def finished_groups(summary: Path, root: Path) -> list[str]:
     """The groups whose every seed is done under the tuning protocol, as the report judges
     them (spen.report.results), from the committed summary."""

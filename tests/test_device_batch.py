@@ -246,3 +246,20 @@ def test_a_batch_drops_the_tuning_files_of_a_grid_widened_since(tmp_path: Path) 
         "results/tuning/ner/points/bilstm-plus/adam.json",
         "results/tuning/ner/points/bilstm-plus/sgd.json",
     ]
+
+
+def test_groups_scored_before_per_sentence_counts_can_be_retrained(tmp_path: Path) -> None:
+    """A group with one run whose scores keep no per-sentence counts is named (--recount
+    packs it although it is done); a group whose runs all keep them, or that has no runs
+    here, is not."""
+    repo, _ = _project(tmp_path, 10)
+    params = load_params(repo / "params")
+    counted = {"f1": 80.0, "per_sentence": {"tokens": "3 4"}}
+    for model, seeds_without in (("compound_shared", {2}), ("bilstm", set())):
+        for seed in (1, 2, 3):
+            run = repo / "results" / "ner" / f"{model}-paper" / f"seed{seed}"
+            run.mkdir(parents=True)
+            scores = {"f1": 80.0} if seed in seeds_without else counted
+            (run / "test.json").write_text(json.dumps(scores))
+    groups = [db.Group("ner", m, "paper") for m in ("compound_shared", "bilstm", "bilstm_crf")]
+    assert db.lacking_counts(repo, params, "paper", groups) == ["ner/compound_shared-paper"]
