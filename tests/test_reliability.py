@@ -250,6 +250,26 @@ def test_the_tuning_seeds_main_run_goes_on_from_the_chosen_point(
     assert result.exit_code == 0 and "taken from" not in result.stderr
 
 
+def test_a_stale_resume_state_of_an_earlier_choice_does_not_block_the_takeover(
+    pos_project: Path,
+) -> None:
+    """The tuning seed's main run directory still holds the resume state of the row's earlier
+    choice (another configuration, as after its grid was widened): the chosen point's state
+    replaces it, and no epoch is trained again."""
+    base = ["train", "pos", "bilstm", "paper", "--profile", "short"]
+    chosen_name = _tune_bilstm(base)
+    other = next(p for p in ("sgd", "adam") if p != chosen_name)
+    run_dir = Path("models/bilstm-paper/seed1")
+    earlier = [*base, "--point", other, "--out", str(run_dir)]
+    assert CliRunner().invoke(app, earlier).exit_code == 0
+    result = CliRunner().invoke(app, [*base, "--tuned", "record.json", "--out", str(run_dir)])
+    assert result.exit_code == 0 and "taken from" in result.stderr
+    chosen = Path("models/bilstm-paper/tune", chosen_name)
+    assert (run_dir / "best.pt").read_bytes() == (chosen / "best.pt").read_bytes()
+    timings = [json.loads(Path(d, "timings.json").read_text())["epochs"] for d in (chosen, run_dir)]
+    assert timings[0] == timings[1], "no epoch trained again"
+
+
 def test_a_main_run_of_a_tuned_row_stops_on_divergence_as_its_grid_points_do(
     pos_project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

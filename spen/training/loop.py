@@ -74,19 +74,25 @@ def adopt_resume_state(paths: RunPaths, source: Path, config: RunConfig) -> bool
     the tuning protocol, the chosen grid point is the main run of the tuning seed), so that
     `train` goes on from where that run ended instead of training it again: the same files
     come out, the timings being that run's. False, and nothing written, when this run has a
-    resume state of its own, or `source` is missing or was saved for other settings."""
-    if paths.resume.exists() or not source.is_file():
-        return False
-    try:
-        saved = checkpoint_config(load_checkpoint(source))
-    except (RunConfigError, ValueError):
-        return False
-    if saved != config:
+    resume state of its own for this configuration, or `source` is missing or was saved for
+    other settings. A resume state of its own saved for other settings (left by an earlier
+    choice, before the grid changed) would only be discarded by `train`: `source` replaces it."""
+    if not _saved_for(source, config) or _saved_for(paths.resume, config):
         return False
     with atomic_path(paths.resume) as tmp:
         shutil.copyfile(source, tmp)
     print(f"{paths.resume}: taken from {source} (the same configuration)", file=sys.stderr)
     return True
+
+
+def _saved_for(path: Path, config: RunConfig) -> bool:
+    """Whether `path` is a checkpoint saved for `config`."""
+    if not path.is_file():
+        return False
+    try:
+        return checkpoint_config(load_checkpoint(path)) == config
+    except (RunConfigError, ValueError):
+        return False
 
 
 def headline(scores: dict[str, Any], metric: str) -> float:
