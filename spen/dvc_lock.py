@@ -26,8 +26,12 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from shutil import which
+from typing import TYPE_CHECKING
 
 import yaml
+
+if TYPE_CHECKING:
+    from dvc.stage import Stage
 
 NO_RECORD = "-"  # the detailed summary's shellcmd of an output Snakemake holds no record of
 NOT_DATA = {".snakemake_timestamp"}  # what Snakemake leaves in a folder output (.dvcignore)
@@ -130,20 +134,27 @@ def dvc_stages(project: Path) -> dict[str, list[Path]]:
 
 
 def commit(project: Path, stages: Mapping[str, Iterable[Path]]) -> None:
-    """`dvc commit` `stages` (name: output paths) of `project`: their outputs into the cache,
-    their dependencies' and outputs' hashes into dvc.lock. DVC writes each output it caches
-    anew (a copy from the cache), which would make it newer than the outputs Snakemake made
-    from it and so outdated to Snakemake: every output file keeps its modification time."""
+    """`dvc commit --force` `stages` (name: output paths) of `project`: their outputs into the
+    cache, their dependencies' and outputs' hashes into dvc.lock, which is written once. DVC
+    writes each output it caches anew (a copy from the cache), which would make it newer than
+    the outputs Snakemake made from it and so outdated to Snakemake: every output file keeps
+    its modification time."""
+    from dvc.repo import Repo
+
     times = {}
     for path in _files(stages.values()):
         found = path.stat()
         times[path] = (found.st_atime_ns, found.st_mtime_ns)
-    names = list(stages)
-    for start in range(0, len(names), 200):  # keep each command line short
-        subprocess.run(
-            [_tool("dvc"), "commit", "--force", "--quiet", *names[start : start + 200]],
-            cwd=project, check=True,
-        )  # fmt: skip
+    with Repo(str(project)) as repo, repo.lock:
+        # one index for every stage: the command line `dvc commit` builds one per stage named
+        chosen = [stage for stage in repo.index.stages if stage.addressing in stages]
+        by_file: dict[str, list[Stage]] = {}
+        for stage in chosen:
+            stage.save()
+            stage.commit(relink=True)
+            by_file.setdefault(stage.dvcfile.path, []).append(stage)
+        for group in by_file.values():
+            group[0].dvcfile.dump_stages(group, update_pipeline=False)
     for path, ns in times.items():
         if path.is_file():
             os.utime(path, ns=ns)
