@@ -1026,13 +1026,39 @@ def dvc_lock(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="List what would be recorded; record nothing.")
     ] = False,
+    from_lock: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="Another checkout's dvc.lock (a worktree, a cluster's or a GPU's checkout): "
+            "take the stages it records that this dvc.yaml defines alike and whose outputs here "
+            "are the files it recorded.",
+        ),
+    ] = None,
 ) -> None:
     """Record in dvc.lock (`dvc commit`) every stage of dvc.yaml whose outputs Snakemake made
-    and still holds current: made by today's command, code, params and inputs."""
+    and still holds current: made by today's command, code, params and inputs. With --from,
+    record instead what another checkout's `spen dvc-lock` recorded there."""
     from spen import dvc_lock as lock
     from spen.layout import profile_root
 
     project = Path.cwd()
+    verb = "would record" if dry_run else "recording"
+    if from_lock is not None:
+        ours = lock.read_lock(project / "dvc.lock") if (project / "dvc.lock").is_file() else {}
+        new = {n: e for n, e in lock.read_lock(from_lock).items() if ours.get(n) != e}
+        taken, refused = lock.recorded_elsewhere(project, new)
+        for name in taken:
+            typer.echo(f"{verb} {name}")
+        for name, why in refused.items():
+            typer.echo(f"refusing {name}: {why}")
+        if not dry_run:
+            lock.write_entries(project, taken)
+        typer.echo(
+            f"dvc.lock: {len(taken)} of the {len(new)} stages {from_lock} records otherwise "
+            f"{'can be' if dry_run else 'were'} recorded; {len(refused)} refused"
+        )
+        return
     lock.check_own_code(project)
     profile = lock.dvc_yaml_profile(project)
     params = load_params(project / "params")
@@ -1041,7 +1067,7 @@ def dvc_lock(
     stages = lock.dvc_stages(project)
     names = lock.lockable(stages, current)
     for name in names:
-        typer.echo(f"{'would record' if dry_run else 'recording'} {name}")
+        typer.echo(f"{verb} {name}")
     if not dry_run:
         lock.commit(project, {name: stages[name] for name in names})
     typer.echo(

@@ -26,9 +26,11 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from shutil import which
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+from spen.io import atomic_path
 
 if TYPE_CHECKING:
     from dvc.stage import Stage
@@ -167,3 +169,79 @@ def _files(outputs: Iterable[Iterable[Path]]) -> list[Path]:
         for path in paths:
             found += [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
     return [path for path in found if path.is_file()]
+
+
+def read_lock(path: Path) -> dict[str, Any]:
+    """The stages (name: entry) a dvc.lock records; a file that is not one is refused, named."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f", line {mark.line + 1}" if mark is not None else ""
+        raise ValueError(f"{path}{line}: not YAML; expected a dvc.lock") from err
+    if not isinstance(data, dict) or not isinstance(data.get("stages"), dict):
+        raise ValueError(f"{path}: no 'stages' mapping; expected a dvc.lock")
+    return data["stages"]
+
+
+def recorded_elsewhere(
+    project: Path, entries: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Which entries of another checkout's dvc.lock (stage name: entry) can stand in
+    `project`'s: those of stages `project`'s dvc.yaml defines alike (command, dependencies and
+    outputs) whose every output present here has the hash the entry records (absent outputs,
+    such as checkpoints kept out of git, are taken on the entry's word). Returns them, and why
+    each other entry was refused."""
+    from dvc.repo import Repo
+
+    taken: dict[str, Any] = {}
+    refused: dict[str, str] = {}
+    with Repo(str(project)) as repo:
+        stages = {stage.addressing: stage for stage in repo.index.stages}
+        for name, entry in entries.items():
+            why = _unlike(stages.get(name), entry)
+            if why:
+                refused[name] = why
+            else:
+                taken[name] = entry
+    return taken, refused
+
+
+def _unlike(stage: Stage | None, entry: Mapping[str, Any]) -> str | None:
+    """Why `entry` does not record `stage` as this checkout defines and holds it (None: it
+    does)."""
+    if stage is None:
+        return "no such stage in dvc.yaml"
+    if str(stage.cmd).split() != str(entry.get("cmd", "")).split():
+        return "another command"
+    deps = sorted(d.def_path for d in stage.deps if not hasattr(d, "params"))
+    if deps != sorted(d["path"] for d in entry.get("deps", [])):
+        return "other dependencies"
+    recorded = {o["path"]: o for o in entry.get("outs", [])}
+    if sorted(o.def_path for o in stage.outs) != sorted(recorded):
+        return "other outputs"
+    for out in stage.outs:
+        if out.exists and out.get_hash().value != recorded[out.def_path].get("md5"):
+            return f"{out.def_path} here differs from the one recorded"
+    return None
+
+
+def write_entries(project: Path, entries: Mapping[str, Any]) -> None:
+    """Put `entries` (stage name: entry) into `project`'s dvc.lock, in DVC's format, at once,
+    and their outputs present here into DVC's cache, as `dvc commit` would (the files left
+    untouched, so that Snakemake's modification times stand)."""
+    from dvc.repo import Repo
+    from dvc.utils.serialize import dump_yaml
+
+    path = project / "dvc.lock"
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    data = data or {"schema": "2.0", "stages": {}}
+    data["stages"].update(entries)
+    with atomic_path(path) as tmp:
+        dump_yaml(tmp, data)
+    with Repo(str(project)) as repo, repo.lock:
+        for stage in repo.index.stages:
+            if stage.addressing in entries:
+                for out in stage.outs:
+                    if out.exists and out.use_cache:
+                        out.commit(relink=False)

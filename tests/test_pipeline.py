@@ -781,6 +781,56 @@ def test_dvc_lock_records_what_snakemake_made_and_nothing_stale(workflow_copy: P
     assert "changed" in status.stdout and "tasks.pos.normalize" in status.stdout, status.stdout
 
 
+def _tiny_dvc_project(root: Path, stages: dict[str, dict[str, object]]) -> Path:
+    """A DVC project (no git) at `root` whose dvc.yaml holds `stages`."""
+    root.mkdir()
+    assert _run([DVC, "init", "--no-scm", "-q"], root).returncode == 0
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}))
+    return root
+
+
+@needs_tools
+def test_dvc_lock_from_another_checkout_takes_only_what_stands_here(tmp_path: Path) -> None:
+    """`spen dvc-lock --from` another checkout's dvc.lock: a stage defined alike whose output
+    here is the file recorded there is taken, and one whose output is absent here (a
+    checkpoint kept out of git) too; one whose output here differs, one defined otherwise here
+    and one not defined here are refused, each with its reason; DVC then finds the taken
+    stage up to date. A file that is no dvc.lock is refused in one line, exit 2, the lock
+    left as it was."""
+    stages: dict[str, dict[str, object]] = {
+        "a": {"cmd": "echo a > a.txt", "outs": ["a.txt"]},
+        "b": {"cmd": "cp a.txt b.txt", "deps": ["a.txt"], "outs": ["b.txt"]},
+        "c": {"cmd": "echo c > c.txt", "outs": ["c.txt"]},
+        "e": {"cmd": "echo e > e.txt", "outs": ["e.txt"]},
+        "gone": {"cmd": "echo g > g.txt", "outs": ["g.txt"]},
+    }
+    there = _tiny_dvc_project(tmp_path / "there", stages)
+    assert _run([DVC, "repro", "-q"], there).returncode == 0
+    here_stages = {k: v for k, v in stages.items() if k != "gone"}
+    here_stages["e"] = {"cmd": "echo E > e.txt", "outs": ["e.txt"]}
+    here = _tiny_dvc_project(tmp_path / "here", here_stages)
+    (here / "a.txt").write_text((there / "a.txt").read_text())
+    (here / "c.txt").write_text("made otherwise\n")
+    theirs = yaml.safe_load((there / "dvc.lock").read_text())["stages"]
+
+    done = _run([SPEN, "dvc-lock", "--from", there / "dvc.lock"], here)
+    assert done.returncode == 0, done.stdout + done.stderr
+    ours = yaml.safe_load((here / "dvc.lock").read_text())["stages"]
+    assert ours == {"a": theirs["a"], "b": theirs["b"]}
+    assert "refusing c: c.txt here differs from the one recorded" in done.stdout
+    assert "refusing e: another command" in done.stdout
+    assert "refusing gone: no such stage in dvc.yaml" in done.stdout
+    status = _run([DVC, "status", "a"], here)
+    assert "up to date" in status.stdout, status.stdout + status.stderr
+
+    recorded = (here / "dvc.lock").read_text()
+    (tmp_path / "not.lock").write_text("stages: [a, b\n")
+    bad = _run([SPEN, "dvc-lock", "--from", tmp_path / "not.lock"], here)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.strip().count("\n") == 0 and "not.lock, line 2: not YAML" in bad.stderr
+    assert (here / "dvc.lock").read_text() == recorded
+
+
 @needs_tools
 def test_snakemake_reruns_a_training_after_an_edit_to_a_key_it_reads(workflow_copy: Path) -> None:
     """Snakemake's own record (`--touch --forceall` on placeholder files) of a run, then a
