@@ -1079,6 +1079,25 @@ def dvc_lock(
 
 @app.command()
 @user_errors
+def compare(
+    better: Annotated[list[Path], typer.Argument(help="The claimed-better runs' test.json files.")],
+    against: Annotated[
+        list[Path], typer.Option("--against", help="A test.json of the other side (repeat).")
+    ],
+    metric: Annotated[
+        str | None, typer.Option(help="accuracy or f1 (default: the runs' headline metric).")
+    ] = None,
+) -> None:
+    """Compare two sets of scored runs (a setting changed, against the committed runs) as the
+    report compares a claim's sides: Δ ± seed SE and its verdict, and the paired bootstrap over
+    the test sentences with its interval and p."""
+    from spen.report.compare_runs import compare as compare_runs
+
+    _print_json(compare_runs(better, against, metric))
+
+
+@app.command()
+@user_errors
 def report(
     summary: Annotated[
         Path, typer.Option(help="The `spen aggregate` summary; its project holds models/.")

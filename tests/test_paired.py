@@ -1,10 +1,18 @@
-"""The paired bootstrap against closed forms and hand-made cases."""
+"""The paired bootstrap against closed forms and hand-made cases; `spen compare`, which applies
+it to two sets of scored runs."""
 
 from __future__ import annotations
 
+import json
+import statistics
+from pathlib import Path
+
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from spen.cli import app
+from spen.evaluation.metrics import encode_counts
 from spen.report.paired import (
     FAILS_WORD,
     HOLDS_WORD,
@@ -101,3 +109,49 @@ def test_holm_step_down() -> None:
     # Sorted p: 0.01 <= 0.05/4, 0.015 <= 0.05/3, 0.03 > 0.05/2: the first two only.
     assert holm([0.03, 0.01, 0.2, 0.015]) == [False, True, False, True]
     assert holm([]) == []
+
+
+def _scored(path: Path, correct: list[int], tokens: list[int]) -> Path:
+    """A POS test.json as `spen score` writes it, from per-sentence counts."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    counts = {"tokens": tokens, "correct": correct}
+    scores = {"accuracy": 100 * sum(correct) / sum(tokens), "sentences": len(tokens)}
+    path.write_text(json.dumps({**scores, "tokens": sum(tokens),
+                                "per_sentence": encode_counts(counts)}))  # fmt: skip
+    return path
+
+
+def test_spen_compare_gives_the_reports_two_verdicts_and_refuses_unscored_runs(
+    tmp_path: Path,
+) -> None:
+    """`spen compare` on two sides of 3 runs: the means, Δ and its seed SE computed here by
+    hand, the seed verdict and the paired test's word; a test.json without per-sentence counts
+    is refused in one line naming it, exit 2."""
+    rng = np.random.default_rng(3)
+    tokens = rng.integers(5, 20, size=200).tolist()
+    better, other = [], []
+    for seed in range(3):
+        good = [t - int(rng.integers(0, 2)) for t in tokens]
+        bad = [t - int(rng.integers(1, 4)) if t > 3 else t for t in tokens]
+        better.append(_scored(tmp_path / f"new/seed{seed}/test.json", good, tokens))
+        other.append(_scored(tmp_path / f"old/seed{seed}/test.json", bad, tokens))
+    args = ["compare", *map(str, better), *sum((["--against", str(p)] for p in other), [])]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    acc = [[json.loads(p.read_text())["accuracy"] for p in side] for side in (better, other)]
+    delta = statistics.fmean(acc[0]) - statistics.fmean(acc[1])
+    se = (statistics.variance(acc[0]) / 3 + statistics.variance(acc[1]) / 3) ** 0.5
+    assert out["metric"] == "accuracy" and out["better"]["values"] == acc[0]
+    assert out["delta"] == pytest.approx(delta) and out["se"] == pytest.approx(se)
+    assert out["verdict"] == "holds" and delta > 2 * se
+    assert out["paired"]["word"] == HOLDS_WORD and out["paired"]["delta"] == pytest.approx(delta)
+    reverse = ["compare", *map(str, other), *sum((["--against", str(p)] for p in better), [])]
+    assert json.loads(CliRunner().invoke(app, reverse).stdout)["paired"]["word"] == FAILS_WORD
+
+    unscored = tmp_path / "older/test.json"
+    unscored.parent.mkdir()
+    unscored.write_text(json.dumps({"accuracy": 80.0, "sentences": 200}))
+    result = CliRunner().invoke(app, ["compare", str(better[0]), "--against", str(unscored)])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and f"{unscored}: no per-sentence counts" in result.stderr

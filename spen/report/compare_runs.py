@@ -1,0 +1,75 @@
+"""Two sets of scored runs compared as the report compares a claim's two sides: Δ of the means
+with its seed SE and verdict (`claims.difference_verdict`), and the paired bootstrap over the
+test sentences pooled with the seeds (`paired.paired_bootstrap`). For a setting changed by hand:
+score the new runs, compare them with the committed ones."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from spen.evaluation.metrics import decode_counts
+from spen.io import read_json
+from spen.report.claims import difference_verdict
+from spen.report.paired import COUNTS_OF, paired_bootstrap
+
+SCORES_HINT = "a test.json written by `spen score`"
+
+
+def read_scores(path: Path) -> dict[str, Any]:
+    """A run's scores with its per-sentence counts; a file without them is refused, named."""
+    scores = read_json(path)
+    if not isinstance(scores, dict) or not isinstance(scores.get("per_sentence"), dict):
+        raise ValueError(
+            f"{path}: no per-sentence counts (scored before they were kept?); expected "
+            f"{SCORES_HINT}"
+        )
+    return scores
+
+
+def task_metric(scores: Sequence[dict[str, Any]], paths: Sequence[Path]) -> str:
+    """The headline metric the runs share: entity `f1` where they were scored on entities,
+    else `accuracy`; runs scored both ways are refused."""
+    kinds = {"f1" if "f1" in s else "accuracy" for s in scores}
+    if len(kinds) != 1:
+        names = ", ".join(str(p) for p in paths)
+        raise ValueError(f"{names}: some runs were scored on entities and some not")
+    return kinds.pop()
+
+
+def compare(better: Sequence[Path], other: Sequence[Path], metric: str | None = None) -> dict:
+    """ "`better` beats `other`": each side's per-seed figures and mean, Δ ± seed SE and its
+    verdict, and the paired bootstrap's Δ, interval, p and word, on `metric` (default the
+    runs' headline metric)."""
+    if not better or not other:
+        raise ValueError("compare: give at least one scored run on each side")
+    sides = [[read_scores(p) for p in paths] for paths in (better, other)]
+    metric = metric or task_metric(sides[0] + sides[1], [*better, *other])
+    if metric not in COUNTS_OF:
+        raise ValueError(f"--metric: expected one of {', '.join(COUNTS_OF)}, got {metric}")
+    for paths, side in zip((better, other), sides, strict=True):
+        for path, scores in zip(paths, side, strict=True):
+            if metric not in scores:
+                raise ValueError(f"{path}: no {metric}; expected {SCORES_HINT} that has it")
+    values = [[float(s[metric]) for s in side] for side in sides]
+    seeds = difference_verdict(values[0], values[1])
+    paired = paired_bootstrap(
+        [decode_counts(s["per_sentence"]) for s in sides[0]],
+        [decode_counts(s["per_sentence"]) for s in sides[1]],
+        metric,
+    )
+    return {
+        "metric": metric,
+        "better": {"runs": [str(p) for p in better], "values": values[0],
+                   "mean": statistics.fmean(values[0])},
+        "other": {"runs": [str(p) for p in other], "values": values[1],
+                  "mean": statistics.fmean(values[1])},
+        "delta": seeds.delta,
+        "se": seeds.se,
+        "verdict": seeds.verdict,
+        "paired": {"delta": paired.delta, "low": paired.low, "high": paired.high,
+                   "p": paired.p, "word": paired.word, "se_sentences": paired.se_sentences,
+                   "replicates": paired.replicates},
+    }  # fmt: skip
