@@ -61,6 +61,9 @@ TRAIN_SUMMARY = f"models/{RUN_DIR}/train.json"
 TIMINGS = f"models/{RUN_DIR}/timings.json"
 PREDICTIONS = f"results/{RUN_DIR}/test.conll"
 SCORES = f"results/{RUN_DIR}/test.json"
+#: the 2018 rows' runs with as many joint epochs as the other rows, at their chosen points
+#: (profiles joint_epochs_pos and joint_epochs_ner, run by hand; docs/CHOICES.md, "Retuning")
+JOINT_EPOCHS = "results/sensitivity/joint-epochs"
 CURVE = f"results/{RUN_DIR}/learning_curve.json"
 ANALYSIS = f"results/{RUN_DIR}/analysis.json"
 CALIBRATION = f"results/{RUN_DIR}/calibration.json"

@@ -10,18 +10,24 @@ must name the commit whose results it rendered and mark a tree with uncommitted 
 from __future__ import annotations
 
 import re
+import statistics
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from spen import aggregate, layout
 from spen.cli import app
+from spen.evaluation.metrics import encode_counts
+from spen.io import write_json
 from spen.report.build import build_report
 from spen.report.claims import claim_comparisons, repeats
 from spen.report.collect import load_inputs
 from spen.report.results import Results
-from tests.test_report import _cell
+from spen.report.search_budget import joint_epochs_effects
+from tests.test_report import _cell, _write_run
 from tests.test_report_claims import GE_C, STACKED, _project
 
 MARGIN = "claim:compound_stacked-over-margin_rescaled"
@@ -245,3 +251,49 @@ def test_runs_peaked_at_budget_counts_runs_whose_last_epoch_was_their_best() -> 
     runs = {str(i): SimpleNamespace(train=t) for i, t in enumerate(trains)}
     res = SimpleNamespace(inputs=SimpleNamespace(runs=runs))
     assert runs_peaked_at_budget(res) == (1, 3)  # type: ignore[arg-type]
+
+
+def _pos_scores(correct: list[int], tokens: list[int]) -> dict:
+    """A POS test.json with its per-sentence counts."""
+    counts = {"tokens": tokens, "correct": correct}
+    return {"accuracy": 100 * sum(correct) / sum(tokens), "sentences": len(tokens),
+            "tokens": sum(tokens), "per_sentence": encode_counts(counts)}  # fmt: skip
+
+
+def test_the_panel_gives_the_2018_rows_retrained_with_as_many_joint_epochs(
+    tmp_path: Path,
+) -> None:
+    """Margin-rescaled (POS paper) retrained with as many joint epochs, 3 seeds, beside its 3
+    committed runs: the panel's joint-epochs line gives Δ ± seed SE computed here by hand and
+    the paired test; a retrained run without per-sentence counts is refused, named."""
+    summary = _project(tmp_path)
+    rng = np.random.default_rng(5)
+    tokens = rng.integers(5, 15, size=120).tolist()
+    committed, retrained = [], []
+    for seed in (1, 2, 3):
+        old = _pos_scores([t - int(rng.integers(1, 4)) for t in tokens], tokens)
+        new = _pos_scores([t - int(rng.integers(0, 3)) for t in tokens], tokens)
+        _write_run(tmp_path, "pos", "margin_rescaled", "paper", seed, old)
+        folder = tmp_path / layout.JOINT_EPOCHS / "pos/margin_rescaled-paper" / f"seed{seed}"
+        write_json(folder / "test.json", new)
+        committed.append(old["accuracy"])
+        retrained.append(new["accuracy"])
+    write_json(summary, aggregate.aggregate(sorted(tmp_path.glob("results/*/*/seed*/test.json"))))
+    res = Results(load_inputs(summary, None, tmp_path))
+    (effect,) = joint_epochs_effects(res)
+    delta = statistics.fmean(retrained) - statistics.fmean(committed)
+    se = (statistics.variance(retrained) / 3 + statistics.variance(committed) / 3) ** 0.5
+    assert (effect.task, effect.model, effect.setting) == ("pos", "margin_rescaled", "paper")
+    assert effect.difference.delta == pytest.approx(delta)
+    assert effect.difference.se == pytest.approx(se)
+    assert effect.paired is not None and effect.paired.delta == pytest.approx(delta)
+    build_report(summary, None, tmp_path / "reports")
+    panel = _panel_md((tmp_path / "reports/index.md").read_text())
+    line = next(x for x in panel.splitlines() if "**Fewer joint epochs" in x)
+    shown = "margin-rescaled POS paper " + f"{delta:+.2f} ± {se:.2f}".replace("-", "−")
+    assert f"{shown}, paired p {effect.paired.p_text}" in line
+
+    bare = tmp_path / layout.JOINT_EPOCHS / "pos/perceptron-paper/seed1/test.json"
+    write_json(bare, {"accuracy": 80.0})
+    with pytest.raises(ValueError, match=f"{bare}: no per-sentence counts"):
+        load_inputs(summary, None, tmp_path)

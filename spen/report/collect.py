@@ -48,7 +48,15 @@ import yaml
 from spen.config import Params, ParamsError, load_params
 from spen.evaluation.metrics import decode_counts
 from spen.io import read_json
-from spen.layout import ANALYSIS, CALIBRATION, CURVE, GPU_CHECK_FILE, SCORES, Run
+from spen.layout import (
+    ANALYSIS,
+    CALIBRATION,
+    CURVE,
+    GPU_CHECK_FILE,
+    JOINT_EPOCHS,
+    SCORES,
+    Run,
+)
 
 PAPER_FILE = Path(__file__).with_name("paper.yaml")
 TUNING = Path("results") / "tuning"
@@ -120,6 +128,9 @@ class Inputs:
     environment: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     inference_benches: list[dict[str, Any]] = field(default_factory=list)  # bench-inference
+    #: the 2018 rows with as many joint epochs, by (task, model, setting): per seed, the
+    #: per-sentence counts and the test scores
+    joint_epochs: dict[tuple[str, str, str], list[dict[str, Any]]] = field(default_factory=dict)
 
     def group_runs(self, key: str) -> list[RunData]:
         """The runs of TASK/MODEL-SETTING `key`, by seed."""
@@ -427,6 +438,20 @@ def load_devices(root: Path) -> dict[str, str]:
     return found
 
 
+def load_joint_epochs(root: Path) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+    """The test scores of the 2018 rows' runs with as many joint epochs as the other rows
+    (`layout.JOINT_EPOCHS`/TASK/MODEL-SETTING/seedK/test.json), by (task, model, setting), in
+    seed order; a scores file without per-sentence counts is refused, named."""
+    found: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for path in sorted((root / JOINT_EPOCHS).glob("*/*/seed*/test.json")):
+        scores = read_json(path)
+        if not isinstance(scores, dict) or "per_sentence" not in scores:
+            raise ValueError(f"{path}: no per-sentence counts; expected `spen score`'s test.json")
+        model, _, setting = path.parent.parent.name.rpartition("-")
+        found.setdefault((path.parents[2].name, model, setting), []).append(scores)
+    return found
+
+
 def load_inputs(summary_path: Path, bench_dir: Path | None, root: Path | None = None) -> Inputs:
     """Read everything; `root` (default: `project_root(summary_path)`) holds models/, docs/."""
     summary = load_summary(summary_path)
@@ -456,4 +481,5 @@ def load_inputs(summary_path: Path, bench_dir: Path | None, root: Path | None = 
         environment=environment(root),
         warnings=warnings,
         inference_benches=load_inference_benches(bench_dir),
+        joint_epochs=load_joint_epochs(root),
     )

@@ -5,10 +5,15 @@ each row's search is visible beside its result."""
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from spen.aggregate import is_number
+from spen.evaluation.metrics import decode_counts
 from spen.report.cells import DASH, Cell, Table, fmt, text_cell
+from spen.report.claims import Difference, difference_verdict
+from spen.report.paired import PairedTest, paired_bootstrap
 from spen.report.results import Results, in_report_order
 
 #: the numbers of points tried the table shows (a column beyond a grid's size reads a dash)
@@ -98,3 +103,40 @@ def short_joint_budgets(res: Results) -> dict[tuple[str, int, int], list[str]]:
             if model not in rows:
                 rows.append(model)
     return short
+
+
+@dataclass(frozen=True)
+class JointEpochsEffect:
+    """A 2018 row retrained at its chosen point with as many joint epochs as the other rows,
+    against its committed runs: Δ of the task's metric ± seed SE, and the paired test where
+    both sides kept their per-sentence counts."""
+
+    task: str
+    model: str
+    setting: str
+    difference: Difference
+    paired: PairedTest | None
+
+
+def joint_epochs_effects(res: Results) -> list[JointEpochsEffect]:
+    """Each row of `res.inputs.joint_epochs` against the row's runs in the summary, in the
+    report's order; a row the summary has no runs of is left out."""
+    effects = []
+    for task, model, setting in in_report_order(res, res.inputs.joint_epochs):
+        metric = res.metric(task)
+        committed = res.test_values(task, model, setting, metric)
+        if not committed:
+            continue
+        retrained = res.inputs.joint_epochs[task, model, setting]
+        difference = difference_verdict([float(s[metric]) for s in retrained], committed)
+        counts = res.sentence_counts(task, model, setting)
+        paired = None
+        if counts:
+            paired = paired_bootstrap(
+                [decode_counts(s["per_sentence"]) for s in retrained],
+                counts,
+                metric,
+                seed=zlib.crc32(f"joint-epochs/{task}/{setting}/{model}".encode()),
+            )
+        effects.append(JointEpochsEffect(task, model, setting, difference, paired))
+    return effects

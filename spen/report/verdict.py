@@ -28,7 +28,7 @@ from spen.report.claims import (
 )
 from spen.report.paired import FAILS_WORD, HOLDS_WORD, INCONCLUSIVE, LEVEL, WORD_CLASS, holm
 from spen.report.results import SETTING_ORDER, TASK_ORDER, Results
-from spen.report.search_budget import short_joint_budgets, unequal_budgets
+from spen.report.search_budget import joint_epochs_effects, short_joint_budgets, unequal_budgets
 from spen.report.tuning_table import peaked_at_budget, runs_peaked_at_budget
 
 WORDS = (HOLDS_WORD, FAILS_WORD, INCONCLUSIVE)
@@ -74,6 +74,29 @@ def verdict_word(row: Comparison) -> str | None:
 def where(row: Comparison) -> str:
     """`POS paper`: the row's task and input setting."""
     return f"{row.task.upper()} {row.setting}"
+
+
+def _joint_epochs_measured(res: Results) -> str:
+    """` Retrained at their chosen points with as many joint epochs …`: each such row's Δ
+    over its committed runs ("" when none was retrained)."""
+    effects = joint_epochs_effects(res)
+    if not effects:
+        return ""
+    found = []
+    for e in effects:
+        text = f"{_short(res, e.model)} {e.task.upper()} {e.setting} "
+        if e.difference.se is None:
+            found.append(text + f"{e.difference.delta:+.2f} (too few seeds for an SE)")
+            continue
+        text += f"{e.difference.delta:+.2f} ± {e.difference.se:.2f}".replace("-", "−")
+        if e.paired is not None:
+            text += f", paired p {e.paired.p_text}"
+        found.append(text)
+    return (
+        " Retrained at their chosen points with as many joint epochs (profiles "
+        "joint_epochs_pos and joint_epochs_ner, 3 seeds), they score against their runs "
+        f"here: {'; '.join(found)}."
+    )
 
 
 def delta_text(row: Comparison) -> str:
@@ -424,7 +447,7 @@ def _findings(res: Results, verdicts: Sequence[ClaimVerdict]) -> list[str]:
             "**Fewer joint epochs for the 2018 rows:** their epoch budget also counts the "
             f"epochs that retune A_Ψ alone, so they train F_Φ with the energy for {where_short}, "
             "where every other row trains for all of them; their verdicts carry that "
-            "(docs/CHOICES.md)."
+            "(docs/CHOICES.md)." + _joint_epochs_measured(res)
         )
     binding = peaked_at_budget(res)
     if binding:
