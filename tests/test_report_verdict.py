@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from spen import aggregate, layout
 from spen.cli import app
 from spen.evaluation.metrics import encode_counts
-from spen.io import write_json
+from spen.io import read_json, write_json
 from spen.report.build import build_report
 from spen.report.claims import claim_comparisons, repeats
 from spen.report.collect import load_inputs
@@ -265,19 +265,30 @@ def test_the_panel_gives_the_2018_rows_retrained_with_as_many_joint_epochs(
 ) -> None:
     """Margin-rescaled (POS paper) retrained with as many joint epochs, 3 seeds, beside its 3
     committed runs: the panel's joint-epochs line gives Δ ± seed SE computed here by hand and
-    the paired test; a retrained run without per-sentence counts is refused, named."""
+    the paired test, and the claim compound-stacked makes against the row redone against the
+    retrained runs; a retrained run without per-sentence counts is refused, named."""
     summary = _project(tmp_path)
     rng = np.random.default_rng(5)
     tokens = rng.integers(5, 15, size=120).tolist()
-    committed, retrained = [], []
+    committed, retrained, stacked = [], [], []
     for seed in (1, 2, 3):
         old = _pos_scores([t - int(rng.integers(1, 4)) for t in tokens], tokens)
         new = _pos_scores([t - int(rng.integers(0, 3)) for t in tokens], tokens)
+        claimed = _pos_scores([t - int(rng.integers(0, 4)) for t in tokens], tokens)
         _write_run(tmp_path, "pos", "margin_rescaled", "paper", seed, old)
+        _write_run(tmp_path, "pos", "compound_stacked", "paper", seed, claimed)
         folder = tmp_path / layout.JOINT_EPOCHS / "pos/margin_rescaled-paper" / f"seed{seed}"
         write_json(folder / "test.json", new)
         committed.append(old["accuracy"])
         retrained.append(new["accuracy"])
+        stacked.append(claimed["accuracy"])
+    # compound-stacked's seed-1 run is its chosen point's run again (the same best dev score)
+    record = read_json(tmp_path / "results/tuning/pos/compound_stacked-paper.json")
+    chosen = {"dev": record["points"][record["chosen"]]["dev"], "epochs": 3}
+    write_json(
+        tmp_path / layout.Run("pos", "compound_stacked", "paper", 1).path(layout.TRAIN_SUMMARY),
+        chosen,
+    )
     write_json(summary, aggregate.aggregate(sorted(tmp_path.glob("results/*/*/seed*/test.json"))))
     res = Results(load_inputs(summary, None, tmp_path))
     (effect,) = joint_epochs_effects(res)
@@ -292,6 +303,16 @@ def test_the_panel_gives_the_2018_rows_retrained_with_as_many_joint_epochs(
     line = next(x for x in panel.splitlines() if "**Fewer joint epochs" in x)
     shown = "margin-rescaled POS paper " + f"{delta:+.2f} ± {se:.2f}".replace("-", "−")
     assert f"{shown}, paired p {effect.paired.p_text}" in line
+    # the claim "compound-stacked beats margin-rescaled", redone against the retrained runs
+    (claim,) = effect.claims
+    delta = statistics.fmean(stacked) - statistics.fmean(retrained)
+    se = (statistics.variance(stacked) / 3 + statistics.variance(retrained) / 3) ** 0.5
+    assert claim.better == "compound_stacked"
+    assert claim.difference.delta == pytest.approx(delta)
+    assert claim.difference.se == pytest.approx(se)
+    assert claim.paired is not None and claim.paired.delta == pytest.approx(delta)
+    redone = "compound-stacked " + f"{delta:+.2f} ± {se:.2f}".replace("-", "−")
+    assert f"({redone}, paired p {claim.paired.p_text} against the retrained runs)" in line
 
     bare = tmp_path / layout.JOINT_EPOCHS / "pos/perceptron-paper/seed1/test.json"
     write_json(bare, {"accuracy": 80.0})

@@ -106,16 +106,28 @@ def short_joint_budgets(res: Results) -> dict[tuple[str, int, int], list[str]]:
 
 
 @dataclass(frozen=True)
+class ClaimAgainstRetrained:
+    """A test-score claim whose worse side is a retrained 2018 row, redone against the
+    retrained runs: the claimed-better row's committed runs − the retrained ones."""
+
+    claim: str
+    better: str
+    difference: Difference
+    paired: PairedTest | None
+
+
+@dataclass(frozen=True)
 class JointEpochsEffect:
     """A 2018 row retrained at its chosen point with as many joint epochs as the other rows,
     against its committed runs: Δ of the task's metric ± seed SE, and the paired test where
-    both sides kept their per-sentence counts."""
+    both sides kept their per-sentence counts; and each claim against the row, redone."""
 
     task: str
     model: str
     setting: str
     difference: Difference
     paired: PairedTest | None
+    claims: tuple[ClaimAgainstRetrained, ...] = ()
 
 
 def joint_epochs_effects(res: Results) -> list[JointEpochsEffect]:
@@ -128,15 +140,43 @@ def joint_epochs_effects(res: Results) -> list[JointEpochsEffect]:
         if not committed:
             continue
         retrained = res.inputs.joint_epochs[task, model, setting]
-        difference = difference_verdict([float(s[metric]) for s in retrained], committed)
-        counts = res.sentence_counts(task, model, setting)
-        paired = None
-        if counts:
-            paired = paired_bootstrap(
-                [decode_counts(s["per_sentence"]) for s in retrained],
-                counts,
-                metric,
-                seed=zlib.crc32(f"joint-epochs/{task}/{setting}/{model}".encode()),
+        values = [float(s[metric]) for s in retrained]
+        counts = [decode_counts(s["per_sentence"]) for s in retrained]
+        difference = difference_verdict(values, committed)
+        paired = _paired_or_none(
+            counts,
+            res.sentence_counts(task, model, setting),
+            metric,
+            f"joint-epochs/{task}/{setting}/{model}",
+        )
+        claims = tuple(
+            ClaimAgainstRetrained(
+                claim["text"],
+                claim["better"],
+                difference_verdict(res.test_values(task, claim["better"], setting, metric), values),
+                _paired_or_none(
+                    res.sentence_counts(task, claim["better"], setting),
+                    counts,
+                    metric,
+                    f"joint-epochs/{task}/{setting}/{claim['better']}/{model}",
+                ),
             )
-        effects.append(JointEpochsEffect(task, model, setting, difference, paired))
+            for claim in res.paper.get("claims", [])
+            if claim["worse"] == model
+            and claim.get("measure", "test") == "test"
+            and task in claim.get("tasks", [task])
+            and setting in claim.get("settings", [setting])
+            and res.under_protocol(task, claim["better"], setting)
+        )
+        effects.append(JointEpochsEffect(task, model, setting, difference, paired, claims))
     return effects
+
+
+def _paired_or_none(
+    better: list[dict[str, list[int]]], other: list[dict[str, list[int]]], metric: str, key: str
+) -> PairedTest | None:
+    """The paired bootstrap of `better` over `other`, its generator seeded by `key`; None where
+    a side lacks per-sentence counts."""
+    if not better or not other:
+        return None
+    return paired_bootstrap(better, other, metric, seed=zlib.crc32(key.encode()))

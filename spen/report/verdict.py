@@ -24,9 +24,18 @@ from spen.report.claims import (
     HOLDS,
     WITHIN,
     Comparison,
+    Difference,
     repeats,
 )
-from spen.report.paired import FAILS_WORD, HOLDS_WORD, INCONCLUSIVE, LEVEL, WORD_CLASS, holm
+from spen.report.paired import (
+    FAILS_WORD,
+    HOLDS_WORD,
+    INCONCLUSIVE,
+    LEVEL,
+    WORD_CLASS,
+    PairedTest,
+    holm,
+)
 from spen.report.results import SETTING_ORDER, TASK_ORDER, Results
 from spen.report.search_budget import joint_epochs_effects, short_joint_budgets, unequal_budgets
 from spen.report.tuning_table import peaked_at_budget, runs_peaked_at_budget
@@ -78,19 +87,19 @@ def where(row: Comparison) -> str:
 
 def _joint_epochs_measured(res: Results) -> str:
     """` Retrained at their chosen points with as many joint epochs …`: each such row's Δ
-    over its committed runs ("" when none was retrained)."""
+    over its committed runs, and each claim against it redone ("" when none was retrained)."""
     effects = joint_epochs_effects(res)
     if not effects:
         return ""
     found = []
     for e in effects:
         text = f"{_short(res, e.model)} {e.task.upper()} {e.setting} "
-        if e.difference.se is None:
-            found.append(text + f"{e.difference.delta:+.2f} (too few seeds for an SE)")
-            continue
-        text += f"{e.difference.delta:+.2f} ± {e.difference.se:.2f}".replace("-", "−")
-        if e.paired is not None:
-            text += f", paired p {e.paired.p_text}"
+        text += _difference_text(e.difference, e.paired)
+        redone = [
+            f"{_short(res, c.better)} {_difference_text(c.difference, c.paired)}" for c in e.claims
+        ]
+        if redone:
+            text += f" ({'; '.join(redone)} against the retrained runs)"
         found.append(text)
     return (
         " Retrained at their chosen points with as many joint epochs (profiles "
@@ -99,15 +108,22 @@ def _joint_epochs_measured(res: Results) -> str:
     )
 
 
+def _difference_text(diff: Difference, paired: PairedTest | None, digits: int = 2) -> str:
+    """`+0.45 ± 0.28, paired p 0.175`, or the Δ alone with too few seeds for an SE."""
+    if diff.delta is None:
+        return "not measured"
+    if diff.se is None:
+        return f"{diff.delta:+.{digits}f} (too few seeds for an SE)".replace("-", "−")
+    text = f"{diff.delta:+.{digits}f} ± {diff.se:.{digits}f}".replace("-", "−")
+    if paired is not None:
+        text += f", paired p {paired.p_text}"
+    return text
+
+
 def delta_text(row: Comparison) -> str:
     """`+2.02 ± 0.18` (speed: one decimal, sentences/s), and the paired test's p where the
     row has one: `+2.02 ± 0.18, paired p 0.001`."""
-    digits = 1 if row.speed else 2
-    diff = row.difference
-    text = f"{diff.delta:+.{digits}f} ± {diff.se:.{digits}f}".replace("-", "−")
-    if row.paired is not None:
-        text += f", paired p {row.paired.p_text}"
-    return text
+    return _difference_text(row.difference, row.paired, 1 if row.speed else 2)
 
 
 @dataclass
