@@ -1080,9 +1080,15 @@ def dvc_lock(
 @app.command()
 @user_errors
 def compare(
-    better: Annotated[list[Path], typer.Argument(help="The claimed-better runs' test.json files.")],
+    better: Annotated[
+        list[Path],
+        typer.Argument(help="The claimed-better runs: a run group's folder or test.json files."),
+    ],
     against: Annotated[
-        list[Path], typer.Option("--against", help="A test.json of the other side (repeat).")
+        list[Path],
+        typer.Option(
+            "--against", help="The other side: a run group's folder, or a test.json (repeat)."
+        ),
     ],
     metric: Annotated[
         str | None, typer.Option(help="accuracy or f1 (default: the runs' headline metric).")

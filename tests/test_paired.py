@@ -125,8 +125,9 @@ def test_spen_compare_gives_the_reports_two_verdicts_and_refuses_unscored_runs(
     tmp_path: Path,
 ) -> None:
     """`spen compare` on two sides of 3 runs: the means, Δ and its seed SE computed here by
-    hand, the seed verdict and the paired test's word; a test.json without per-sentence counts
-    is refused in one line naming it, exit 2."""
+    hand, the seed verdict and the paired test's word, alike from the run groups' folders; a
+    test.json without per-sentence counts, a side with two runs of one seed and a folder with
+    no runs are refused in one line naming the file, exit 2."""
     rng = np.random.default_rng(3)
     tokens = rng.integers(5, 20, size=200).tolist()
     better, other = [], []
@@ -148,6 +149,21 @@ def test_spen_compare_gives_the_reports_two_verdicts_and_refuses_unscored_runs(
     assert out["paired"]["word"] == HOLDS_WORD and out["paired"]["delta"] == pytest.approx(delta)
     reverse = ["compare", *map(str, other), *sum((["--against", str(p)] for p in better), [])]
     assert json.loads(CliRunner().invoke(app, reverse).stdout)["paired"]["word"] == FAILS_WORD
+    # a run group's folder stands for its seedK/test.json files
+    folders = ["compare", str(tmp_path / "new"), "--against", str(tmp_path / "old")]
+    by_folder = json.loads(CliRunner().invoke(app, folders).stdout)
+    assert by_folder["better"]["values"] == acc[0] and by_folder["delta"] == out["delta"]
+    # a shell pattern after --against puts all but its first file on the claimed-better side:
+    # two runs of one seed there, refused
+    trap = ["compare", *map(str, better), "--against", *map(str, other)]
+    result = CliRunner().invoke(app, trap)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert f"{other[1]}: a second run of seed1 on the claimed-better side" in result.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(app, ["compare", str(empty), "--against", str(tmp_path / "old")])
+    assert result.exit_code == 2 and f"{empty}: no seedK/test.json inside" in result.stderr
 
     unscored = tmp_path / "older/test.json"
     unscored.parent.mkdir()

@@ -1,10 +1,12 @@
 """Two sets of scored runs compared as the report compares a claim's two sides: Δ of the means
 with its seed SE and verdict (`claims.difference_verdict`), and the paired bootstrap over the
 test sentences pooled with the seeds (`paired.paired_bootstrap`). For a setting changed by hand:
-score the new runs, compare them with the committed ones."""
+score the new runs, compare them with the committed ones. A side is a run group's folder (its
+`seedK/test.json` files) or test.json files, one per seed."""
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +31,34 @@ def read_scores(path: Path) -> dict[str, Any]:
     return scores
 
 
+def side_runs(paths: Sequence[Path], side: str) -> list[Path]:
+    """A side's test.json files: each folder given stands for its `seedK/test.json` files; two
+    runs of one seed on a side are refused (a shell pattern's files landed on the wrong side)."""
+    runs: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(path.glob("seed*/test.json"))
+            if not found:
+                raise ValueError(
+                    f"{path}: no seedK/test.json inside; expected a run group's folder or "
+                    f"{SCORES_HINT}"
+                )
+            runs += found
+        else:
+            runs.append(path)
+    seen: dict[str, Path] = {}
+    for run in runs:
+        seed = run.parent.name
+        if re.fullmatch(r"seed\d+", seed) and seed in seen:
+            raise ValueError(
+                f"{run}: a second run of {seed} on the {side} side (after {seen[seed]}); a side "
+                "holds one run per seed: give the other side's folder, or each of its files "
+                "after its own --against"
+            )
+        seen[seed] = run
+    return runs
+
+
 def task_metric(scores: Sequence[dict[str, Any]], paths: Sequence[Path]) -> str:
     """The headline metric the runs share: entity `f1` where they were scored on entities,
     else `accuracy`; runs scored both ways are refused."""
@@ -40,11 +70,12 @@ def task_metric(scores: Sequence[dict[str, Any]], paths: Sequence[Path]) -> str:
 
 
 def compare(better: Sequence[Path], other: Sequence[Path], metric: str | None = None) -> dict:
-    """ "`better` beats `other`": each side's per-seed figures and mean, Δ ± seed SE and its
-    verdict, and the paired bootstrap's Δ, interval, p and word, on `metric` (default the
-    runs' headline metric)."""
+    """ "`better` beats `other`" (each side as `side_runs` reads it): each side's per-seed
+    figures and mean, Δ ± seed SE and its verdict, and the paired bootstrap's Δ, interval, p
+    and word, on `metric` (default the runs' headline metric)."""
     if not better or not other:
         raise ValueError("compare: give at least one scored run on each side")
+    better, other = side_runs(better, "claimed-better"), side_runs(other, "other")
     sides = [[read_scores(p) for p in paths] for paths in (better, other)]
     metric = metric or task_metric(sides[0] + sides[1], [*better, *other])
     if metric not in COUNTS_OF:
