@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from spen.cpu_kernels import pin_kernels
+
 if TYPE_CHECKING:
     from spen.tagger import Tagger
 
 __version__ = "0.1.0"
 __all__ = ["Tagger"]
+
+pin_kernels()  # before anything loads torch: the same kernels on every CPU
 
 
 def __getattr__(name: str) -> Any:

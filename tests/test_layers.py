@@ -9,7 +9,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "spen"
 #: each layer may import the layers before it (and itself), nothing after
 LAYERS = [
-    {"config", "device", "io", "run_config"},
+    {"config", "cpu_kernels", "device", "io", "run_config"},
     {"data"},
     {"inference", "chain_inference"},
     {"models"},

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from spen.cpu_kernels import kernel_level
 from spen.data.batches import make_batches
 from spen.data.prepared import PreparedTask
 from spen.device import choose_device
@@ -226,7 +227,8 @@ def _write_outputs(
     tuning: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     """Write the best model, the per-epoch log and the summary (with why training stopped
-    before its budget, if it did, and the tuning settings it was given), each atomically."""
+    before its budget, if it did, the CPU kernels it ran with, and the tuning settings it was
+    given), each atomically."""
     history = best_state["history"]
     save_checkpoint(paths.best, best_state)
     _write_history(paths.metrics, history)
@@ -239,6 +241,7 @@ def _write_outputs(
         "parameters": count_parameters(model),
         "test_time_parameters": count_test_time_parameters(model),
         "weights_sha256": weights_sha256(best_state["model"]),
+        "cpu_kernels": kernel_level(),
         **({"tuning": dict(tuning)} if tuning is not None else {}),
     }
     write_json(paths.summary, summary)
