@@ -311,8 +311,9 @@ def test_the_panel_gives_the_2018_rows_retrained_with_as_many_joint_epochs(
     assert claim.difference.delta == pytest.approx(delta)
     assert claim.difference.se == pytest.approx(se)
     assert claim.paired is not None and claim.paired.delta == pytest.approx(delta)
-    redone = "compound-stacked " + f"{delta:+.2f} ± {se:.2f}".replace("-", "−")
-    assert f"({redone}, paired p {claim.paired.p_text} against the retrained runs)" in line
+    redone = f"{delta:+.2f} ± {se:.2f}".replace("-", "−")
+    redone = f"(compound-stacked over the retrained runs {redone}, paired p {claim.paired.p_text})"
+    assert redone in line
 
     bare = tmp_path / layout.JOINT_EPOCHS / "pos/perceptron-paper/seed1/test.json"
     write_json(bare, {"accuracy": 80.0})

@@ -96,10 +96,12 @@ def _joint_epochs_measured(res: Results) -> str:
         text = f"{_short(res, e.model)} {e.task.upper()} {e.setting} "
         text += _difference_text(e.difference, e.paired)
         redone = [
-            f"{_short(res, c.better)} {_difference_text(c.difference, c.paired)}" for c in e.claims
+            f"{_short(res, c.better)} over the retrained runs "
+            + _difference_text(c.difference, c.paired)
+            for c in e.claims
         ]
         if redone:
-            text += f" ({'; '.join(redone)} against the retrained runs)"
+            text += f" ({'; '.join(redone)})"
         found.append(text)
     return (
         " Retrained at their chosen points with as many joint epochs (profiles "
