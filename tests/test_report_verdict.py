@@ -266,7 +266,8 @@ def test_the_panel_gives_the_2018_rows_retrained_with_as_many_joint_epochs(
     """Margin-rescaled (POS paper) retrained with as many joint epochs, 3 seeds, beside its 3
     committed runs: the panel's joint-epochs line gives Δ ± seed SE computed here by hand and
     the paired test, and the claim compound-stacked makes against the row redone against the
-    retrained runs; a retrained run without per-sentence counts is refused, named."""
+    retrained runs; a row whose retrained runs scored just what its runs did is named so; a
+    retrained run without per-sentence counts is refused, named."""
     summary = _project(tmp_path)
     rng = np.random.default_rng(5)
     tokens = rng.integers(5, 15, size=120).tolist()
@@ -282,6 +283,11 @@ def test_the_panel_gives_the_2018_rows_retrained_with_as_many_joint_epochs(
         committed.append(old["accuracy"])
         retrained.append(new["accuracy"])
         stacked.append(claimed["accuracy"])
+        # perceptron, retrained, finds no better dev epoch: the same scores
+        same = _pos_scores([t - int(rng.integers(1, 3)) for t in tokens], tokens)
+        _write_run(tmp_path, "pos", "perceptron", "paper", seed, same)
+        folder = tmp_path / layout.JOINT_EPOCHS / "pos/perceptron-paper" / f"seed{seed}"
+        write_json(folder / "test.json", same)
     # compound-stacked's seed-1 run is its chosen point's run again (the same best dev score)
     record = read_json(tmp_path / "results/tuning/pos/compound_stacked-paper.json")
     chosen = {"dev": record["points"][record["chosen"]]["dev"], "epochs": 3}
@@ -291,7 +297,8 @@ def test_the_panel_gives_the_2018_rows_retrained_with_as_many_joint_epochs(
     )
     write_json(summary, aggregate.aggregate(sorted(tmp_path.glob("results/*/*/seed*/test.json"))))
     res = Results(load_inputs(summary, None, tmp_path))
-    (effect,) = joint_epochs_effects(res)
+    effect, unchanged = joint_epochs_effects(res)
+    assert unchanged.model == "perceptron" and unchanged.unchanged and not effect.unchanged
     delta = statistics.fmean(retrained) - statistics.fmean(committed)
     se = (statistics.variance(retrained) / 3 + statistics.variance(committed) / 3) ** 0.5
     assert (effect.task, effect.model, effect.setting) == ("pos", "margin_rescaled", "paper")
@@ -314,6 +321,9 @@ def test_the_panel_gives_the_2018_rows_retrained_with_as_many_joint_epochs(
     redone = f"{delta:+.2f} ± {se:.2f}".replace("-", "−")
     redone = f"(compound-stacked over the retrained runs {redone}, paired p {claim.paired.p_text})"
     assert redone in line
+    assert (
+        "; perceptron POS paper the same test scores (no better dev epoch past the budget)." in line
+    )
 
     bare = tmp_path / layout.JOINT_EPOCHS / "pos/perceptron-paper/seed1/test.json"
     write_json(bare, {"accuracy": 80.0})

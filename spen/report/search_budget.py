@@ -120,7 +120,9 @@ class ClaimAgainstRetrained:
 class JointEpochsEffect:
     """A 2018 row retrained at its chosen point with as many joint epochs as the other rows,
     against its committed runs: Δ of the task's metric ± seed SE, and the paired test where
-    both sides kept their per-sentence counts; and each claim against the row, redone."""
+    both sides kept their per-sentence counts; each claim against the row, redone; and whether
+    the retrained runs scored just what the committed ones did (no better dev epoch came after
+    the committed budget)."""
 
     task: str
     model: str
@@ -128,6 +130,7 @@ class JointEpochsEffect:
     difference: Difference
     paired: PairedTest | None
     claims: tuple[ClaimAgainstRetrained, ...] = ()
+    unchanged: bool = False  # every retrained run scored what a committed one did
 
 
 def joint_epochs_effects(res: Results) -> list[JointEpochsEffect]:
@@ -168,7 +171,10 @@ def joint_epochs_effects(res: Results) -> list[JointEpochsEffect]:
             and setting in claim.get("settings", [setting])
             and res.under_protocol(task, claim["better"], setting)
         )
-        effects.append(JointEpochsEffect(task, model, setting, difference, paired, claims))
+        unchanged = sorted(values) == sorted(committed)
+        effects.append(
+            JointEpochsEffect(task, model, setting, difference, paired, claims, unchanged)
+        )
     return effects
 
 

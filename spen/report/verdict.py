@@ -94,6 +94,9 @@ def _joint_epochs_measured(res: Results) -> str:
     found = []
     for e in effects:
         text = f"{_short(res, e.model)} {e.task.upper()} {e.setting} "
+        if e.unchanged:
+            found.append(text + "the same test scores (no better dev epoch past the budget)")
+            continue
         text += _difference_text(e.difference, e.paired)
         redone = [
             f"{_short(res, c.better)} over the retrained runs "
