@@ -143,12 +143,20 @@ PARAM_FILES = {
 }
 # The spen modules each step runs (as spen/cli.py imports them); its code dependencies are
 # everything they import, found by `code_deps`. spen/cli.py itself is wiring, left out on
-# purpose: adding a subcommand must not retrain every model.
+# purpose: adding a subcommand must not retrain every model. A step that computes with torch
+# also runs `spen.cpu_kernels` (`import spen` runs it): the kernels it holds torch to.
+KERNELS = "spen.cpu_kernels"
 ENTRY_MODULES = {
     "fetch": ("spen.config", "spen.data.sources"),
     "preprocess": ("spen.config", "spen.data.preprocess"),
-    "featurize": ("spen.config", "spen.data.featurize", "spen.data.prepared"),
-    "pretrain_tlm": ("spen.config", "spen.data.prepared", "spen.device", "spen.training.tag_lm"),
+    "featurize": ("spen.config", "spen.data.featurize", "spen.data.prepared", KERNELS),
+    "pretrain_tlm": (
+        "spen.config",
+        "spen.data.prepared",
+        "spen.device",
+        "spen.training.tag_lm",
+        KERNELS,
+    ),
     "train": ("spen.config", "spen.data.prepared", "spen.training.loop", "spen.tuning"),
     "tune_select": ("spen.tuning",),
     "decode": (
@@ -156,6 +164,7 @@ ENTRY_MODULES = {
         "spen.device",
         "spen.evaluation.decode",
         "spen.training.checkpoint",
+        KERNELS,
     ),
     "score": ("spen.data.vocab", "spen.evaluation.decode", "spen.evaluation.metrics", "spen.io"),
     "analyze": (
@@ -163,8 +172,9 @@ ENTRY_MODULES = {
         "spen.device",
         "spen.evaluation.analysis",
         "spen.training.checkpoint",
+        KERNELS,
     ),
-    "calibrate": ("spen.calibration", "spen.measured"),
+    "calibrate": ("spen.calibration", "spen.measured", KERNELS),
     "aggregate": ("spen.aggregate",),
     "bench": ("spen.bench", "spen.config", "spen.data.prepared", "spen.device", "spen.layout"),
     "report": ("spen.report.build",),

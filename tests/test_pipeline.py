@@ -376,6 +376,17 @@ def test_each_steps_code_deps_cover_what_its_command_imports(step: str) -> None:
     assert imported <= set(steps.code_deps(step))
 
 
+def test_the_steps_that_compute_with_torch_rerun_when_the_cpu_kernels_change() -> None:
+    """`import spen` holds torch's CPU kernels (spen/cpu_kernels.py), and the kernels decide
+    the last bits of every figure torch computes: each step that runs torch reruns on an edit
+    to it; the steps that only read and write files do not."""
+    torch_steps = {"featurize", "pretrain_tlm", "train", "tune_probe", "tune_train", "decode",
+                   "analyze", "calibrate"}  # fmt: skip
+    for step in steps.ENTRY_MODULES:
+        depends = "spen/cpu_kernels.py" in steps.code_deps(step)
+        assert depends == (step in torch_steps), step
+
+
 # --- bad params stop Snakemake before any job ------------------------------------------------
 
 
