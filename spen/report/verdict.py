@@ -467,8 +467,8 @@ def _findings(res: Results, verdicts: Sequence[ClaimVerdict]) -> list[str]:
         lines.append(
             "**Fewer joint epochs for the 2018 rows:** their epoch budget also counts the "
             f"epochs that retune A_Ψ alone, so they train F_Φ with the energy for {where_short}, "
-            "where every other row trains for all of them; their verdicts carry that "
-            "(docs/CHOICES.md)." + _joint_epochs_measured(res)
+            'where every other row trains for all of them (docs/CHOICES.md, "Retuning").'
+            + (_joint_epochs_measured(res) or " Their verdicts carry that.")
         )
     binding = peaked_at_budget(res)
     if binding:
