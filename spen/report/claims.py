@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 import statistics
 import string
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,7 @@ from spen.report.paired import (
     REPLICATES,
     WORD_CLASS,
     PairedTest,
-    paired_bootstrap,
+    keyed_bootstrap,
 )
 from spen.report.results import SETTING_ORDER, TASK_ORDER, Results
 
@@ -106,14 +105,14 @@ class Comparison:
     @property
     def speed(self) -> bool:
         """Whether the row compares training speed rather than test scores."""
-        return _is_speed(self.claim)
+        return is_speed(self.claim)
 
 
 def claim_comparisons(res: Results) -> list[Comparison]:
     """Every claim of paper.yaml × task × input setting × comparison, in paper.yaml's order."""
     rows = []
     for claim in res.paper.get("claims", []):
-        speed = _is_speed(claim)
+        speed = is_speed(claim)
         for task in claim.get("tasks", TASK_ORDER):
             for setting in claim.get("settings", SETTING_ORDER):
                 paper = _paper_delta(res, claim, task, setting)
@@ -143,14 +142,13 @@ def claim_comparisons(res: Results) -> list[Comparison]:
 
 def _paired(res: Results, task: str, setting: str, better: str, other: str) -> PairedTest | None:
     """The paired bootstrap of `better` over `other` on the task's metric, where both sides'
-    runs kept their per-sentence counts; its generator's seed is fixed by the pair, so the
-    report renders the same figures each time."""
-    better_counts = res.sentence_counts(task, better, setting)
-    other_counts = res.sentence_counts(task, other, setting)
-    if not better_counts or not other_counts:
-        return None
-    seed = zlib.crc32(f"{task}/{setting}/{better}/{other}".encode())
-    return paired_bootstrap(better_counts, other_counts, res.metric(task), seed=seed)
+    runs kept their per-sentence counts."""
+    return keyed_bootstrap(
+        res.sentence_counts(task, better, setting),
+        res.sentence_counts(task, other, setting),
+        res.metric(task),
+        f"{task}/{setting}/{better}/{other}",
+    )
 
 
 def figures(row: Comparison) -> tuple[Any, ...]:
@@ -187,7 +185,7 @@ def _fresh_delta(
     return statistics.fmean(better) - statistics.fmean(worse)
 
 
-def _is_speed(claim: dict[str, Any]) -> bool:
+def is_speed(claim: dict[str, Any]) -> bool:
     """Whether the claim is on training speed (`measure: speed`) rather than test scores."""
     return claim.get("measure", "test") == "speed"
 
@@ -197,7 +195,7 @@ def _claim_values(
 ) -> list[float]:
     """The model's figures for the claim's measure: per-seed test scores of the task's headline
     metric, or the training throughput `spen bench` measured."""
-    if _is_speed(claim):
+    if is_speed(claim):
         return _bench_speed(res, task, model)
     return res.test_values(task, model, setting, res.metric(task))
 
@@ -232,7 +230,7 @@ def _paper_delta(res: Results, claim: dict[str, Any], task: str, setting: str) -
     (paper setting only) for a speed claim, else the column MAIN_COLUMNS compares the setting
     with, from the first of its main table and Table 4 that has both rows."""
     better, worse = claim["better"], claim["worse"]
-    if _is_speed(claim):
+    if is_speed(claim):
         speeds = res.paper.get("speed", {}).get(task, {}) if setting == "paper" else {}
         if better in speeds and worse in speeds:
             return float(speeds[better] - speeds[worse])

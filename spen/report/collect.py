@@ -438,15 +438,25 @@ def load_devices(root: Path) -> dict[str, str]:
     return found
 
 
+def read_counted_scores(path: Path) -> dict[str, Any]:
+    """A run's test scores with their per-sentence counts (`spen score`'s test.json); a file
+    without them is refused, named."""
+    scores = read_json(path)
+    if not isinstance(scores, dict) or not isinstance(scores.get("per_sentence"), dict):
+        raise ValueError(
+            f"{path}: no per-sentence counts (scored before they were kept?); expected a "
+            "test.json written by `spen score`"
+        )
+    return scores
+
+
 def load_joint_epochs(root: Path) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
     """The test scores of the 2018 rows' runs with as many joint epochs as the other rows
     (`layout.JOINT_EPOCHS`/TASK/MODEL-SETTING/seedK/test.json), by (task, model, setting), in
     seed order; a scores file without per-sentence counts is refused, named."""
     found: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for path in sorted((root / JOINT_EPOCHS).glob("*/*/seed*/test.json")):
-        scores = read_json(path)
-        if not isinstance(scores, dict) or "per_sentence" not in scores:
-            raise ValueError(f"{path}: no per-sentence counts; expected `spen score`'s test.json")
+        scores = read_counted_scores(path)
         model, _, setting = path.parent.parent.name.rpartition("-")
         found.setdefault((path.parents[2].name, model, setting), []).append(scores)
     return found

@@ -13,22 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from spen.evaluation.metrics import decode_counts
-from spen.io import read_json
 from spen.report.claims import difference_verdict
+from spen.report.collect import read_counted_scores
 from spen.report.paired import COUNTS_OF, paired_bootstrap
 
 SCORES_HINT = "a test.json written by `spen score`"
-
-
-def read_scores(path: Path) -> dict[str, Any]:
-    """A run's scores with its per-sentence counts; a file without them is refused, named."""
-    scores = read_json(path)
-    if not isinstance(scores, dict) or not isinstance(scores.get("per_sentence"), dict):
-        raise ValueError(
-            f"{path}: no per-sentence counts (scored before they were kept?); expected "
-            f"{SCORES_HINT}"
-        )
-    return scores
 
 
 def side_runs(paths: Sequence[Path], side: str) -> list[Path]:
@@ -76,7 +65,7 @@ def compare(better: Sequence[Path], other: Sequence[Path], metric: str | None = 
     if not better or not other:
         raise ValueError("compare: give at least one scored run on each side")
     better, other = side_runs(better, "claimed-better"), side_runs(other, "other")
-    sides = [[read_scores(p) for p in paths] for paths in (better, other)]
+    sides = [[read_counted_scores(p) for p in paths] for paths in (better, other)]
     metric = metric or task_metric(sides[0] + sides[1], [*better, *other])
     if metric not in COUNTS_OF:
         raise ValueError(f"--metric: expected one of {', '.join(COUNTS_OF)}, got {metric}")

@@ -10,6 +10,7 @@ sentences alone, seeds kept, gives the part of the uncertainty the test set carr
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -150,3 +151,13 @@ def holm(p_values: Sequence[float], alpha: float = 1 - LEVEL) -> list[bool]:
             break
         rejected[index] = True
     return rejected
+
+
+def keyed_bootstrap(
+    better: Sequence[Counts], other: Sequence[Counts], metric: str, key: str
+) -> PairedTest | None:
+    """`paired_bootstrap` with its generator seeded by `key` (what is compared, so the report
+    renders the same figures each time); None where a side has no per-sentence counts."""
+    if not better or not other:
+        return None
+    return paired_bootstrap(better, other, metric, seed=zlib.crc32(key.encode()))

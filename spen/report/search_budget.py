@@ -5,15 +5,14 @@ each row's search is visible beside its result."""
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from spen.aggregate import is_number
 from spen.evaluation.metrics import decode_counts
 from spen.report.cells import DASH, Cell, Table, fmt, text_cell
-from spen.report.claims import Difference, difference_verdict
-from spen.report.paired import PairedTest, paired_bootstrap
+from spen.report.claims import Difference, difference_verdict, is_speed
+from spen.report.paired import PairedTest, keyed_bootstrap
 from spen.report.results import Results, in_report_order
 
 #: the numbers of points tried the table shows (a column beyond a grid's size reads a dash)
@@ -146,7 +145,7 @@ def joint_epochs_effects(res: Results) -> list[JointEpochsEffect]:
         values = [float(s[metric]) for s in retrained]
         counts = [decode_counts(s["per_sentence"]) for s in retrained]
         difference = difference_verdict(values, committed)
-        paired = _paired_or_none(
+        paired = keyed_bootstrap(
             counts,
             res.sentence_counts(task, model, setting),
             metric,
@@ -157,7 +156,7 @@ def joint_epochs_effects(res: Results) -> list[JointEpochsEffect]:
                 claim["text"],
                 claim["better"],
                 difference_verdict(res.test_values(task, claim["better"], setting, metric), values),
-                _paired_or_none(
+                keyed_bootstrap(
                     res.sentence_counts(task, claim["better"], setting),
                     counts,
                     metric,
@@ -166,7 +165,7 @@ def joint_epochs_effects(res: Results) -> list[JointEpochsEffect]:
             )
             for claim in res.paper.get("claims", [])
             if claim["worse"] == model
-            and claim.get("measure", "test") == "test"
+            and not is_speed(claim)
             and task in claim.get("tasks", [task])
             and setting in claim.get("settings", [setting])
             and res.under_protocol(task, claim["better"], setting)
@@ -176,13 +175,3 @@ def joint_epochs_effects(res: Results) -> list[JointEpochsEffect]:
             JointEpochsEffect(task, model, setting, difference, paired, claims, unchanged)
         )
     return effects
-
-
-def _paired_or_none(
-    better: list[dict[str, list[int]]], other: list[dict[str, list[int]]], metric: str, key: str
-) -> PairedTest | None:
-    """The paired bootstrap of `better` over `other`, its generator seeded by `key`; None where
-    a side lacks per-sentence counts."""
-    if not better or not other:
-        return None
-    return paired_bootstrap(better, other, metric, seed=zlib.crc32(key.encode()))
