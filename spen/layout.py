@@ -61,9 +61,12 @@ TRAIN_SUMMARY = f"models/{RUN_DIR}/train.json"
 TIMINGS = f"models/{RUN_DIR}/timings.json"
 PREDICTIONS = f"results/{RUN_DIR}/test.conll"
 SCORES = f"results/{RUN_DIR}/test.json"
-#: the 2018 rows' runs with as many joint epochs as the other rows, at their chosen points
-#: (profiles joint_epochs_pos and joint_epochs_ner, run by hand; docs/CHOICES.md, "Retuning")
+#: the 2018 rows' runs with as many joint epochs as the other rows (profiles joint_epochs_pos
+#: and joint_epochs_ner; docs/CHOICES.md, "Retuning"), laid out as results/ is: TASK/MODEL-
+#: SETTING/seedK/test.json, and under tuning/ the records of the grids retuned at that budget
 JOINT_EPOCHS = "results/sensitivity/joint-epochs"
+JOINT_EPOCHS_TUNING = f"{JOINT_EPOCHS}/tuning"
+JOINT_EPOCHS_FILES = (f"{JOINT_EPOCHS}/*/*/seed*/test.json", f"{JOINT_EPOCHS_TUNING}/*/*.json")
 CURVE = f"results/{RUN_DIR}/learning_curve.json"
 ANALYSIS = f"results/{RUN_DIR}/analysis.json"
 CALIBRATION = f"results/{RUN_DIR}/calibration.json"
@@ -332,9 +335,9 @@ def prepared(task: str, names: Iterable[str] = PREPARED_FILES) -> list[str]:
 
 def report_inputs(params: Params, profile: str, root: Path = Path(".")) -> list[str]:
     """What the report reads besides the summary and curves: analyses and calibrations of
-    every run, benchmarks, the
-    encoder features' costs, the hand-run records under `root` (pipeline timings, projections,
-    settings benchmarks, GPU check), choices."""
+    every run, benchmarks, the encoder features' costs, the hand-run records under `root`
+    (pipeline timings, projections, settings benchmarks, the joint-epochs runs and grids, GPU
+    check), choices."""
     per_run = [run.path(p) for run in runs(params, profile) for p in (ANALYSIS, CALIBRATION)]
     exp = experiments(params, profile)
     benches = [BENCH.format(task=task) for task in exp["tasks"]]
@@ -346,7 +349,7 @@ def report_inputs(params: Params, profile: str, root: Path = Path(".")) -> list[
     ]
     timings = sorted(
         path.relative_to(root).as_posix()
-        for pattern in (PIPELINE_TIMES, PROJECTIONS, SETTING_BENCHES)
+        for pattern in (PIPELINE_TIMES, PROJECTIONS, SETTING_BENCHES, *JOINT_EPOCHS_FILES)
         for path in root.glob(pattern)
     )
     gpu = [GPU_CHECK] if (root / GPU_CHECK).is_file() else []

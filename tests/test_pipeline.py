@@ -29,6 +29,7 @@ import yaml
 
 from spen import aggregate, dvc_lock, dvc_yaml, layout, steps, tuning
 from spen.config import Params, ParamsError, load_params
+from spen.io import write_json
 from tests.conftest import SHARED_DATA, needs_shared_data
 
 REPO = Path(__file__).resolve().parents[1]
@@ -194,6 +195,19 @@ def dvc_commands(cwd: Path) -> dict[str, str]:
 def test_dvc_yaml_is_rendered_from_params() -> None:
     done = _run([SPEN, "dvc-yaml", "--check"], REPO)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_report_depends_on_the_joint_epochs_runs_and_grids(tmp_path: Path) -> None:
+    """The hand-run joint-epochs results the verdict panel reads are the report step's inputs
+    in both tools (one list, `layout.report_inputs`): a new one reruns the report."""
+    run = tmp_path / layout.JOINT_EPOCHS / "pos/perceptron-paper/seed2/test.json"
+    record = tmp_path / layout.JOINT_EPOCHS_TUNING / "pos/perceptron-paper.json"
+    point = tmp_path / layout.JOINT_EPOCHS_TUNING / "pos/points/perceptron-paper/sgd.json"
+    for path in (run, record, point):
+        write_json(path, {})
+    inputs = layout.report_inputs(load_params(REPO / "params"), "paper", tmp_path)
+    assert {p.relative_to(tmp_path).as_posix() for p in (run, record)} <= set(inputs)
+    assert point.relative_to(tmp_path).as_posix() not in inputs  # a point is not read
 
 
 @needs_tools

@@ -265,10 +265,19 @@ def test_the_panel_gives_the_2018_rows_retrained_with_as_many_joint_epochs(
 ) -> None:
     """Margin-rescaled (POS paper) retrained with as many joint epochs, 3 seeds, beside its 3
     committed runs: the panel's joint-epochs line gives Δ ± seed SE computed here by hand and
-    the paired test, and the claim compound-stacked makes against the row redone against the
+    the paired test, the point its grid retuned at that budget chose beside the committed
+    grid's choice, and the claim compound-stacked makes against the row redone against the
     retrained runs; a row whose retrained runs scored just what its runs did is named so; a
-    retrained run without per-sentence counts is refused, named."""
+    retrained run without per-sentence counts is refused, named, as is a retuned grid's record
+    in another row's place."""
     summary = _project(tmp_path)
+    # margin-rescaled's grid, tuned again with as many joint epochs, chose sgd (the committed
+    # grid chose adam); perceptron's grid was not tuned again
+    retuned = read_json(tmp_path / "results/tuning/pos/margin_rescaled-paper.json")
+    retuned["points"]["sgd"]["dev"] = 89.0
+    retuned |= {"chosen": "sgd", "profile": "joint_epochs_pos"}
+    retuned_record = tmp_path / layout.JOINT_EPOCHS_TUNING / "pos/margin_rescaled-paper.json"
+    write_json(retuned_record, retuned)
     rng = np.random.default_rng(5)
     tokens = rng.integers(5, 15, size=120).tolist()
     committed, retrained, stacked = [], [], []
@@ -305,10 +314,19 @@ def test_the_panel_gives_the_2018_rows_retrained_with_as_many_joint_epochs(
     assert effect.difference.delta == pytest.approx(delta)
     assert effect.difference.se == pytest.approx(se)
     assert effect.paired is not None and effect.paired.delta == pytest.approx(delta)
+    assert effect.retuning is not None and unchanged.retuning is None
+    assert (effect.retuning.chosen, effect.retuning.committed) == ("sgd", "adam")
     build_report(summary, None, tmp_path / "reports")
+    # section 4's search budgets show the retuned grid beside the committed one
+    html = (tmp_path / "reports/index.html").read_text()
+    key = "budget:pos/margin_rescaled-paper:joint-epochs"
+    assert _cell(html, f"{key}:points") == "2"
+    assert _cell(html, f"{key}:expected2") == "88.81"  # 88.25 · 1/4 + 89 · 3/4
+    assert _cell(html, "budget:pos/margin_rescaled-paper:expected2") == "88.19"
     panel = _panel_md((tmp_path / "reports/index.md").read_text())
     line = next(x for x in panel.splitlines() if "**Fewer joint epochs" in x)
-    shown = "margin-rescaled POS paper " + f"{delta:+.2f} ± {se:.2f}".replace("-", "−")
+    shown = "margin-rescaled POS paper (its 2 points retuned: sgd, not adam) "
+    shown += f"{delta:+.2f} ± {se:.2f}".replace("-", "−")
     assert f"{shown}, paired p {effect.paired.p_text}" in line
     # the claim "compound-stacked beats margin-rescaled", redone against the retrained runs
     (claim,) = effect.claims
@@ -328,4 +346,9 @@ def test_the_panel_gives_the_2018_rows_retrained_with_as_many_joint_epochs(
     bare = tmp_path / layout.JOINT_EPOCHS / "pos/perceptron-paper/seed1/test.json"
     write_json(bare, {"accuracy": 80.0})
     with pytest.raises(ValueError, match=f"{bare}: no per-sentence counts"):
+        load_inputs(summary, None, tmp_path)
+    write_json(bare, same)
+    misplaced = retuned_record.with_name("perceptron-paper.json")
+    retuned_record.rename(misplaced)
+    with pytest.raises(ValueError, match=f"{misplaced}: holds the record of pos/margin_rescaled"):
         load_inputs(summary, None, tmp_path)

@@ -54,6 +54,7 @@ from spen.layout import (
     CURVE,
     GPU_CHECK_FILE,
     JOINT_EPOCHS,
+    JOINT_EPOCHS_TUNING,
     SCORES,
     Run,
 )
@@ -131,6 +132,8 @@ class Inputs:
     #: the 2018 rows with as many joint epochs, by (task, model, setting): per seed, the
     #: per-sentence counts and the test scores
     joint_epochs: dict[tuple[str, str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    #: the records of those rows' grids where they were retuned at that budget
+    joint_epochs_tuning: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
 
     def group_runs(self, key: str) -> list[RunData]:
         """The runs of TASK/MODEL-SETTING `key`, by seed."""
@@ -276,12 +279,12 @@ def _load_results(
     return found
 
 
-def load_tuning(root: Path) -> dict[tuple[str, str, str], dict[str, Any]]:
-    """The tuning records under `root`, by (task, model, setting); none when the folder is
-    absent. A record must hold its points and a chosen one among them, and lie where its
-    task, model and setting say."""
+def load_tuning(root: Path, folder: Path = TUNING) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The tuning records in `root`/`folder` (default: the project's), by (task, model,
+    setting); none when the folder is absent. A record must hold its points and a chosen one
+    among them, and lie where its task, model and setting say."""
     records: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for path in sorted((root / TUNING).glob("*/*.json")):
+    for path in sorted((root / folder).glob("*/*.json")):
         record = read_json(path)
         points = record.get("points") if isinstance(record, dict) else None
         if (
@@ -300,7 +303,7 @@ def load_tuning(root: Path) -> dict[tuple[str, str, str], dict[str, Any]]:
         if (path.parent.name, path.stem) != (key[0], f"{key[1]}-{key[2]}"):
             where = f"{key[0]}/{key[1]}-{key[2]}"
             raise ValueError(
-                f"{path}: holds the record of {where}, which belongs in {TUNING}/{where}.json"
+                f"{path}: holds the record of {where}, which belongs in {folder}/{where}.json"
             )
         records[key] = record
     return records
@@ -492,4 +495,5 @@ def load_inputs(summary_path: Path, bench_dir: Path | None, root: Path | None = 
         warnings=warnings,
         inference_benches=load_inference_benches(bench_dir),
         joint_epochs=load_joint_epochs(root),
+        joint_epochs_tuning=load_tuning(root, Path(JOINT_EPOCHS_TUNING)),
     )

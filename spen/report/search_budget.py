@@ -34,31 +34,45 @@ def expected_best(scores: Sequence[float], tried: int) -> float:
     )
 
 
+def _budget_row(res: Results, record: dict, key: str, label: str) -> list[Cell]:
+    """A tuning record's row of the search-budget table, its cells keyed `key`."""
+    scores = [p["dev"] for p in record["points"].values() if is_number(p.get("dev"))]
+    cells = [
+        text_cell(record["task"]),
+        text_cell(record["setting"]),
+        Cell(label, "label", title=record["model"]),
+        Cell(str(len(record["points"])), "num", f"{key}:points"),
+        Cell(str(len(scores)), "num", f"{key}:scored"),
+    ]
+    for tried in POINTS_TRIED:
+        if scores and tried <= len(record["points"]):
+            cells.append(Cell(fmt(expected_best(scores, tried)), "num", f"{key}:expected{tried}"))
+        else:
+            cells.append(Cell(DASH, "na", f"{key}:expected{tried}"))
+    return cells
+
+
 def budget_table(res: Results) -> Table | None:
     """Per tuning record: its grid's size, the points with a dev score, and the expected best
-    dev score after 1 to 12 points tried; None without records."""
+    dev score after 1 to 12 points tried; then the same for the 2018 rows' grids retuned with
+    as many joint epochs; None without records."""
     records = res.inputs.tuning
     if not records:
         return None
-    rows = []
-    for task, model, setting in in_report_order(res, records):
-        record = records[task, model, setting]
-        scores = [p["dev"] for p in record["points"].values() if is_number(p.get("dev"))]
-        key = f"budget:{task}/{model}-{setting}"
-        cells = [
-            text_cell(task),
-            text_cell(setting),
-            Cell(res.label(model), "label", title=model),
-            Cell(str(len(record["points"])), "num", f"{key}:points"),
-            Cell(str(len(scores)), "num", f"{key}:scored"),
-        ]
-        for tried in POINTS_TRIED:
-            if scores and tried <= len(record["points"]):
-                value = fmt(expected_best(scores, tried))
-                cells.append(Cell(value, "num", f"{key}:expected{tried}"))
-            else:
-                cells.append(Cell(DASH, "na", f"{key}:expected{tried}"))
-        rows.append(cells)
+    rows = [
+        _budget_row(res, records[k], f"budget:{k[0]}/{k[1]}-{k[2]}", res.label(k[1]))
+        for k in in_report_order(res, records)
+    ]
+    retuned = res.inputs.joint_epochs_tuning
+    rows += [
+        _budget_row(
+            res,
+            retuned[k],
+            f"budget:{k[0]}/{k[1]}-{k[2]}:joint-epochs",
+            f"{res.label(k[1])}, as many joint epochs",
+        )
+        for k in in_report_order(res, retuned)
+    ]
     header = ["task", "setting", "model", "grid points", "with a dev score"]
     header += [f"expected best dev, {n} tried" for n in POINTS_TRIED]
     notes = [
@@ -71,6 +85,13 @@ def budget_table(res: Results) -> Table | None:
         "the grid. Rows compared at the same n are compared at the same search budget; a row "
         "whose curve still rises at its grid's size would gain from a larger one.",
     ]
+    if retuned:
+        notes.append(
+            'Rows marked "as many joint epochs": a 2018 row\'s grid tuned again with an epoch '
+            "budget and patience twice the others', which its retuning epochs count in, so that "
+            "it trains F_Φ with the energy as long as the other rows do (docs/CHOICES.md, "
+            '"Retuning"); the verdict panel gives their test scores.'
+        )
     return Table("budget", header, rows, notes=notes)
 
 
@@ -116,12 +137,22 @@ class ClaimAgainstRetrained:
 
 
 @dataclass(frozen=True)
+class Retuning:
+    """A 2018 row's grid tuned again with as many joint epochs: the point it chose, the point
+    the committed grid chose, and the grid's size."""
+
+    chosen: str
+    committed: str
+    points: int
+
+
+@dataclass(frozen=True)
 class JointEpochsEffect:
-    """A 2018 row retrained at its chosen point with as many joint epochs as the other rows,
-    against its committed runs: Δ of the task's metric ± seed SE, and the paired test where
-    both sides kept their per-sentence counts; each claim against the row, redone; and whether
-    the retrained runs scored just what the committed ones did (no better dev epoch came after
-    the committed budget)."""
+    """A 2018 row retrained with as many joint epochs as the other rows, at its chosen point or
+    at the point its grid retuned at that budget chose, against its committed runs: Δ of the
+    task's metric ± seed SE, and the paired test where both sides kept their per-sentence
+    counts; each claim against the row, redone; and whether the retrained runs scored just what
+    the committed ones did (no better dev epoch came after the committed budget)."""
 
     task: str
     model: str
@@ -130,6 +161,17 @@ class JointEpochsEffect:
     paired: PairedTest | None
     claims: tuple[ClaimAgainstRetrained, ...] = ()
     unchanged: bool = False  # every retrained run scored what a committed one did
+    retuning: Retuning | None = None  # None: retrained at the committed grid's choice
+
+
+def retuning(res: Results, task: str, model: str, setting: str) -> Retuning | None:
+    """The row's grid retuned with as many joint epochs, beside the committed grid's choice;
+    None where it was not retuned or has no committed record."""
+    record = res.inputs.joint_epochs_tuning.get((task, model, setting))
+    committed = res.inputs.tuning.get((task, model, setting))
+    if record is None or committed is None:
+        return None
+    return Retuning(record["chosen"], committed["chosen"], len(record["points"]))
 
 
 def joint_epochs_effects(res: Results) -> list[JointEpochsEffect]:
@@ -172,6 +214,15 @@ def joint_epochs_effects(res: Results) -> list[JointEpochsEffect]:
         )
         unchanged = sorted(values) == sorted(committed)
         effects.append(
-            JointEpochsEffect(task, model, setting, difference, paired, claims, unchanged)
+            JointEpochsEffect(
+                task,
+                model,
+                setting,
+                difference,
+                paired,
+                claims,
+                unchanged,
+                retuning(res, task, model, setting),
+            )
         )
     return effects

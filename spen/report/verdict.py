@@ -37,7 +37,12 @@ from spen.report.paired import (
     holm,
 )
 from spen.report.results import SETTING_ORDER, TASK_ORDER, Results
-from spen.report.search_budget import joint_epochs_effects, short_joint_budgets, unequal_budgets
+from spen.report.search_budget import (
+    Retuning,
+    joint_epochs_effects,
+    short_joint_budgets,
+    unequal_budgets,
+)
 from spen.report.tuning_table import peaked_at_budget, runs_peaked_at_budget
 
 WORDS = (HOLDS_WORD, FAILS_WORD, INCONCLUSIVE)
@@ -85,15 +90,28 @@ def where(row: Comparison) -> str:
     return f"{row.task.upper()} {row.setting}"
 
 
+def _retuning_text(retuning: Retuning | None) -> str:
+    """` (its 12 points retuned: sgd_r2 again)`, or with the other point it chose, or ""."""
+    if retuning is None:
+        return ""
+    choice = (
+        f"{retuning.chosen} again"
+        if retuning.chosen == retuning.committed
+        else f"{retuning.chosen}, not {retuning.committed}"
+    )
+    return f" (its {retuning.points} points retuned: {choice})"
+
+
 def _joint_epochs_measured(res: Results) -> str:
-    """` Retrained at their chosen points with as many joint epochs …`: each such row's Δ
-    over its committed runs, and each claim against it redone ("" when none was retrained)."""
+    """` Retrained with as many joint epochs …`: each such row's Δ over its committed runs, the
+    point its retuned grid chose, and each claim against it redone ("" when none was
+    retrained)."""
     effects = joint_epochs_effects(res)
     if not effects:
         return ""
     found = []
     for e in effects:
-        text = f"{_short(res, e.model)} {e.task.upper()} {e.setting} "
+        text = f"{_short(res, e.model)} {e.task.upper()} {e.setting}{_retuning_text(e.retuning)} "
         if e.unchanged:
             found.append(text + "the same test scores (no better dev epoch past the budget)")
             continue
@@ -106,10 +124,16 @@ def _joint_epochs_measured(res: Results) -> str:
         if redone:
             text += f" ({'; '.join(redone)})"
         found.append(text)
+    retuned = any(e.retuning is not None for e in effects)
+    where = (
+        "at the point their grid, tuned again at that budget, chose where it was (else at "
+        "their chosen points)"
+        if retuned
+        else "at their chosen points"
+    )
     return (
-        " Retrained at their chosen points with as many joint epochs (profiles "
-        "joint_epochs_pos and joint_epochs_ner, 3 seeds), they score against their runs "
-        f"here: {'; '.join(found)}."
+        f" Retrained {where} with as many joint epochs (profiles joint_epochs_pos and "
+        f"joint_epochs_ner, 3 seeds), they score against their runs here: {'; '.join(found)}."
     )
 
 
