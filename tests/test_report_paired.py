@@ -10,6 +10,7 @@ alone. The counts of a run whose accuracy they do not give are left out with a w
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,10 @@ from spen import aggregate, layout
 from spen.evaluation.metrics import encode_counts
 from spen.io import read_json, write_json
 from spen.report.build import build_report
+from spen.report.claims import claim_comparisons
 from spen.report.collect import load_inputs
+from spen.report.compare_runs import compare, report_key
+from spen.report.results import Results
 from tests.test_report import _cell
 from tests.test_report_claims import STACKED, _project
 
@@ -92,3 +96,29 @@ def test_counts_that_do_not_give_the_summary_are_left_out(project: dict) -> None
         "tokens": TOKENS,
         "correct": BILSTM,
     }
+
+
+def test_spen_compare_on_two_run_groups_repeats_the_reports_paired_test(project: dict) -> None:
+    """`spen compare` given the two run groups of a claim's row draws the report's bootstrap
+    (the same comparison key): the same interval and p; the same runs outside the results
+    layout draw another one."""
+    res = Results(load_inputs(project["summary"], None, project["root"]))
+    (row,) = [
+        r
+        for r in claim_comparisons(res)
+        if (r.claim["better"], r.task, r.setting, r.other)
+        == ("compound_stacked", "pos", "paper", "bilstm")
+    ]
+    groups = [project["root"] / f"results/pos/{m}-paper" for m in ("compound_stacked", "bilstm")]
+    out = compare([groups[0]], [groups[1]])["paired"]
+    assert row.paired is not None
+    assert (out["low"], out["high"], out["p"]) == (row.paired.low, row.paired.high, row.paired.p)
+    runs = [sorted(group.glob("seed*/test.json")) for group in groups]
+    assert report_key(*runs) == "pos/paper/compound_stacked/bilstm"
+    assert report_key(runs[1], runs[0]) == "pos/paper/bilstm/compound_stacked"
+    # runs outside the results layout, or of two input settings, have no key of the report's
+    elsewhere = project["root"] / "elsewhere/seed1/test.json"
+    shutil.copytree(runs[0][0].parent, elsewhere.parent)
+    assert report_key([elsewhere], runs[1][:1]) is None
+    plus = sorted((project["root"] / "results/pos/bilstm-plus").glob("seed*/test.json"))
+    assert plus and report_key(runs[0], plus) is None

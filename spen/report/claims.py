@@ -23,6 +23,7 @@ from spen.report.paired import (
     REPLICATES,
     WORD_CLASS,
     PairedTest,
+    comparison_key,
     keyed_bootstrap,
 )
 from spen.report.results import SETTING_ORDER, TASK_ORDER, Results
@@ -147,7 +148,7 @@ def _paired(res: Results, task: str, setting: str, better: str, other: str) -> P
         res.sentence_counts(task, better, setting),
         res.sentence_counts(task, other, setting),
         res.metric(task),
-        f"{task}/{setting}/{better}/{other}",
+        comparison_key(task, setting, better, other),
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from spen.evaluation.metrics import decode_counts
 from spen.report.claims import difference_verdict
 from spen.report.collect import read_counted_scores
-from spen.report.paired import COUNTS_OF, paired_bootstrap
+from spen.report.paired import COUNTS_OF, comparison_key, key_seed, paired_bootstrap
 
 SCORES_HINT = "a test.json written by `spen score`"
 
@@ -48,6 +48,28 @@ def side_runs(paths: Sequence[Path], side: str) -> list[Path]:
     return runs
 
 
+def run_group(runs: Sequence[Path]) -> tuple[str, str, str] | None:
+    """(task, model, setting) where every run lies in one group's folder of the results
+    layout (`TASK/MODEL-SETTING/seedK/test.json`), else None."""
+    groups = set()
+    for run in (path.absolute() for path in runs):
+        model, dash, setting = run.parent.parent.name.rpartition("-")
+        if not (dash and re.fullmatch(r"seed\d+", run.parent.name)):
+            return None
+        groups.add((run.parents[2].name, model, setting))
+    return groups.pop() if len(groups) == 1 else None
+
+
+def report_key(better: Sequence[Path], other: Sequence[Path]) -> str | None:
+    """The report's key for the paired test of two run groups of one task and input setting
+    (so that `spen compare` repeats the report's figures), else None."""
+    sides = run_group(better), run_group(other)
+    if sides[0] is None or sides[1] is None or sides[0][::2] != sides[1][::2]:
+        return None
+    (task, model, setting), other_model = sides[0], sides[1][1]
+    return comparison_key(task, setting, model, other_model)
+
+
 def task_metric(scores: Sequence[dict[str, Any]], paths: Sequence[Path]) -> str:
     """The headline metric the runs share: entity `f1` where they were scored on entities,
     else `accuracy`; runs scored both ways are refused."""
@@ -75,10 +97,12 @@ def compare(better: Sequence[Path], other: Sequence[Path], metric: str | None = 
                 raise ValueError(f"{path}: no {metric}; expected {SCORES_HINT} that has it")
     values = [[float(s[metric]) for s in side] for side in sides]
     seeds = difference_verdict(values[0], values[1])
+    key = report_key(better, other)
     paired = paired_bootstrap(
         [decode_counts(s["per_sentence"]) for s in sides[0]],
         [decode_counts(s["per_sentence"]) for s in sides[1]],
         metric,
+        seed=0 if key is None else key_seed(key),
     )
     return {
         "metric": metric,

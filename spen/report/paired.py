@@ -153,6 +153,12 @@ def holm(p_values: Sequence[float], alpha: float = 1 - LEVEL) -> list[bool]:
     return rejected
 
 
+def comparison_key(task: str, setting: str, better: str, other: str) -> str:
+    """What a claim's paired test compares, `TASK/SETTING/BETTER/OTHER`: the key its bootstrap
+    is seeded by, in the report and in `spen compare`."""
+    return f"{task}/{setting}/{better}/{other}"
+
+
 def keyed_bootstrap(
     better: Sequence[Counts], other: Sequence[Counts], metric: str, key: str
 ) -> PairedTest | None:
@@ -160,4 +166,9 @@ def keyed_bootstrap(
     renders the same figures each time); None where a side has no per-sentence counts."""
     if not better or not other:
         return None
-    return paired_bootstrap(better, other, metric, seed=zlib.crc32(key.encode()))
+    return paired_bootstrap(better, other, metric, seed=key_seed(key))
+
+
+def key_seed(key: str) -> int:
+    """The bootstrap generator's seed for comparison `key`."""
+    return zlib.crc32(key.encode())
