@@ -123,7 +123,7 @@ class Group:
     def parse(cls, text: str, where: str) -> Group:
         """`ner/compound_stacked-plus` as a Group; anything else is named as wrong."""
         task, _, rest = text.partition("/")
-        model, _, setting = rest.rpartition("-")
+        model, setting = layout.split_variant(rest)
         if not (task and model and setting):
             raise BatchError(f"{where}: '{text}' is not TASK/MODEL-SETTING")
         return cls(task, model, setting)

@@ -63,10 +63,15 @@ PREDICTIONS = f"results/{RUN_DIR}/test.conll"
 SCORES = f"results/{RUN_DIR}/test.json"
 #: the 2018 rows' runs with as many joint epochs as the other rows (profiles joint_epochs_pos
 #: and joint_epochs_ner; docs/CHOICES.md, "Retuning"), laid out as results/ is: TASK/MODEL-
-#: SETTING/seedK/test.json, and under tuning/ the records of the grids retuned at that budget
+#: SETTING/seedK/{test,train}.json, and under tuning/ the records of the grids retuned at that
+#: budget
 JOINT_EPOCHS = "results/sensitivity/joint-epochs"
 JOINT_EPOCHS_TUNING = f"{JOINT_EPOCHS}/tuning"
-JOINT_EPOCHS_FILES = (f"{JOINT_EPOCHS}/*/*/seed*/test.json", f"{JOINT_EPOCHS_TUNING}/*/*.json")
+JOINT_EPOCHS_FILES = (
+    f"{JOINT_EPOCHS}/*/*/seed*/test.json",
+    f"{JOINT_EPOCHS}/*/*/seed*/train.json",
+    f"{JOINT_EPOCHS_TUNING}/*/*.json",
+)
 CURVE = f"results/{RUN_DIR}/learning_curve.json"
 ANALYSIS = f"results/{RUN_DIR}/analysis.json"
 CALIBRATION = f"results/{RUN_DIR}/calibration.json"
@@ -123,6 +128,13 @@ class Run:
     def path(self, pattern: str) -> str:
         """`pattern` (e.g. `CHECKPOINT`) filled in for this run."""
         return pattern.format(**asdict(self))
+
+
+def split_variant(name: str) -> tuple[str, str]:
+    """(model, setting) of a run group's folder name `MODEL-SETTING` (`Run.variant`); ("", name)
+    where the name has no dash."""
+    model, _, setting = name.rpartition("-")
+    return model, setting
 
 
 def active_profile(params: Params, override: str | None = None) -> str:

@@ -38,6 +38,7 @@ from spen.layout import (
     pretrained_file,
     reads_features,
     runs,
+    split_variant,
     tag_lms,
     tuned_grids,
 )
@@ -343,7 +344,7 @@ def gpu_ratios(costs: Costs, check: dict[str, Any]) -> dict[tuple[str, str, str]
     found: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     for directory, speed in check.get("runs", {}).items():
         parts = directory.split("/")
-        model, _, setting = parts[1].rpartition("-")
+        model, setting = split_variant(parts[1])
         point = None
         if len(parts) == 4 and parts[2] == "tune":
             point = tuning.point(costs.params, model, "paper", parts[3], parts[0])

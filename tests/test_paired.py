@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from spen.cli import app
-from spen.evaluation.metrics import encode_counts
+from spen.evaluation.metrics import decode_counts, encode_counts
+from spen.report.compare_runs import compare
 from spen.report.paired import (
     FAILS_WORD,
     HOLDS_WORD,
@@ -121,6 +122,10 @@ def _scored(path: Path, correct: list[int], tokens: list[int]) -> Path:
     return path
 
 
+def _counts(path: Path) -> dict:
+    return decode_counts(json.loads(path.read_text())["per_sentence"])
+
+
 def test_spen_compare_gives_the_reports_two_verdicts_and_refuses_unscored_runs(
     tmp_path: Path,
 ) -> None:
@@ -171,3 +176,25 @@ def test_spen_compare_gives_the_reports_two_verdicts_and_refuses_unscored_runs(
     result = CliRunner().invoke(app, ["compare", str(better[0]), "--against", str(unscored)])
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and f"{unscored}: no per-sentence counts" in result.stderr
+
+
+def test_spen_compare_pairs_the_seeds_in_number_order(tmp_path: Path) -> None:
+    """Seeds 1, 2 and 10 a side, the files given in any order: `spen compare` pairs them as
+    the report does, seed by seed in number order (not seed1, seed10, seed2), so the paired
+    test's figures do not move with the order given."""
+    rng = np.random.default_rng(4)
+    tokens = rng.integers(5, 20, size=150).tolist()
+    sides: dict[str, list[Path]] = {"new": [], "old": []}
+    for seed in (1, 2, 10):
+        for side, worst in (("new", 2), ("old", 4)):
+            correct = [t - int(rng.integers(0, worst)) for t in tokens]
+            sides[side].append(_scored(tmp_path / f"{side}/seed{seed}/test.json", correct, tokens))
+    folders = compare([tmp_path / "new"], [tmp_path / "old"])
+    assert folders["better"]["runs"] == [str(p) for p in sides["new"]]
+    shuffled = compare(sides["new"][::-1], [sides["old"][i] for i in (1, 2, 0)])
+    assert shuffled["better"]["runs"] == folders["better"]["runs"]
+    assert shuffled["paired"] == folders["paired"]
+    by_hand = paired_bootstrap(
+        [_counts(p) for p in sides["new"]], [_counts(p) for p in sides["old"]], "accuracy"
+    )
+    assert folders["paired"]["p"] == by_hand.p and folders["paired"]["low"] == by_hand.low

@@ -120,5 +120,9 @@ def test_spen_compare_on_two_run_groups_repeats_the_reports_paired_test(project:
     elsewhere = project["root"] / "elsewhere/seed1/test.json"
     shutil.copytree(runs[0][0].parent, elsewhere.parent)
     assert report_key([elsewhere], runs[1][:1]) is None
+    dashed = [project["root"] / f"{name}-runs/seed1/test.json" for name in ("new", "old")]
+    for path, run in zip(dashed, runs, strict=True):
+        shutil.copytree(run[0].parent, path.parent)
+    assert report_key(dashed[:1], dashed[1:]) is None  # folders named with a dash, no results/
     plus = sorted((project["root"] / "results/pos/bilstm-plus").glob("seed*/test.json"))
     assert plus and report_key(runs[0], plus) is None

@@ -268,14 +268,16 @@ def test_the_panel_gives_the_2018_rows_retrained_with_as_many_joint_epochs(
     the paired test, the point its grid retuned at that budget chose beside the committed
     grid's choice, and the claim compound-stacked makes against the row redone against the
     retrained runs; a row whose retrained runs scored just what its runs did is named so; a
-    retrained run without per-sentence counts is refused, named, as is a retuned grid's record
-    in another row's place."""
+    retrained run without per-sentence counts is refused, named, as is one whose train.json
+    names other settings than the retuned grid chose, and a retuned grid's record in another
+    row's place."""
     summary = _project(tmp_path)
     # margin-rescaled's grid, tuned again with as many joint epochs, chose sgd (the committed
     # grid chose adam); perceptron's grid was not tuned again
     retuned = read_json(tmp_path / "results/tuning/pos/margin_rescaled-paper.json")
-    retuned["points"]["sgd"]["dev"] = 89.0
-    retuned |= {"chosen": "sgd", "profile": "joint_epochs_pos"}
+    sgd = {"inference_optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9}}
+    retuned["points"]["sgd"] |= {"dev": 89.0, "overrides": sgd}
+    retuned |= {"chosen": "sgd", "profile": "joint_epochs_pos", "overrides": sgd}
     retuned_record = tmp_path / layout.JOINT_EPOCHS_TUNING / "pos/margin_rescaled-paper.json"
     write_json(retuned_record, retuned)
     rng = np.random.default_rng(5)
@@ -289,6 +291,7 @@ def test_the_panel_gives_the_2018_rows_retrained_with_as_many_joint_epochs(
         _write_run(tmp_path, "pos", "compound_stacked", "paper", seed, claimed)
         folder = tmp_path / layout.JOINT_EPOCHS / "pos/margin_rescaled-paper" / f"seed{seed}"
         write_json(folder / "test.json", new)
+        write_json(folder / "train.json", {"tuning": sgd})
         committed.append(old["accuracy"])
         retrained.append(new["accuracy"])
         stacked.append(claimed["accuracy"])
@@ -297,6 +300,7 @@ def test_the_panel_gives_the_2018_rows_retrained_with_as_many_joint_epochs(
         _write_run(tmp_path, "pos", "perceptron", "paper", seed, same)
         folder = tmp_path / layout.JOINT_EPOCHS / "pos/perceptron-paper" / f"seed{seed}"
         write_json(folder / "test.json", same)
+        write_json(folder / "train.json", {"tuning": {}})  # the fake project does not tune it
     # compound-stacked's seed-1 run is its chosen point's run again (the same best dev score)
     record = read_json(tmp_path / "results/tuning/pos/compound_stacked-paper.json")
     chosen = {"dev": record["points"][record["chosen"]]["dev"], "epochs": 3}
@@ -348,6 +352,12 @@ def test_the_panel_gives_the_2018_rows_retrained_with_as_many_joint_epochs(
     with pytest.raises(ValueError, match=f"{bare}: no per-sentence counts"):
         load_inputs(summary, None, tmp_path)
     write_json(bare, same)
+    # trained at the committed grid's choice (adam), not at the retuned grid's (sgd)
+    stale = tmp_path / layout.JOINT_EPOCHS / "pos/margin_rescaled-paper/seed2/train.json"
+    write_json(stale, {"tuning": {}})
+    with pytest.raises(ValueError, match=f"{stale}: trained with {{}}; expected sgd's settings"):
+        load_inputs(summary, None, tmp_path)
+    write_json(stale, {"tuning": sgd})
     misplaced = retuned_record.with_name("perceptron-paper.json")
     retuned_record.rename(misplaced)
     with pytest.raises(ValueError, match=f"{misplaced}: holds the record of pos/margin_rescaled"):

@@ -37,6 +37,7 @@ import importlib.metadata
 import math
 import os
 import platform
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ from spen.layout import (
     JOINT_EPOCHS_TUNING,
     SCORES,
     Run,
+    split_variant,
 )
 
 PAPER_FILE = Path(__file__).with_name("paper.yaml")
@@ -317,7 +319,7 @@ def load_grids_in_progress(
     found: dict[tuple[str, str, str], dict[str, dict[str, dict[str, Any]]]] = {}
     for kind in ("probes", "points"):
         for path in sorted((root / TUNING).glob(f"*/{kind}/*/*.json")):
-            model, _, setting = path.parent.name.rpartition("-")
+            model, setting = split_variant(path.parent.name)
             key = (path.parent.parent.parent.name, model, setting)
             if key in records:
                 continue
@@ -453,15 +455,39 @@ def read_counted_scores(path: Path) -> dict[str, Any]:
     return scores
 
 
-def load_joint_epochs(root: Path) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+def load_joint_epochs(
+    root: Path,
+    committed: dict[tuple[str, str, str], dict[str, Any]],
+    retuned: dict[tuple[str, str, str], dict[str, Any]],
+) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
     """The test scores of the 2018 rows' runs with as many joint epochs as the other rows
     (`layout.JOINT_EPOCHS`/TASK/MODEL-SETTING/seedK/test.json), by (task, model, setting), in
-    seed order; a scores file without per-sentence counts is refused, named."""
+    seed order. Each run's train.json beside it must name the settings of the row's grid
+    retuned at that budget where there is one (`retuned`), else of its committed record
+    (`committed`); a scores file without per-sentence counts, a run without train.json or
+    trained with other settings is refused, named."""
     found: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for path in sorted((root / JOINT_EPOCHS).glob("*/*/seed*/test.json")):
+    runs = {
+        (path.parents[2].name, path.parent.parent.name, int(seed.group(1))): path
+        for path in (root / JOINT_EPOCHS).glob("*/*/seed*/test.json")
+        if (seed := re.fullmatch(r"seed(\d+)", path.parent.name))
+    }
+    for (task, variant, _), path in sorted(runs.items()):
         scores = read_counted_scores(path)
-        model, _, setting = path.parent.parent.name.rpartition("-")
-        found.setdefault((path.parents[2].name, model, setting), []).append(scores)
+        key = (task, *split_variant(variant))
+        record = retuned.get(key) or committed.get(key)
+        expected = record["overrides"] if record else None
+        trained = path.with_name("train.json")
+        if not trained.is_file():
+            raise ValueError(f"{path}: no train.json beside it; expected the run's train.json")
+        given = read_json(trained).get("tuning")
+        if (given or None) != (expected or None):
+            which = f"{record['chosen']}'s settings" if record else "no tuned settings"
+            raise ValueError(
+                f"{trained}: trained with {given}; expected {which} (of the row's grid retuned "
+                f"with as many joint epochs, in {JOINT_EPOCHS_TUNING}, else of its record)"
+            )
+        found.setdefault(key, []).append(scores)
     return found
 
 
@@ -469,6 +495,7 @@ def load_inputs(summary_path: Path, bench_dir: Path | None, root: Path | None = 
     """Read everything; `root` (default: `project_root(summary_path)`) holds models/, docs/."""
     summary = load_summary(summary_path)
     root = root or project_root(summary_path)
+    retuned = load_tuning(root, Path(JOINT_EPOCHS_TUNING))
     warnings: list[str] = []
     choices_path = root / CHOICES
     choices = choices_path.read_text(encoding="utf-8") if choices_path.is_file() else None
@@ -494,6 +521,6 @@ def load_inputs(summary_path: Path, bench_dir: Path | None, root: Path | None = 
         environment=environment(root),
         warnings=warnings,
         inference_benches=load_inference_benches(bench_dir),
-        joint_epochs=load_joint_epochs(root),
-        joint_epochs_tuning=load_tuning(root, Path(JOINT_EPOCHS_TUNING)),
+        joint_epochs=load_joint_epochs(root, records, retuned),
+        joint_epochs_tuning=retuned,
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from spen.evaluation.metrics import decode_counts
+from spen.layout import split_variant
 from spen.report.claims import difference_verdict
 from spen.report.collect import read_counted_scores
 from spen.report.paired import COUNTS_OF, comparison_key, key_seed, paired_bootstrap
@@ -20,9 +21,17 @@ from spen.report.paired import COUNTS_OF, comparison_key, key_seed, paired_boots
 SCORES_HINT = "a test.json written by `spen score`"
 
 
+def seed_number(run: Path) -> int | None:
+    """K of a run's `seedK/test.json`; None for a file in another folder."""
+    found = re.fullmatch(r"seed(\d+)", run.parent.name)
+    return None if found is None else int(found.group(1))
+
+
 def side_runs(paths: Sequence[Path], side: str) -> list[Path]:
-    """A side's test.json files: each folder given stands for its `seedK/test.json` files; two
-    runs of one seed on a side are refused (a shell pattern's files landed on the wrong side)."""
+    """A side's test.json files, in seed order where each lies in its `seedK` folder (the
+    report's order, which pairs the two sides' seeds), else as given: each folder given stands
+    for its `seedK/test.json` files; two runs of one seed on a side are refused (a shell
+    pattern's files landed on the wrong side)."""
     runs: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -45,16 +54,20 @@ def side_runs(paths: Sequence[Path], side: str) -> list[Path]:
                 "after its own --against"
             )
         seen[seed] = run
-    return runs
+    seeds = [seed_number(run) for run in runs]
+    if None in seeds:
+        return runs
+    return [run for _, run in sorted(zip(seeds, runs, strict=True))]
 
 
 def run_group(runs: Sequence[Path]) -> tuple[str, str, str] | None:
-    """(task, model, setting) where every run lies in one group's folder of the results
-    layout (`TASK/MODEL-SETTING/seedK/test.json`), else None."""
+    """(task, model, setting) where every run lies in one group's folder of a results folder
+    (`results/TASK/MODEL-SETTING/seedK/test.json`), else None."""
     groups = set()
-    for run in (path.absolute() for path in runs):
-        model, dash, setting = run.parent.parent.name.rpartition("-")
-        if not (dash and re.fullmatch(r"seed\d+", run.parent.name)):
+    for run in (path.resolve() for path in runs):
+        model, setting = split_variant(run.parent.parent.name)
+        in_results = len(run.parents) > 3 and run.parents[3].name == "results"
+        if not (model and in_results and seed_number(run) is not None):
             return None
         groups.add((run.parents[2].name, model, setting))
     return groups.pop() if len(groups) == 1 else None

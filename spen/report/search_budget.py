@@ -12,7 +12,7 @@ from spen.aggregate import is_number
 from spen.evaluation.metrics import decode_counts
 from spen.report.cells import DASH, Cell, Table, fmt, text_cell
 from spen.report.claims import Difference, difference_verdict, is_speed
-from spen.report.paired import PairedTest, keyed_bootstrap
+from spen.report.paired import PairedTest, comparison_key, keyed_bootstrap
 from spen.report.results import Results, in_report_order
 
 #: the numbers of points tried the table shows (a column beyond a grid's size reads a dash)
@@ -34,7 +34,7 @@ def expected_best(scores: Sequence[float], tried: int) -> float:
     )
 
 
-def _budget_row(res: Results, record: dict, key: str, label: str) -> list[Cell]:
+def _budget_row(record: dict, key: str, label: str) -> list[Cell]:
     """A tuning record's row of the search-budget table, its cells keyed `key`."""
     scores = [p["dev"] for p in record["points"].values() if is_number(p.get("dev"))]
     cells = [
@@ -60,13 +60,12 @@ def budget_table(res: Results) -> Table | None:
     if not records:
         return None
     rows = [
-        _budget_row(res, records[k], f"budget:{k[0]}/{k[1]}-{k[2]}", res.label(k[1]))
+        _budget_row(records[k], f"budget:{k[0]}/{k[1]}-{k[2]}", res.label(k[1]))
         for k in in_report_order(res, records)
     ]
     retuned = res.inputs.joint_epochs_tuning
     rows += [
         _budget_row(
-            res,
             retuned[k],
             f"budget:{k[0]}/{k[1]}-{k[2]}:joint-epochs",
             f"{res.label(k[1])}, as many joint epochs",
@@ -142,7 +141,7 @@ class Retuning:
     the committed grid chose, and the grid's size."""
 
     chosen: str
-    committed: str
+    committed: str | None  # None: the row has no committed record
     points: int
 
 
@@ -166,12 +165,12 @@ class JointEpochsEffect:
 
 def retuning(res: Results, task: str, model: str, setting: str) -> Retuning | None:
     """The row's grid retuned with as many joint epochs, beside the committed grid's choice;
-    None where it was not retuned or has no committed record."""
+    None where it was not retuned."""
     record = res.inputs.joint_epochs_tuning.get((task, model, setting))
-    committed = res.inputs.tuning.get((task, model, setting))
-    if record is None or committed is None:
+    if record is None:
         return None
-    return Retuning(record["chosen"], committed["chosen"], len(record["points"]))
+    committed = res.inputs.tuning.get((task, model, setting), {}).get("chosen")
+    return Retuning(record["chosen"], committed, len(record["points"]))
 
 
 def joint_epochs_effects(res: Results) -> list[JointEpochsEffect]:
@@ -202,7 +201,7 @@ def joint_epochs_effects(res: Results) -> list[JointEpochsEffect]:
                     res.sentence_counts(task, claim["better"], setting),
                     counts,
                     metric,
-                    f"joint-epochs/{task}/{setting}/{claim['better']}/{model}",
+                    "joint-epochs/" + comparison_key(task, setting, claim["better"], model),
                 ),
             )
             for claim in res.paper.get("claims", [])

@@ -94,11 +94,12 @@ def _retuning_text(retuning: Retuning | None) -> str:
     """` (its 12 points retuned: sgd_r2 again)`, or with the other point it chose, or ""."""
     if retuning is None:
         return ""
-    choice = (
-        f"{retuning.chosen} again"
-        if retuning.chosen == retuning.committed
-        else f"{retuning.chosen}, not {retuning.committed}"
-    )
+    if retuning.committed is None:
+        choice = retuning.chosen
+    elif retuning.chosen == retuning.committed:
+        choice = f"{retuning.chosen} again"
+    else:
+        choice = f"{retuning.chosen}, not {retuning.committed}"
     return f" (its {retuning.points} points retuned: {choice})"
 
 
@@ -124,15 +125,14 @@ def _joint_epochs_measured(res: Results) -> str:
         if redone:
             text += f" ({'; '.join(redone)})"
         found.append(text)
-    retuned = any(e.retuning is not None for e in effects)
-    where = (
-        "at the point their grid, tuned again at that budget, chose where it was (else at "
-        "their chosen points)"
-        if retuned
+    at = (
+        "at the point their grid, retuned at that budget, chose (rows not retuned: at their "
+        "committed choice)"
+        if any(e.retuning is not None for e in effects)
         else "at their chosen points"
     )
     return (
-        f" Retrained {where} with as many joint epochs (profiles joint_epochs_pos and "
+        f" Retrained with as many joint epochs {at} (profiles joint_epochs_pos and "
         f"joint_epochs_ner, 3 seeds), they score against their runs here: {'; '.join(found)}."
     )
 
