@@ -1096,7 +1096,8 @@ def compare(
 ) -> None:
     """Compare two sets of scored runs (a setting changed, against the committed runs) as the
     report compares a claim's sides: Δ ± seed SE and its verdict, and the paired bootstrap over
-    the test sentences with its interval and p."""
+    the test sentences with its interval and p, seeds paired by number. Two run groups of one
+    task and input setting under results/ give the report's figures for that comparison."""
     from spen.report.compare_runs import compare as compare_runs
 
     _print_json(compare_runs(better, against, metric))
