@@ -126,14 +126,14 @@ def _joint_epochs_measured(res: Results) -> str:
             text += f" ({'; '.join(redone)})"
         found.append(text)
     at = (
-        "at the point their grid, retuned at that budget, chose (rows not retuned: at their "
-        "committed choice)"
+        "at the point their grid retuned at that budget chose (at their committed choice "
+        "where not retuned)"
         if any(e.retuning is not None for e in effects)
         else "at their chosen points"
     )
     return (
-        f" Retrained with as many joint epochs {at} (profiles joint_epochs_pos and "
-        f"joint_epochs_ner, 3 seeds), they score against their runs here: {'; '.join(found)}."
+        " Retrained with as many joint epochs (profiles joint_epochs_pos and joint_epochs_ner, "
+        f"3 seeds), {at}, they score against their runs here: {'; '.join(found)}."
     )
 
 
