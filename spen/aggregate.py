@@ -22,16 +22,23 @@ _SCORES_PATH = re.compile(
 )
 
 
+def scores_run(path: Path) -> Run | None:
+    """The run a `…/TASK/MODEL-SETTING/seedK/test.json` path names; None for another path."""
+    match = _SCORES_PATH.search(path.as_posix())
+    if not match:
+        return None
+    fields = match.groupdict()
+    return Run(fields["task"], fields["model"], fields["setting"], int(fields["seed"]))
+
+
 def run_of_scores(path: str | Path) -> tuple[Run, Path]:
     """The run and the project root of a `results/TASK/MODEL-SETTING/seedK/test.json` path."""
     path = Path(path)
-    match = _SCORES_PATH.search(path.as_posix())
-    if not match or path.parents[3].name != "results":
+    run = scores_run(path)
+    if run is None or path.parents[3].name != "results":
         raise ValueError(
             f"{path}: not a scores file; expected results/TASK/MODEL-SETTING/seedK/test.json"
         )
-    fields = match.groupdict()
-    run = Run(fields["task"], fields["model"], fields["setting"], int(fields["seed"]))
     return run, path.parents[4]
 
 

@@ -37,7 +37,6 @@ import importlib.metadata
 import math
 import os
 import platform
-import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ from typing import Any
 
 import yaml
 
+from spen.aggregate import scores_run
 from spen.config import Params, ParamsError, load_params
 from spen.evaluation.metrics import decode_counts
 from spen.io import read_json
@@ -468,13 +468,13 @@ def load_joint_epochs(
     trained with other settings is refused, named."""
     found: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     runs = {
-        (path.parents[2].name, path.parent.parent.name, int(seed.group(1))): path
+        run: path
         for path in (root / JOINT_EPOCHS).glob("*/*/seed*/test.json")
-        if (seed := re.fullmatch(r"seed(\d+)", path.parent.name))
+        if (run := scores_run(path)) is not None
     }
-    for (task, variant, _), path in sorted(runs.items()):
+    for run, path in sorted(runs.items()):
         scores = read_counted_scores(path)
-        key = (task, *split_variant(variant))
+        key = (run.task, run.model, run.setting)
         record = retuned.get(key) or committed.get(key)
         expected = record["overrides"] if record else None
         trained = path.with_name("train.json")

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from spen.aggregate import run_of_scores
 from spen.evaluation.metrics import decode_counts
-from spen.layout import split_variant
 from spen.report.claims import difference_verdict
 from spen.report.collect import read_counted_scores
 from spen.report.paired import COUNTS_OF, comparison_key, key_seed, paired_bootstrap
@@ -44,17 +44,17 @@ def side_runs(paths: Sequence[Path], side: str) -> list[Path]:
             runs += found
         else:
             runs.append(path)
-    seen: dict[str, Path] = {}
-    for run in runs:
-        seed = run.parent.name
-        if re.fullmatch(r"seed\d+", seed) and seed in seen:
-            raise ValueError(
-                f"{run}: a second run of {seed} on the {side} side (after {seen[seed]}); a side "
-                "holds one run per seed: give the other side's folder, or each of its files "
-                "after its own --against"
-            )
-        seen[seed] = run
     seeds = [seed_number(run) for run in runs]
+    seen: dict[int, Path] = {}
+    for run, seed in zip(runs, seeds, strict=True):
+        if seed in seen:
+            raise ValueError(
+                f"{run}: a second run of seed{seed} on the {side} side (after {seen[seed]}); a "
+                "side holds one run per seed: give the other side's folder, or each of its "
+                "files after its own --against"
+            )
+        if seed is not None:
+            seen[seed] = run
     if None in seeds:
         return runs
     return [run for _, run in sorted(zip(seeds, runs, strict=True))]
@@ -64,12 +64,12 @@ def run_group(runs: Sequence[Path]) -> tuple[str, str, str] | None:
     """(task, model, setting) where every run lies in one group's folder of a results folder
     (`results/TASK/MODEL-SETTING/seedK/test.json`), else None."""
     groups = set()
-    for run in (path.resolve() for path in runs):
-        model, setting = split_variant(run.parent.parent.name)
-        in_results = len(run.parents) > 3 and run.parents[3].name == "results"
-        if not (model and in_results and seed_number(run) is not None):
+    for path in runs:
+        try:
+            run, _ = run_of_scores(path.resolve())
+        except ValueError:
             return None
-        groups.add((run.parents[2].name, model, setting))
+        groups.add((run.task, run.model, run.setting))
     return groups.pop() if len(groups) == 1 else None
 
 
