@@ -135,13 +135,15 @@ def claim_comparisons(res: Results) -> list[Comparison]:
                     if not speed and difference.delta is not None:
                         fresh = _fresh_delta(res, task, setting, claim, model)
                     if not speed and difference.se is not None:
-                        paired = _paired(res, task, setting, claim["better"], model)
+                        paired = paired_test(res, task, setting, claim["better"], model)
                     row = (claim, task, setting, kind, model, better, other, difference, paper)
                     rows.append(Comparison(*row, fresh, paired))
     return rows
 
 
-def _paired(res: Results, task: str, setting: str, better: str, other: str) -> PairedTest | None:
+def paired_test(
+    res: Results, task: str, setting: str, better: str, other: str
+) -> PairedTest | None:
     """The paired bootstrap of `better` over `other` on the task's metric, where both sides'
     runs kept their per-sentence counts."""
     return keyed_bootstrap(
@@ -284,16 +286,8 @@ def claims_table(res: Results, comparisons: Sequence[Comparison]) -> Table:
                 Cell(label, "label", f"{key}:comparison", row.other),
                 stat_cell(row.better_values, f"{key}:better", digits, count),
                 stat_cell(row.other_values, f"{key}:other", digits, count),
-                Cell(DASH, "na", f"{key}:diff")
-                if diff.delta is None
-                else Cell(
-                    f"{diff.delta:+.2f}",
-                    "num " + ("up" if diff.delta > 0 else "down"),
-                    f"{key}:diff",
-                ),
-                Cell(fmt(diff.se), "num" if diff.se is not None else "na", f"{key}:se"),
-                Cell(diff.verdict, diff.cls, f"{key}:verdict"),
-                *_paired_cells(row.paired, key),
+                *difference_cells(diff, key),
+                *paired_cells(row.paired, key),
                 Cell(DASH, "na", f"{key}:fresh")
                 if row.fresh is None
                 else Cell(f"{row.fresh:+.2f}", "num", f"{key}:fresh"),
@@ -375,7 +369,20 @@ def claims_table(res: Results, comparisons: Sequence[Comparison]) -> Table:
     return Table("claims", header, rows, notes=notes)
 
 
-def _paired_cells(paired: PairedTest | None, key: str) -> list[Cell]:
+def difference_cells(diff: Difference, key: str) -> list[Cell]:
+    """Δ (coloured by its sign), its SE and the verdict; dashes where there is no Δ or SE."""
+    return [
+        Cell(DASH, "na", f"{key}:diff")
+        if diff.delta is None
+        else Cell(
+            f"{diff.delta:+.2f}", "num " + ("up" if diff.delta > 0 else "down"), f"{key}:diff"
+        ),
+        Cell(fmt(diff.se), "num" if diff.se is not None else "na", f"{key}:se"),
+        Cell(diff.verdict, diff.cls, f"{key}:verdict"),
+    ]
+
+
+def paired_cells(paired: PairedTest | None, key: str) -> list[Cell]:
     """The paired test's interval and p (its word as the cell's class), and the SE of Δ from
     the sentences alone; dashes where the row has none."""
     if paired is None:

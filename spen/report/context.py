@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from spen.report.ablations import ablation_comparisons, ablation_table
 from spen.report.analysis import analysis_table
 from spen.report.benchmarks import (
     bench_tables,
@@ -36,16 +37,18 @@ def build_context(inputs: Inputs) -> dict[str, Any]:
     res = Results(inputs)
     speed = training_speed_tables(res)
     comparisons = claim_comparisons(res)
+    ablations = ablation_comparisons(res)
     return {
         "title": "spen: energy-based sequence labelling with inference networks",
         "subtitle": "A reproduction of Tu, Pang & Gimpel (2020)",
         "status": status(inputs),
-        "verdict": verdict_panel(res, comparisons),
+        "verdict": verdict_panel(res, comparisons, ablations),
         "main": main_table(res),
         "gain": gain_table(res),
         "global": global_table(res),
         "claims": claims_table(res, comparisons),
         "claims_forest": claims_forest(comparisons),
+        "ablations": ablation_table(res, ablations),
         "tuning": tuning_table(res),
         "budget": budget_table(res),
         "tuning_progress": progress_table(res),

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from spen.report.ablations import Ablation
 from spen.report.analysis import trained_energy_decoding
 from spen.report.cells import Cell, Table
 from spen.report.claims import (
@@ -74,7 +75,7 @@ CONTROL_KINDS = {
 ENERGY_CONTROL = "control_ce_"
 
 
-def verdict_word(row: Comparison) -> str | None:
+def verdict_word(row: Comparison | Ablation) -> str | None:
     """The row's verdict in the panel's words: its paired test's where it has one, else Δ
     against 2 SE; None where section 3 cannot tell (a side not run, one seed, or not run
     under the tuning protocol)."""
@@ -85,7 +86,7 @@ def verdict_word(row: Comparison) -> str | None:
     return WORD_OF.get(row.difference.verdict)
 
 
-def where(row: Comparison) -> str:
+def where(row: Comparison | Ablation) -> str:
     """`POS paper`: the row's task and input setting."""
     return f"{row.task.upper()} {row.setting}"
 
@@ -364,9 +365,12 @@ def _profile_seeds(res: Results) -> int | None:
     return max((len(g["seeds"]) for g in res.groups.values()), default=None)
 
 
-def verdict_panel(res: Results, comparisons: Sequence[Comparison]) -> dict[str, Any]:
-    """The panel: the claims' table, what reproduced and what did not, the rule, the
-    multiplicity, the energies decoded alone, and the matrix."""
+def verdict_panel(
+    res: Results, comparisons: Sequence[Comparison], ablations: Sequence[Ablation] = ()
+) -> dict[str, Any]:
+    """The panel: the claims' table, what reproduced and what did not (the recipe's parts
+    against its ablations among it), the rule, the multiplicity, the energies decoded alone,
+    and the matrix."""
     verdicts = claim_verdicts(comparisons)
     table = verdict_table(res, verdicts)
     grid, done, total = matrix(res)
@@ -377,7 +381,7 @@ def verdict_panel(res: Results, comparisons: Sequence[Comparison]) -> dict[str, 
     return {
         "headline": headline(res, verdicts),
         "table": table,
-        "findings": _findings(res, verdicts),
+        "findings": _findings(res, verdicts, ablations),
         "rule": (
             "Verdicts, for Δ = claimed-better − other (means over seeds): where both sides "
             "kept per-sentence test counts, the paired test of section 3 (a bootstrap over "
@@ -431,10 +435,12 @@ def headline(res: Results, verdicts: Sequence[ClaimVerdict]) -> str:
     return text + "."
 
 
-def _findings(res: Results, verdicts: Sequence[ClaimVerdict]) -> list[str]:
+def _findings(
+    res: Results, verdicts: Sequence[ClaimVerdict], ablations: Sequence[Ablation]
+) -> list[str]:
     """What reproduced and what did not, in a few sentences (inline Markdown): what the
-    matched controls show first, then the claims against their tuned baselines, then the
-    energies decoded alone."""
+    matched controls show first, then the claims against their tuned baselines, the recipe's
+    parts against its ablations, then the energies decoded alone."""
     tests = [v for v in verdicts if not v.speed]
     lines = []
     held = [(v, r) for v in verdicts for r in v.baseline.rows if verdict_word(r) == HOLDS_WORD]
@@ -471,6 +477,9 @@ def _findings(res: Results, verdicts: Sequence[ClaimVerdict]) -> list[str]:
     ):
         if pairs:
             lines.append(f"**{label}:** {_by_claim(pairs)}.")
+    recipe = _recipe_parts(res, ablations)
+    if recipe:
+        lines.append(recipe)
     unequal = unequal_budgets(res)
     if unequal:
         where_unequal = ", ".join(
@@ -517,6 +526,31 @@ def _findings(res: Results, verdicts: Sequence[ClaimVerdict]) -> list[str]:
             line += f", by {min(gaps):.1f} to {max(gaps):.1f} points"
         lines.append(line + ".")
     return lines
+
+
+def _recipe_parts(res: Results, ablations: Sequence[Ablation]) -> str | None:
+    """`**The recipe's parts** …: the CE terms: POS paper +2.11 ± 0.10 (holds), …`, from the
+    ablations with a Δ and an SE; None when none has one."""
+    measured = [a for a in ablations if a.difference.se is not None]
+    if not measured:
+        return None
+    parts: dict[str, list[Ablation]] = {}
+    for row in measured:
+        parts.setdefault(row.part, []).append(row)
+    items = "; ".join(
+        f"{part}: "
+        + ", ".join(
+            f"{where(a)} {_difference_text(a.difference, a.paired, 2)} ({verdict_word(a)})"
+            for a in rows
+        )
+        for part, rows in parts.items()
+    )
+    recipes = sorted({_short(res, a.recipe) for a in measured})
+    return (
+        f"**The recipe's parts** ({', '.join(recipes)} against its ablations, which each leave "
+        "one part out and run at its tuned point, section 3; Δ = recipe − ablation, not counted "
+        f"above): {items}."
+    )
 
 
 def _counts(rows: Sequence[Comparison]) -> str:
