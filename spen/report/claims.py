@@ -123,22 +123,42 @@ def claim_comparisons(res: Results) -> list[Comparison]:
                 better = _claim_values(res, claim, task, claim["better"], setting)
                 for kind, model in others:
                     other = _claim_values(res, claim, task, model, setting)
-                    if speed:
-                        difference = difference_verdict(better, other, "timed pass")
-                    elif not all(
-                        res.under_protocol(task, m, setting) for m in (claim["better"], model)
-                    ):
-                        difference = Difference(None, None, UNTUNED)
-                    else:
-                        difference = difference_verdict(better, other)
-                    fresh, paired = None, None
-                    if not speed and difference.delta is not None:
-                        fresh = _fresh_delta(res, task, setting, claim, model)
-                    if not speed and difference.se is not None:
-                        paired = paired_test(res, task, setting, claim["better"], model)
-                    row = (claim, task, setting, kind, model, better, other, difference, paper)
-                    rows.append(Comparison(*row, fresh, paired))
+                    found = (
+                        Measured(difference_verdict(better, other, "timed pass"))
+                        if speed
+                        else measure(res, task, setting, (claim["better"], model), (better, other))
+                    )
+                    row = (claim, task, setting, kind, model, better, other, found.difference)
+                    rows.append(Comparison(*row, paper, found.fresh, found.paired))
     return rows
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What a comparison measured: Δ, its SE and the verdict; Δ over the seeds no grid picked;
+    the paired test (None where there is none)."""
+
+    difference: Difference
+    fresh: float | None = None
+    paired: PairedTest | None = None
+
+
+def measure(
+    res: Results,
+    task: str,
+    setting: str,
+    models: tuple[str, str],
+    values: tuple[Sequence[float], Sequence[float]],
+) -> Measured:
+    """`models[0]` against `models[1]` on test scores, from their per-seed `values`: Δ only
+    where both sides ran under the tuning protocol, the paired test only where Δ has an SE."""
+    better, other = models
+    if not all(res.under_protocol(task, m, setting) for m in models):
+        return Measured(Difference(None, None, UNTUNED))
+    difference = difference_verdict(*values)
+    fresh = fresh_delta(res, task, setting, better, other) if difference.delta is not None else None
+    paired = paired_test(res, task, setting, better, other) if difference.se is not None else None
+    return Measured(difference, fresh, paired)
 
 
 def paired_test(
@@ -175,17 +195,15 @@ def repeats(comparisons: Sequence[Comparison]) -> dict[str, Comparison]:
     return found
 
 
-def _fresh_delta(
-    res: Results, task: str, setting: str, claim: dict[str, Any], other: str
-) -> float | None:
-    """Δ of the means over the seeds other than the tuning seed (the seeds no grid picked);
-    None where a side has none."""
+def fresh_delta(res: Results, task: str, setting: str, better: str, other: str) -> float | None:
+    """`better` − `other` on the means over the seeds other than the tuning seed (the seeds no
+    grid picked); None where a side has none."""
     metric, seed = res.metric(task), res.tuning_seed
-    better = res.test_values(task, claim["better"], setting, metric, skip_seed=seed)
-    worse = res.test_values(task, other, setting, metric, skip_seed=seed)
-    if not better or not worse:
+    ours = res.test_values(task, better, setting, metric, skip_seed=seed)
+    theirs = res.test_values(task, other, setting, metric, skip_seed=seed)
+    if not ours or not theirs:
         return None
-    return statistics.fmean(better) - statistics.fmean(worse)
+    return statistics.fmean(ours) - statistics.fmean(theirs)
 
 
 def is_speed(claim: dict[str, Any]) -> bool:
@@ -254,11 +272,15 @@ MIXED_HARDWARE = "(sides on different hardware)"
 
 def mixed_hardware(res: Results, row: Comparison) -> bool:
     """Whether the two sides of a test-score comparison ran on different hardware."""
-    if row.speed:
-        return False
-    better = res.devices(row.task, row.claim["better"], row.setting)
-    other = res.devices(row.task, row.other, row.setting)
-    return bool(better and other) and better != other
+    return not row.speed and on_different_hardware(
+        res, row.task, row.setting, row.claim["better"], row.other
+    )
+
+
+def on_different_hardware(res: Results, task: str, setting: str, one: str, other: str) -> bool:
+    """Whether the runs of two models on a task and input setting ran on different hardware."""
+    ours, theirs = res.devices(task, one, setting), res.devices(task, other, setting)
+    return bool(ours and theirs) and ours != theirs
 
 
 def claims_table(res: Results, comparisons: Sequence[Comparison]) -> Table:
@@ -288,9 +310,7 @@ def claims_table(res: Results, comparisons: Sequence[Comparison]) -> Table:
                 stat_cell(row.other_values, f"{key}:other", digits, count),
                 *difference_cells(diff, key),
                 *paired_cells(row.paired, key),
-                Cell(DASH, "na", f"{key}:fresh")
-                if row.fresh is None
-                else Cell(f"{row.fresh:+.2f}", "num", f"{key}:fresh"),
+                fresh_cell(row.fresh, key),
                 Cell(f"{row.paper:+.1f}", "num paper", f"{key}:paper")
                 if row.paper is not None
                 else Cell(DASH, "na", f"{key}:paper", "the paper has no such figure"),
@@ -380,6 +400,15 @@ def difference_cells(diff: Difference, key: str) -> list[Cell]:
         Cell(fmt(diff.se), "num" if diff.se is not None else "na", f"{key}:se"),
         Cell(diff.verdict, diff.cls, f"{key}:verdict"),
     ]
+
+
+def fresh_cell(fresh: float | None, key: str) -> Cell:
+    """Δ without the tuning seed; a dash where there is none."""
+    return (
+        Cell(DASH, "na", f"{key}:fresh")
+        if fresh is None
+        else Cell(f"{fresh:+.2f}", "num", f"{key}:fresh")
+    )
 
 
 def paired_cells(paired: PairedTest | None, key: str) -> list[Cell]:

@@ -2,10 +2,10 @@
 baseline and against the matched controls, in three words (holds, does not hold, inconclusive)
 and a sentence; what reproduced and what did not; how much of the matrix is done.
 
-Everything here is read off the rows section 3 computes (`claim_comparisons`), so the panel and
-the claims table cannot disagree; a row whose figures repeat an earlier row's (a BiLSTM
-control that is the tuned baseline's configuration again, or one claim's control that is
-another claim's) counts once."""
+Everything here is read off the rows section 3 computes (`claim_comparisons`, and
+`ablation_comparisons` for the recipe's parts), so the panel and section 3 cannot disagree; a
+row whose figures repeat an earlier row's (a BiLSTM control that is the tuned baseline's
+configuration again, or one claim's control that is another claim's) counts once."""
 
 from __future__ import annotations
 
@@ -547,9 +547,10 @@ def _recipe_parts(res: Results, ablations: Sequence[Ablation]) -> str | None:
     )
     recipes = sorted({_short(res, a.recipe) for a in measured})
     return (
-        f"**The recipe's parts** ({', '.join(recipes)} against its ablations, which each leave "
-        "one part out and run at its tuned point, section 3; Δ = recipe − ablation, not counted "
-        f"above): {items}."
+        f"**The recipe's parts** ({', '.join(recipes)} against its ablations, section 3: each "
+        "leaves one part out and runs at the recipe's tuned point, which leans towards the "
+        "recipe; Δ = recipe − ablation, and holds means the part helps; not counted above): "
+        f"{items}."
     )
 
 
