@@ -99,14 +99,16 @@ def decode_counts(encoded: dict[str, str]) -> dict[str, list[int]]:
     return {name: [int(v) for v in line.split()] for name, line in encoded.items()}
 
 
-def score(gold: Tags, pred: Tags, entities: bool) -> dict[str, object]:
-    """Token accuracy, plus the entity scores when `entities` (BIOES tags), and the
-    per-sentence counts behind them (`per_sentence`, as `encode_counts` writes them)."""
+def score(gold: Tags, pred: Tags, entities: bool, *, counts: bool = True) -> dict[str, object]:
+    """Token accuracy, plus the entity scores when `entities` (BIOES tags), and, when
+    `counts`, the per-sentence counts behind them (`per_sentence`, as `encode_counts` writes
+    them) for the paired tests."""
     scores: dict[str, object] = {"accuracy": token_accuracy(gold, pred), "sentences": len(gold)}
     scores["tokens"] = sum(len(g) for g in gold)
     if entities:
         scores.update(entity_scores(gold, pred))
-    scores["per_sentence"] = encode_counts(sentence_counts(gold, pred, entities))
+    if counts:
+        scores["per_sentence"] = encode_counts(sentence_counts(gold, pred, entities))
     return scores
 
 
