@@ -48,12 +48,12 @@ def test_a_group_is_task_model_setting() -> None:
 
 
 def test_groups_done_under_the_protocol_are_skipped() -> None:
-    """From the committed results: POS paper's BiLSTM is done, NER plus perceptron's runs
-    predate the protocol (so it is still to do)."""
+    """From the committed results: POS paper's BiLSTM is done, NER plus compound-separated's
+    runs predate the protocol (so it is still to do)."""
     done = db.finished_groups(REPO / layout.SUMMARY, REPO)
-    assert "pos/bilstm-paper" in done and "ner/perceptron-plus" not in done
+    assert "pos/bilstm-paper" in done and "ner/compound_separated-plus" not in done
     params = load_params(REPO / "params")
-    asked = [db.Group("pos", "bilstm", "paper"), db.Group("ner", "perceptron", "plus")]
+    asked = [db.Group("pos", "bilstm", "paper"), db.Group("ner", "compound_separated", "plus")]
     assert db.todo(params, "paper", asked, done) == [asked[1]]
     with pytest.raises(db.BatchError, match="the profile 'smoke' runs no such group"):
         db.todo(params, "smoke", [db.Group("ner", "perceptron", "plus")], done)
